@@ -1,0 +1,1 @@
+"""Streaming speech recognition for call legs (faster-whisper + Silero VAD)."""

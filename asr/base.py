@@ -1,0 +1,62 @@
+"""The speech-recognition stage's contract: one decode (``Recognizer``) and its typed outputs.
+
+Streaming (VAD cutting, partials, scheduling across calls) is built on top of a ``Recognizer`` in
+this package; the live service only sees ``TranscriptEvent``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Leg = Literal["customer", "agent"]
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True, slots=True)
+class Transcription:
+    """Result of decoding one stretch of 16 kHz mono float32 audio."""
+
+    text: str
+    language: str
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 1.0
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """Decodes whole utterances; thread-safe, so several workers may share one instance."""
+
+    name: str
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        beam_size: int = 5,
+        prompt: str | None = None,
+    ) -> Transcription: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEvent:
+    """One partial or final hypothesis of an utterance on a call leg.
+
+    ``start``/``end`` are seconds from call start (audio time). A final supersedes every partial
+    with the same ``utterance_id``. ``latency_s`` is wall time from the end of speech (finals) or
+    from the audio's arrival (partials) to this event.
+    """
+
+    call_id: str
+    leg: Leg
+    utterance_id: str
+    text: str
+    final: bool
+    start: float
+    end: float
+    language: str
+    latency_s: float = 0.0

@@ -1,0 +1,151 @@
+"""One settings object for the whole process.
+
+Precedence (highest first): explicit arguments, ``ASSIST_*`` environment variables
+(nested with ``__``, e.g. ``ASSIST_ASR__BEAM_SIZE=3``), the TOML file named by
+``ASSIST_CONFIG`` (or ``--config``), then the defaults below. The object is built once
+in the CLI / app factory and passed down; no module reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Language = Literal["ja", "en"]
+
+
+_config_file: ContextVar[Path | None] = ContextVar("assist_config_file", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def default_home() -> Path:
+    return Path.home() / ".cache" / "agent-assist"
+
+
+class AsrSettings(_Section):
+    """Streaming recognition; see asr/ for what each knob trades."""
+
+    model: str = Field("whisper-base", description="Registry name, local CTranslate2 folder, or hub name")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = Field("auto", description="auto | int8 | int8_float16 | float16 | float32")
+    cpu_threads: int = Field(0, ge=0, description="0 = pick from the cores available")
+    workers: int = Field(0, ge=0, description="Decode workers sharing the one model; 0 = auto")
+    beam_size: int = Field(5, ge=1, le=10)
+    partial_beam_size: int = Field(1, ge=1, le=10)
+    endpointing_ms: int = Field(400, ge=100, le=5000)
+    max_utterance_s: float = Field(15.0, ge=2.0, le=30.0)
+    partial_interval_s: float = Field(1.0, ge=0.0, le=10.0, description="0 disables partials")
+    vad_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    glossary: bool = Field(True, description="Bias decoding with knowledge-base terms")
+    queue_size: int = Field(64, ge=1)
+    batch_size: int = Field(8, ge=1, description="Finals batched across calls on GPU")
+
+
+class RetrievalSettings(_Section):
+    embedder: str = Field("e5-small", description="Registry name or local sentence-transformers folder")
+    dense_weight: float = Field(1.0, ge=0.0)
+    bm25_weight: float = Field(0.3, ge=0.0)
+    bigram_weight: float = Field(0.0, ge=0.0)
+    rrf_k: int = Field(60, ge=1)
+    top_k: int = Field(3, ge=1, le=20)
+    min_score: float = Field(0.0, description="Fused-score threshold below which nothing is suggested")
+    hnsw_above: int = Field(50_000, ge=1, description="Use HNSW instead of a flat index above this many passages")
+    chunk_chars: int = Field(400, ge=50)
+    threads: int = Field(1, ge=1)
+
+
+class SummarizeSettings(_Section):
+    backend: Literal["extractive", "openai", "transformers"] = "extractive"
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: str | None = None
+    transformers_model: str | None = Field(None, description="Local folder of a chat model")
+    timeout_s: float = Field(20.0, gt=0)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_calls: int = Field(8, ge=1)
+    subscriber_queue: int = Field(256, ge=8)
+    max_frame_bytes: int = Field(64_000, ge=320)
+    max_json_bytes: int = Field(65_536, ge=1024)
+    max_upload_bytes: int = Field(20_000_000, ge=1024)
+    preload_models: bool = Field(True, description="Load models at start-up (readyz waits for them)")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSIST_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    home: Path = Field(default_factory=default_home, description="Cache, models, database")
+    allow_downloads: bool = Field(False, description="Let a configured hub name be fetched")
+    log_level: str = "INFO"
+    log_json: bool = False
+    language: Language = "ja"
+    asr: AsrSettings = AsrSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    summarize: SummarizeSettings = SummarizeSettings()
+    server: ServerSettings = ServerSettings()
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "assist.db"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file.get() or os.environ.get("ASSIST_CONFIG")
+        if config_file:
+            path = Path(config_file).expanduser()
+            if not path.is_file():
+                raise ConfigFileError(f"ASSIST_CONFIG points to {path}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+class ConfigFileError(ValueError):
+    """The configured TOML file is missing; raised instead of silently using defaults."""
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: object) -> Settings:
+    """Build the settings; ``config_file`` wins over ``ASSIST_CONFIG``."""
+    token = _config_file.set(Path(config_file) if config_file is not None else None)
+    try:
+        return Settings(**overrides)
+    finally:
+        _config_file.reset(token)

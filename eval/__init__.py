@@ -1,0 +1,1 @@
+"""QA entry points: python -m eval asr|retrieval|summary|calls|report|bench-*."""

@@ -1,0 +1,1 @@
+"""Device choice and cross-call batching for GPU inference."""

@@ -1,0 +1,1 @@
+"""Knowledge base: articles, SQLite store with revisions, importers."""

@@ -1,0 +1,31 @@
+"""Errors of the model registry, each with a machine-readable code."""
+
+from __future__ import annotations
+
+
+class ModelError(RuntimeError):
+    code = "model_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownModelError(ModelError):
+    code = "unknown_model"
+
+
+class MissingPackageError(ModelError):
+    code = "missing_package"
+
+
+class LicenseNotAcceptedError(ModelError):
+    code = "license_not_accepted"
+
+
+class VerificationError(ModelError):
+    code = "verification_failed"
+
+
+class DownloadsDisabledError(ModelError):
+    code = "downloads_disabled"

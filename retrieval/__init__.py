@@ -1,0 +1,1 @@
+"""Hybrid knowledge retrieval: dense (FAISS) + lexical (BM25), fused."""

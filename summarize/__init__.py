@@ -1,0 +1,1 @@
+"""After-call notes and reply drafts, grounded in the transcript."""

@@ -1,0 +1,43 @@
+"""The after-call stage's contract: ``Summarizer`` turns a call's turns into structured notes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from summarize.notes import CallNotes
+
+Speaker = Literal["customer", "agent"]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One final utterance of the call, in order. ``index`` is its position in the call."""
+
+    index: int
+    speaker: Speaker
+    text: str
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRef:
+    """An article suggested during the call (its title names the inquiry; its category gives the
+    disposition)."""
+
+    article_id: str
+    title: str
+    category: str | None = None
+
+
+@runtime_checkable
+class Summarizer(Protocol):
+    name: str
+
+    def summarize(
+        self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()
+    ) -> CallNotes: ...
+

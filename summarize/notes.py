@@ -1,0 +1,42 @@
+"""After-call notes: the one structure every summarizer returns, the widget edits and the store keeps.
+
+Field names are English; the widget labels them 用件 / 対応内容 / 結果 / 次回対応 (or the English
+equivalents). Every line carries the transcript turn indexes it came from, so the agent can check it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Outcome = Literal["resolved", "pending", "escalated", "unknown"]
+EntityKind = Literal["date", "time", "amount", "count", "product", "phone", "card", "person", "other"]
+
+
+class NoteLine(BaseModel):
+    text: str
+    turns: list[int] = Field(default_factory=list, description="Indexes of the transcript turns it came from")
+    flagged: bool = Field(False, description="Failed the fact check; shown as unverified, never as fact")
+
+
+class Entity(BaseModel):
+    kind: EntityKind
+    text: str = Field(description="As spoken, personal data masked")
+    value: str | None = Field(None, description="Normalized value (e.g. 32000, 2026-04-12)")
+    turns: list[int] = Field(default_factory=list)
+
+
+class CallNotes(BaseModel):
+    status: Literal["ok", "insufficient_content"] = "ok"
+    language: str = "ja"
+    backend: str = Field("extractive", description="Which summarizer produced the notes")
+    inquiry: list[NoteLine] = Field(default_factory=list, description="用件")
+    actions: list[NoteLine] = Field(default_factory=list, description="対応内容: actions completed on the call")
+    result: Outcome = Field("unknown", description="結果")
+    result_line: NoteLine | None = None
+    follow_ups: list[NoteLine] = Field(default_factory=list, description="次回対応: promised or pending actions")
+    entities: list[Entity] = Field(default_factory=list)
+    disposition: str | None = Field(None, description="Wrap-up category, from the knowledge base's categories")
+    flags: list[str] = Field(default_factory=list, description="Fact-check findings")
+    edited: bool = Field(False, description="An agent edited these notes")
