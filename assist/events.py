@@ -1,0 +1,231 @@
+"""The wire protocol: every message that crosses a websocket, as pydantic models discriminated by ``type``.
+
+Inbound (client → server, audio socket): ``start`` then binary audio frames, then ``stop``.
+Outbound (server → widgets): call events. Every outbound event carries ``call_id``, ``seq`` and ``ts``;
+``seq`` numbers one call's stream from 1 with no gaps, so a reconnecting widget can ask for what it missed.
+Messages that concern only one connection (a rejected frame, a lagging subscriber) are ``error`` events
+with ``seq`` 0: they are not part of the call's stream and are never replayed.
+
+``docs/PROTOCOL.md`` is generated from this module (``python scripts/gen_protocol_docs.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from summarize.notes import CallNotes
+
+Leg = Literal["customer", "agent"]
+CallState = Literal["live", "ending", "ended", "interrupted"]
+
+# Machine-readable error codes a client can branch on.
+ERROR_CODES: dict[str, str] = {
+    "bad_json": "A text frame was not a JSON object.",
+    "unknown_type": "A JSON message had a `type` this endpoint does not accept.",
+    "bad_start": "The `start` message failed validation; `message` names the field.",
+    "bad_message": "A control message failed validation.",
+    "not_started": "Audio or `stop` arrived before `start`.",
+    "already_started": "A second `start` arrived on the same audio socket.",
+    "frame_too_large": "A frame exceeded the server's size limit.",
+    "unsupported_encoding": "The audio encoding, sample rate or channel count is not supported.",
+    "bad_audio": "A binary frame could not be decoded with the announced format.",
+    "too_many_calls": "The server is at its configured maximum of concurrent calls.",
+    "call_exists": "Audio for this call and leg is already being received.",
+    "call_id_mismatch": "`start.call_id` differs from the call id in the URL.",
+    "unknown_call": "No live or stored call has this id.",
+    "bad_after_seq": "`after_seq` must be a non-negative integer.",
+    "lagging": "This subscriber fell too far behind and was disconnected; reconnect with after_seq.",
+    "not_ready": "Models are still loading; retry when /readyz answers 200.",
+    "asr_overloaded": "Recognition is behind; some audio was dropped.",
+    "internal": "An unexpected server error; the call continues where possible.",
+}
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- inbound (client -> server)
+
+
+class StartMessage(_Message):
+    """Opens an audio stream. Two channels carry both legs interleaved (channel 0 customer, channel 1
+    agent); a client that streams each leg on its own socket sends one ``start`` per socket with ``leg``."""
+
+    type: Literal["start"] = "start"
+    call_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+                                description="Must equal the URL's call id when given")
+    language: Literal["ja", "en", "auto"] | None = Field(
+        None, description="Spoken language; omitted = the server's configured language. `auto` detects per "
+        "utterance (about twice the recognition cost)")
+    encoding: Literal["pcm16", "mulaw"] = Field("pcm16", description="PCM16 little-endian or G.711 μ-law")
+    sample_rate: Literal[8000, 16000] = 16000
+    channels: Literal[1, 2] = 1
+    legs: list[Leg] | None = Field(
+        None, min_length=1, max_length=2,
+        description='Legs carried by the channels in order: ["customer"] or ["customer", "agent"]; '
+        "default: one channel = customer, two = customer + agent")
+    leg: Leg | None = Field(None, description="For one-socket-per-leg clients: the single leg of this socket")
+    interim_results: bool = Field(True, description="Send partial transcripts (`final: false`)")
+    endpointing: int | None = Field(None, ge=100, le=5000,
+                                    description="Milliseconds of silence that end an utterance")
+    utterance_end_ms: int | None = Field(None, ge=100, le=30000,
+                                         description="Longest utterance in ms before it is cut")
+    metadata: dict[str, str] = Field(default_factory=dict, description="Free-form labels (agent id, queue)")
+
+    @model_validator(mode="after")
+    def _legs_match_channels(self) -> StartMessage:
+        if self.leg is not None:
+            if self.channels != 1:
+                raise ValueError("`leg` is for single-channel streams; use `legs` with 2 channels")
+            if self.legs not in (None, [self.leg]):
+                raise ValueError("`leg` and `legs` disagree")
+            self.legs = [self.leg]
+        if self.legs is None:
+            self.legs = ["customer"] if self.channels == 1 else ["customer", "agent"]
+        if len(self.legs) != self.channels:
+            raise ValueError(f"{self.channels} channel(s) need {self.channels} leg(s), got {self.legs}")
+        if len(set(self.legs)) != len(self.legs):
+            raise ValueError("each leg may appear once")
+        return self
+
+    @property
+    def channel_legs(self) -> list[Leg]:
+        """Leg of each channel, in channel order (always set after validation)."""
+        return list(self.legs or [])
+
+
+class StopMessage(_Message):
+    """Ends the audio stream: trailing speech is flushed, then (when no leg is left) the call ends."""
+
+    type: Literal["stop"] = "stop"
+
+
+InboundMessage = Annotated[StartMessage | StopMessage, Field(discriminator="type")]
+INBOUND_ADAPTER: TypeAdapter[StartMessage | StopMessage] = TypeAdapter(InboundMessage)
+
+
+# ---------------------------------------------------------------- outbound (server -> clients)
+
+
+class _Event(_Message):
+    call_id: str
+    seq: int = Field(0, ge=0, description="Per-call sequence from 1; 0 = connection-scoped, never replayed")
+    ts: float = Field(default_factory=time.time, description="Server time, seconds since the Unix epoch")
+
+
+class CallStartedEvent(_Event):
+    type: Literal["call_started"] = "call_started"
+    language: str = Field(description="ja, en or auto")
+    legs: list[Leg]
+    source: Literal["websocket", "twilio"] = "websocket"
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class TranscriptEvent(_Event):
+    """A partial (``final: false``) or final hypothesis; a final replaces every partial with its
+    ``utterance_id``. Personal data (card and phone numbers, birth dates, addresses) is masked."""
+
+    type: Literal["transcript"] = "transcript"
+    leg: Leg
+    utterance_id: str
+    text: str
+    final: bool
+    start: float = Field(description="Seconds from call start (audio time)")
+    end: float = Field(description="Seconds from call start (audio time)")
+    language: str | None = None
+
+
+class SuggestionItem(_Message):
+    article_id: str
+    title: str
+    snippet: str
+    score: float = Field(description="Fused retrieval score; higher is better")
+    rank: int = Field(ge=1, description="1 = best for this utterance")
+    category: str | None = None
+
+
+class SuggestionsEvent(_Event):
+    """Knowledge cards for one final customer utterance. Only articles not yet shown in this call, or
+    shown before at a worse rank, are included; an utterance that yields nothing new sends nothing."""
+
+    type: Literal["suggestions"] = "suggestions"
+    utterance_id: str
+    query: str = Field(description="The text the knowledge base was searched with")
+    items: list[SuggestionItem]
+    latency_ms: float = Field(description="Retrieval time for this query")
+    speech_to_suggestion_ms: float | None = Field(
+        None, description="From the end of the customer's speech to this event")
+
+
+class ReplyDraftEvent(_Event):
+    """A polite reply the agent may read out or paste, built from the top suggestion."""
+
+    type: Literal["reply_draft"] = "reply_draft"
+    utterance_id: str
+    article_id: str
+    text: str
+    cited_ids: list[str]
+
+
+class SummaryEvent(_Event):
+    """After-call notes (用件 / 対応内容 / 結果 / 次回対応 + entities), ready for the agent to review."""
+
+    type: Literal["summary"] = "summary"
+    notes: CallNotes
+    latency_ms: float = Field(0.0, description="Time to write the notes after the call ended")
+
+
+class StatusEvent(_Event):
+    """Sent every few seconds while a call is live."""
+
+    type: Literal["status"] = "status"
+    state: CallState
+    lag_s: dict[str, float] = Field(default_factory=dict, description="Recognition lag per leg, seconds")
+    queue_depth: int = Field(0, ge=0, description="Events waiting to be processed for this call")
+    audio_s: dict[str, float] = Field(default_factory=dict, description="Audio received per leg, seconds")
+
+
+class CallEndedEvent(_Event):
+    type: Literal["call_ended"] = "call_ended"
+    reason: Literal["stop", "disconnect", "error", "shutdown"] = "stop"
+    duration_s: float = 0.0
+
+
+class ErrorEvent(_Event):
+    """A problem with a frame or a connection. ``fatal`` means the server closes the socket next."""
+
+    type: Literal["error"] = "error"
+    code: str = Field(description="Machine-readable; see the table of codes")
+    message: str = Field(description="For people")
+    fatal: bool = False
+
+
+OutboundEvent = Annotated[
+    CallStartedEvent
+    | TranscriptEvent
+    | SuggestionsEvent
+    | ReplyDraftEvent
+    | SummaryEvent
+    | StatusEvent
+    | CallEndedEvent
+    | ErrorEvent,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[OutboundEvent] = TypeAdapter(OutboundEvent)
+
+INBOUND_MODELS: tuple[type[_Message], ...] = (StartMessage, StopMessage)
+EVENT_MODELS: tuple[type[_Event], ...] = (
+    CallStartedEvent, TranscriptEvent, SuggestionsEvent, ReplyDraftEvent, SummaryEvent, StatusEvent,
+    CallEndedEvent, ErrorEvent,
+)
+
+
+def parse_event(data: str | bytes | dict) -> OutboundEvent:
+    """Parse one outbound event (JSON text or a dict); for clients, tests and the eval tools."""
+    if isinstance(data, dict):
+        return EVENT_ADAPTER.validate_python(data)
+    return EVENT_ADAPTER.validate_json(data)
