@@ -1,0 +1,217 @@
+"""``AsrEngine``: one Recognizer shared by every call, a VAD thread, and decode workers.
+
+Threads: callers only enqueue audio (``LegStream.feed``); a single VAD thread runs Silero for all
+legs (about 0.1 ms per 32 ms window) and submits cuts to the ``DecodeScheduler``; ``workers``
+decode threads take finals before partials and hand results back to their leg.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from asr.base import SAMPLE_RATE, Leg, Recognizer, TranscriptEvent, Transcription
+from asr.glossary import DEFAULT_TOKEN_BUDGET, approx_tokens, build_prompt
+from asr.leg import LegStream
+from asr.scheduler import DecodeScheduler, Job
+from asr.stream import Cut, Segmenter
+from asr.vad import StreamingVad, shared_vad_model
+from assist.config import AsrSettings
+from gpu.batching import batch_limit, decode_finals
+
+log = logging.getLogger(__name__)
+
+
+class AsrEngine:
+    """One per process; owns the recognizer, the VAD thread, worker threads and bounded queues."""
+
+    def __init__(self, recognizer: Recognizer, settings: AsrSettings) -> None:
+        self.recognizer = recognizer
+        self.settings = settings
+        plan = getattr(recognizer, "plan", None)
+        self.n_workers = settings.workers or getattr(plan, "num_workers", 0) or 2
+        self.max_batch = batch_limit(recognizer, settings.batch_size)
+        self._vad_model = shared_vad_model()
+        self._audio: queue.SimpleQueue[tuple[LegStream, np.ndarray | None, float] | None] = queue.SimpleQueue()
+        self.scheduler = DecodeScheduler(
+            settings.queue_size, workers=self.n_workers, is_stale=lambda job: job.payload[0].is_stale(job.payload[1])
+        )
+        self._legs: dict[tuple[str, Leg], LegStream] = {}
+        self._legs_lock = threading.Lock()
+        self._prompt: str | None = None
+        self._closed = False
+        self.decodes_final = 0
+        self.decodes_partial = 0
+        self.max_lag_s = 0.0
+        self._threads = [threading.Thread(target=self._vad_loop, name="asr-vad", daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._worker_loop, args=(i,), name=f"asr-decode-{i}", daemon=True)
+            for i in range(self.n_workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def open_leg(
+        self,
+        call_id: str,
+        leg: Leg,
+        *,
+        language: str | None,
+        on_event: Callable[[TranscriptEvent], None],
+    ) -> LegStream:
+        """Start a leg; ``language=None`` detects it on the first utterance and keeps it."""
+        if self._closed:
+            raise RuntimeError("ASR engine is closed")
+        if leg not in ("customer", "agent"):
+            raise ValueError(f"leg must be 'customer' or 'agent', got {leg!r}")
+        stream = LegStream(
+            self,
+            call_id,
+            leg,
+            language=language,
+            on_event=on_event,
+            segmenter=Segmenter(self.settings, StreamingVad(self._vad_model)),
+        )
+        with self._legs_lock:
+            if (call_id, leg) in self._legs:
+                raise ValueError(f"leg {leg} of call {call_id} is already open")
+            self._legs[(call_id, leg)] = stream
+        return stream
+
+    def set_glossary(self, terms: Sequence[str]) -> None:
+        """Domain terms for finals' prompt (knowledge-base titles, tags); bounded to the prompt budget."""
+        if not self.settings.glossary:
+            return
+        count = getattr(self.recognizer, "count_tokens", approx_tokens)
+        self._prompt = build_prompt(terms, count_tokens=count, budget=DEFAULT_TOKEN_BUDGET)
+        log.info("ASR glossary: %d terms, prompt %r", len(terms), (self._prompt or "")[:80])
+
+    @property
+    def prompt(self) -> str | None:
+        return self._prompt
+
+    def stats(self) -> dict[str, float | int]:
+        finals, partials = self.scheduler.depth()
+        with self._legs_lock:
+            legs = list(self._legs.values())
+        lag = max((leg.lag_s for leg in legs), default=0.0)
+        self.max_lag_s = max(self.max_lag_s, lag)
+        return {
+            "legs": len(legs),
+            "queue_finals": finals,
+            "queue_partials": partials,
+            "audio_backlog": self._audio.qsize(),
+            "dropped_partials": self.scheduler.dropped_partials,
+            "decodes_final": self.decodes_final,
+            "decodes_partial": self.decodes_partial,
+            "lag_s": round(lag, 3),
+            "max_lag_s": round(self.max_lag_s, 3),
+        }
+
+    def close(self) -> None:
+        """Stop threads after queued finals are decoded; open legs get no further events."""
+        if self._closed:
+            return
+        self._closed = True
+        self._audio.put(None)
+        self._threads[0].join()
+        self.scheduler.close()
+        for t in self._threads[1:]:
+            t.join()
+
+    # ---- internals -----------------------------------------------------------------------------
+    def enqueue_audio(self, leg: LegStream, samples: np.ndarray | None, arrival: float) -> None:
+        self._audio.put((leg, samples, arrival))
+
+    def leg_done(self, leg: LegStream) -> None:
+        with self._legs_lock:
+            if self._legs.get(leg.key) is leg:
+                del self._legs[leg.key]
+
+    def _vad_loop(self) -> None:
+        while (item := self._audio.get()) is not None:
+            leg, samples, _arrival = item
+            try:
+                cuts = leg.process(samples)
+            except Exception:
+                log.exception("VAD failed on call %s leg %s", leg.call_id, leg.leg)
+                continue
+            for cut in cuts:
+                job = Job(key=leg.key, final=cut.final, payload=(leg, cut), language=leg.language)
+                self.scheduler.submit(job)
+                if cut.final:
+                    self.scheduler.drop_partials(leg.key)
+
+    def _worker_loop(self, worker: int) -> None:
+        while (jobs := self.scheduler.take(worker, max_finals=self.max_batch)) is not None:
+            if jobs:
+                self._run(jobs)
+
+    def _run(self, jobs: list[Job]) -> None:
+        pairs: list[tuple[LegStream, Cut]] = [job.payload for job in jobs]
+        final = jobs[0].final
+        language = pairs[0][0].language
+        try:
+            if final:
+                results: list[Transcription | None] = list(
+                    decode_finals(
+                        self.recognizer,
+                        [cut.audio for _, cut in pairs],
+                        language=language,
+                        beam_size=self.settings.beam_size,
+                        prompt=self._prompt,
+                    )
+                )
+                self.decodes_final += len(pairs)
+            else:
+                results = [
+                    self.recognizer.transcribe(
+                        pairs[0][1].audio, language=language, beam_size=self.settings.partial_beam_size
+                    )
+                ]
+                self.decodes_partial += 1
+        except Exception:
+            log.exception("decode failed (%d %s)", len(pairs), "finals" if final else "partial")
+            results = [None] * len(pairs)
+        for (leg, cut), tr in zip(pairs, results, strict=True):
+            leg.deliver(cut, tr)
+
+
+def transcribe_stream(
+    engine: AsrEngine,
+    samples: np.ndarray,
+    chunk_ms: int = 100,
+    *,
+    call_id: str = "offline",
+    leg: Leg = "customer",
+    language: str | None = None,
+    realtime: bool = False,
+    timeout: float | None = None,
+) -> list[TranscriptEvent]:
+    """Feed ``samples`` through a leg in ``chunk_ms`` frames (paced like a live call if ``realtime``)."""
+    events: list[TranscriptEvent] = []
+    lock = threading.Lock()
+
+    def collect(event: TranscriptEvent) -> None:
+        with lock:
+            events.append(event)
+
+    stream = engine.open_leg(call_id, leg, language=language, on_event=collect)
+    step = max(1, SAMPLE_RATE * chunk_ms // 1000)
+    started = time.monotonic()
+    for i in range(0, len(samples), step):
+        if realtime:
+            delay = started + i / SAMPLE_RATE - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        stream.feed(samples[i : i + step])
+    stream.close()
+    if not stream.join(timeout):
+        raise TimeoutError(f"leg {leg} of call {call_id} did not finish within {timeout} s")
+    with lock:
+        return list(events)

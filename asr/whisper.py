@@ -1,0 +1,146 @@
+"""``Recognizer`` over faster-whisper's ``WhisperModel``: one model per process, shared by every call.
+
+CTranslate2 releases the GIL and runs ``num_workers`` decodes in parallel, so the engine's worker
+threads call ``transcribe`` concurrently. Utterances arrive already cut by our streaming VAD, hence
+``vad_filter=False`` and ``condition_on_previous_text=False`` (no cross-utterance drift).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.transcribe import Segment
+
+from asr.base import SAMPLE_RATE, Transcription
+from assist.config import Settings
+from gpu.device import DevicePlan, plan_device
+from models import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+# Whisper keeps at most n_text_ctx // 2 - 1 = 223 prompt tokens; faster-whisper silently keeps the tail.
+PROMPT_TOKEN_LIMIT = 223
+FINAL_TEMPERATURES = (0.0, 0.4)
+
+
+def merge_segments(segments: Iterable[Segment], language: str) -> Transcription:
+    """One utterance's segments -> one ``Transcription`` with the scores the guards need."""
+    segs = list(segments)
+    if not segs:
+        return Transcription(text="", language=language, avg_logprob=0.0, no_speech_prob=1.0)
+    weights = [max(1, len(s.tokens)) for s in segs]
+    avg_logprob = float(np.average([s.avg_logprob for s in segs], weights=weights))
+    return Transcription(
+        text="".join(s.text for s in segs).strip(),
+        language=language,
+        avg_logprob=avg_logprob,
+        no_speech_prob=float(segs[0].no_speech_prob),
+        compression_ratio=float(max(s.compression_ratio for s in segs)),
+    )
+
+
+class WhisperRecognizer:
+    """Thread-safe Whisper decoder; finals use beam search, partials (``beam_size=1``) a greedy pass."""
+
+    def __init__(self, model_path: str | Path, plan: DevicePlan, *, name: str | None = None) -> None:
+        self.plan = plan
+        self.name = name or Path(model_path).name
+        self.model = WhisperModel(
+            str(model_path),
+            device=plan.device,
+            compute_type=plan.compute_type,
+            cpu_threads=plan.cpu_threads,
+            num_workers=plan.num_workers,
+            local_files_only=True,
+        )
+        self._batch_lock = threading.Lock()
+        self._batched: BatchedInferencePipeline | None = None
+        log.info(
+            "whisper %s loaded on %s (%s, %d workers x %d threads)",
+            self.name, plan.device, plan.compute_type, plan.num_workers, plan.cpu_threads,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, registry: ModelRegistry) -> WhisperRecognizer:
+        asr = settings.asr
+        path = registry.resolve(asr.model, allow_downloads=settings.allow_downloads)
+        plan = plan_device(asr.device, asr.compute_type, cpu_threads=asr.cpu_threads, workers=asr.workers)
+        return cls(path, plan, name=asr.model)
+
+    @property
+    def device(self) -> str:
+        return self.plan.device
+
+    def count_tokens(self, text: str) -> int:
+        """Whisper tokens in ``text``, for keeping the glossary prompt inside its budget."""
+        return len(self.model.hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids)
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        beam_size: int = 5,
+        prompt: str | None = None,
+    ) -> Transcription:
+        partial = beam_size <= 1
+        segments, info = self.model.transcribe(
+            np.asarray(audio, dtype=np.float32),
+            language=language,
+            beam_size=beam_size,
+            best_of=1 if partial else 5,
+            temperature=0.0 if partial else FINAL_TEMPERATURES,
+            condition_on_previous_text=False,
+            initial_prompt=prompt or None,
+            without_timestamps=partial,
+            vad_filter=False,
+            log_progress=False,
+        )
+        return merge_segments(segments, info.language)
+
+    def transcribe_batch(
+        self,
+        audios: Sequence[np.ndarray],
+        *,
+        language: str,
+        beam_size: int = 5,
+        prompt: str | None = None,
+    ) -> list[Transcription]:
+        """Decode several utterances (of one language) in one batched encoder/decoder pass.
+
+        The utterances are laid end to end and handed to ``BatchedInferencePipeline`` as clips; each
+        segment comes back tagged with its clip's offset (``seek``), which maps it to its utterance.
+        """
+        if not audios:
+            return []
+        clips: list[dict[str, float]] = []
+        offset = 0
+        for a in audios:
+            clips.append({"start": offset / SAMPLE_RATE, "end": (offset + len(a)) / SAMPLE_RATE})
+            offset += len(a)
+        joined = np.concatenate([np.asarray(a, dtype=np.float32) for a in audios])
+        with self._batch_lock:  # the pipeline keeps per-call state
+            if self._batched is None:
+                self._batched = BatchedInferencePipeline(self.model)
+            segments, info = self._batched.transcribe(
+                joined,
+                language=language,
+                beam_size=beam_size,
+                batch_size=len(audios),
+                initial_prompt=prompt or None,
+                clip_timestamps=clips,
+                without_timestamps=True,
+                vad_filter=False,
+                log_progress=False,
+            )
+            segs = list(segments)
+        by_clip: list[list[Segment]] = [[] for _ in audios]
+        starts = [round(c["start"] * 100) for c in clips]
+        for seg in segs:
+            by_clip[starts.index(seg.seek)].append(seg)
+        return [merge_segments(s, info.language) for s in by_clip]
