@@ -3,31 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from assist import __version__
+from assist import __version__, api_calls, ws
+from assist.calls import CallManager
 from assist.config import Settings
 from assist.services import Services
 
 log = logging.getLogger(__name__)
 
+STATIC_DIR = Path(__file__).parent / "static"
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+
+def _optional_router(module: str) -> object | None:
+    """Routers owned by other packages, mounted when they are installed."""
+    try:
+        return importlib.import_module(module).router
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            log.warning("%s is not available; its endpoints are not mounted", module)
+            return None
+        raise
+
+
+def create_app(settings: Settings, services: Services | None = None, *, status_interval_s: float = 2.0) -> FastAPI:
     services = services or Services(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        interrupted = await loop.run_in_executor(None, services.call_store.mark_interrupted)
+        if interrupted:
+            log.warning("%d call(s) left live by the previous process marked interrupted", interrupted)
+        calls = CallManager(settings, services.pipeline, services.call_store, loop=loop,  # type: ignore[arg-type]
+                            status_interval_s=status_interval_s)
+        app.state.calls = calls
         loading = None
         if settings.server.preload_models:
-            loading = asyncio.get_running_loop().run_in_executor(None, services.load)
+            loading = loop.run_in_executor(None, services.load)
         try:
             yield
         finally:
+            await calls.shutdown()
             if loading is not None:
                 await asyncio.wait([loading], timeout=0)
             services.close()
@@ -41,6 +68,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.services = services
+    app.state.call_store = services.call_store
+    app.add_exception_handler(api_calls.ApiError, api_calls.api_error_handler)
+    app.add_exception_handler(RequestValidationError, api_calls.validation_error_handler)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
@@ -51,4 +81,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         state = services.readiness()
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics_endpoint() -> Response:
+        calls: CallManager | None = getattr(app.state, "calls", None)
+        if calls is not None:
+            calls.update_metrics()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    kb_router = _optional_router("knowledge.api")
+    if kb_router is not None:
+        app.include_router(kb_router)  # type: ignore[arg-type]
+    app.include_router(api_calls.router)
+    app.include_router(ws.router)
+    if STATIC_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="widget")
     return app

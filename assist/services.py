@@ -1,26 +1,39 @@
-"""Process-wide services: the model registry and the models it loads, shared by all calls."""
+"""Process-wide services: the model registry, the models it loads and the stores, shared by all calls."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from assist.config import Settings
+from assist.pipeline import Pipeline
+from assist.store import CallStore
 from models import ModelRegistry
 
 log = logging.getLogger(__name__)
 
 
 class Services:
-    """Owns every loaded model; ``load`` runs in a worker thread at start-up."""
+    """Owns every loaded model; ``load`` runs in a worker thread at start-up.
 
-    def __init__(self, settings: Settings) -> None:
+    ``pipeline`` may be given (tests pass fakes); otherwise ``load`` builds the real one:
+    KnowledgeStore → RetrievalService, WhisperRecognizer → AsrEngine, summarizer, reply drafts, PII masking.
+    """
+
+    def __init__(self, settings: Settings, *, pipeline: Pipeline | None = None) -> None:
         self.settings = settings
         self.registry = ModelRegistry(settings.models_dir)
+        self.call_store = CallStore(settings.db_path)
+        self.kb: Any = None
+        self.retrieval: Any = None
+        self.asr: Any = None
+        self.pipeline: Pipeline | None = pipeline
+        self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._ready = False
+        self._ready = pipeline is not None
         self._error: str | None = None
         self._loaded: dict[str, float] = {}
 
@@ -29,18 +42,60 @@ class Services:
             if self._ready:
                 return
             try:
-                for ref in (self.settings.asr.model, self.settings.retrieval.embedder):
-                    started = time.perf_counter()
-                    self.registry.resolve(ref, allow_downloads=self.settings.allow_downloads)
-                    self._loaded[ref] = round(time.perf_counter() - started, 3)
+                self._build()
                 self._ready = True
                 log.info("models ready: %s", self._loaded)
             except Exception as exc:  # readiness reports it; the process stays up for /healthz
                 self._error = f"{type(exc).__name__}: {exc}"
                 log.exception("model loading failed")
 
+    def _timed(self, name: str, fn: Any) -> Any:
+        started = time.perf_counter()
+        result = fn()
+        self._loaded[name] = round(time.perf_counter() - started, 3)
+        return result
+
+    def _build(self) -> None:
+        from retrieval.service import RetrievalService
+        from summarize.factory import build_summarizer
+
+        from asr.engine import AsrEngine
+        from asr.whisper import WhisperRecognizer
+        from knowledge.store import KnowledgeStore
+        from summarize.pii import mask_pii
+
+        s = self.settings
+        self.kb = self._timed("knowledge", lambda: KnowledgeStore(s.db_path.with_name("knowledge.db")))
+        retrieval = RetrievalService.from_settings(s, self.registry, self.kb)
+        self._timed(s.retrieval.embedder, retrieval.load)
+        self.retrieval = retrieval
+        recognizer = self._timed(s.asr.model, lambda: WhisperRecognizer.from_settings(s, self.registry))
+        self.asr = AsrEngine(recognizer, s.asr)
+        self.asr.set_glossary(retrieval.glossary())
+        retrieval.add_listener(lambda: self.asr.set_glossary(retrieval.glossary()))
+        # retrieval, drafts and notes: one worker per core the ASR does not hold busy
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assist-model")
+        self.pipeline = Pipeline(asr=self.asr, retrieval=retrieval, summarizer=build_summarizer(s),
+                                 draft=_draft_from_article, mask=mask_pii, executor=self._executor,
+                                 top_k=s.retrieval.top_k)
+
     def readiness(self) -> dict[str, Any]:
         return {"ready": self._ready, "loaded": dict(self._loaded), "error": self._error}
 
     def close(self) -> None:
         """Release workers and files; safe to call twice."""
+        if self.asr is not None:
+            self.asr.close()
+            self.asr = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        self.call_store.close()
+
+
+def _draft_from_article(article: Any, query: str, language: str) -> Any:
+    """Adapts a knowledge ``Article`` to ``summarize.reply.draft_reply``."""
+    from summarize.reply import ArticleText, draft_reply
+
+    text = ArticleText(article.id, article.title, article.answer, getattr(article, "language", None) or language)
+    return draft_reply(text, query, language)

@@ -1,0 +1,102 @@
+"""REST for stored calls: list, read, the agent's edited notes, and feedback on suggested articles.
+
+Errors are ``{"error": {"code", "message", "fields"}}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from assist.store import CallStore
+from summarize.notes import CallNotes
+
+router = APIRouter(prefix="/api/calls", tags=["calls"])
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+
+
+def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+async def api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(error_body(exc.code, exc.message, exc.fields), status_code=exc.status)
+
+
+async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 in the project's error shape: one message per field."""
+    assert isinstance(exc, RequestValidationError)
+    fields = {".".join(str(p) for p in e["loc"] if p != "body"): e["msg"] for e in exc.errors()}
+    return JSONResponse(error_body("invalid_request", "the request failed validation", fields), status_code=422)
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    article_id: str = Field(min_length=1, max_length=200)
+    action: Literal["shown", "clicked", "copied", "used", "dismissed"]
+
+
+class FeedbackAccepted(BaseModel):
+    id: int
+    call_id: str
+    article_id: str
+    action: str
+
+
+def _store(request: Request) -> CallStore:
+    return request.app.state.call_store
+
+
+async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def _require_call(store: CallStore, call_id: str) -> None:
+    if await _run(store.get_call, call_id) is None:
+        raise ApiError(404, "unknown_call", f"no call {call_id!r}")
+
+
+@router.get("", summary="Stored calls, newest first")
+async def list_calls(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                     state: Literal["live", "ended", "interrupted"] | None = None) -> dict[str, Any]:
+    rows = await _run(_store(request).list_calls, limit=limit, offset=offset, state=state)
+    return {"calls": [r.to_dict() for r in rows], "limit": limit, "offset": offset}
+
+
+@router.get("/{call_id}", summary="One call: transcript, suggestions shown, feedback and notes")
+async def get_call(request: Request, call_id: str) -> dict[str, Any]:
+    detail = await _run(_store(request).call_detail, call_id)
+    if detail is None:
+        raise ApiError(404, "unknown_call", f"no call {call_id!r}")
+    return detail
+
+
+@router.patch("/{call_id}/summary", summary="Save the agent's edited notes")
+async def patch_summary(request: Request, call_id: str, notes: CallNotes) -> dict[str, Any]:
+    store = _store(request)
+    await _require_call(store, call_id)
+    edited = notes.model_copy(update={"edited": True})
+    await _run(store.save_summary, call_id, edited.model_dump(mode="json"), edited=True)
+    return await _run(store.summary, call_id)
+
+
+@router.post("/{call_id}/feedback", status_code=201, summary="Record what the agent did with a suggested article")
+async def post_feedback(request: Request, call_id: str, feedback: Feedback) -> FeedbackAccepted:
+    store = _store(request)
+    await _require_call(store, call_id)
+    row_id = await _run(store.add_feedback, call_id, feedback.article_id, feedback.action)
+    return FeedbackAccepted(id=row_id, call_id=call_id, article_id=feedback.article_id, action=feedback.action)

@@ -1,0 +1,159 @@
+"""Replay recorded audio into a running service as a live call, paced on the wall clock.
+
+Used for demos (``assist replay``), end-to-end tests and the QA tools::
+
+    events = await replay_call("ws://127.0.0.1:8000", "demo-1", {"customer": samples}, language="ja")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+import wave
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+import websockets
+
+from asr.base import SAMPLE_RATE, Leg
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 20
+TURN_GAP_S = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayTurn:
+    """One turn of a scripted call: who speaks, and their audio (16 kHz mono float32)."""
+
+    leg: Leg
+    audio: np.ndarray
+
+
+def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
+    """PCM16 WAV -> (float32 samples [n] or [n, channels] at 16 kHz, channel count)."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: only 16-bit PCM WAV is supported")
+        channels, rate = w.getnchannels(), w.getframerate()
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+    data = data.reshape(-1, channels) if channels > 1 else data
+    if rate != SAMPLE_RATE:
+        data = soxr.resample(data, rate, SAMPLE_RATE).astype(np.float32)
+    return data, channels
+
+
+def turns_to_legs(turns: Sequence[ReplayTurn], gap_s: float = TURN_GAP_S) -> dict[Leg, np.ndarray]:
+    """Lay turns end to end (with a pause between) on per-leg tracks of equal length; the other leg is silent."""
+    gap = int(gap_s * SAMPLE_RATE)
+    total = sum(len(t.audio) + gap for t in turns) + gap
+    legs: dict[Leg, np.ndarray] = {t.leg: np.zeros(total, np.float32) for t in turns}
+    pos = gap
+    for t in turns:
+        legs[t.leg][pos : pos + len(t.audio)] = t.audio
+        pos += len(t.audio) + gap
+    return legs
+
+
+def _pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+async def _stream(ws: Any, frames: list[bytes], realtime: bool, started: float) -> None:
+    step = FRAME_MS / 1000
+    for i, frame in enumerate(frames):
+        if realtime:
+            delay = started + i * step - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        elif i % 50 == 0:
+            await asyncio.sleep(0)
+        await ws.send(frame)
+    await ws.send(json.dumps({"type": "stop"}))
+
+
+async def replay_call(
+    url: str,
+    call_id: str | None = None,
+    legs_audio: Mapping[Leg, np.ndarray] | None = None,
+    *,
+    turns: Sequence[ReplayTurn] | None = None,
+    language: str = "ja",
+    stereo: bool = False,
+    realtime: bool = True,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    start_options: Mapping[str, Any] | None = None,
+    timeout_s: float = 300.0,
+) -> list[dict[str, Any]]:
+    """Stream a call's legs (or its turns) to ``url`` and return every event of the call, in order.
+
+    One socket per leg, or one two-channel socket with ``stereo``. Returns once the server closes the
+    events socket (after the summary) or ``timeout_s`` passes.
+    """
+    if (legs_audio is None) == (turns is None):
+        raise ValueError("give exactly one of legs_audio and turns")
+    legs = dict(legs_audio) if legs_audio is not None else turns_to_legs(turns or [])
+    if not legs:
+        raise ValueError("nothing to replay")
+    call_id = call_id or f"replay-{uuid.uuid4().hex[:8]}"
+    base = url.rstrip("/")
+    events: list[dict[str, Any]] = []
+    start = {"type": "start", "call_id": call_id, "language": language, "encoding": "pcm16", "sample_rate": 16000,
+             **(start_options or {})}
+
+    def sink(event: dict[str, Any]) -> None:
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
+
+    async def collect(ws: Any) -> None:
+        async for message in ws:
+            sink(json.loads(message))
+
+    async with websockets.connect(f"{base}/ws/calls/{call_id}/events?wait=1", max_size=None) as events_ws:
+        collector = asyncio.create_task(collect(events_ws))
+        if stereo:
+            order: list[Leg] = ["customer", "agent"]
+            n = max(len(legs.get(leg, ())) for leg in order)
+            both = np.zeros((n, 2), np.float32)
+            for i, leg in enumerate(order):
+                both[: len(legs.get(leg, ())), i] = legs.get(leg, np.zeros(0, np.float32))
+            sockets = [({**start, "channels": 2, "legs": order}, both.reshape(-1), 2)]
+        else:
+            sockets = [({**start, "leg": leg}, audio, 1) for leg, audio in legs.items()]
+        try:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.gather(*(_one_socket(base, call_id, msg, audio, channels, realtime, sink)
+                                       for msg, audio, channels in sockets))
+                if any(e.get("type") == "error" and e.get("fatal") for e in events):
+                    collector.cancel()  # the call was refused: its events socket would wait forever
+                await asyncio.gather(collector, return_exceptions=True)
+        except TimeoutError:
+            log.warning("replay of %s timed out after %.0f s", call_id, timeout_s)
+        finally:
+            collector.cancel()
+    return events
+
+
+async def _one_socket(base: str, call_id: str, start: dict[str, Any], interleaved: np.ndarray, channels: int,
+                      realtime: bool, sink: Callable[[dict[str, Any]], None]) -> None:
+    frame = SAMPLE_RATE * FRAME_MS // 1000 * channels
+    pcm = _pcm16(interleaved)
+    frames = [pcm[i : i + frame * 2] for i in range(0, len(pcm), frame * 2)]
+    async with websockets.connect(f"{base}/ws/calls/{call_id}/audio", max_size=None) as ws:
+        await ws.send(json.dumps(start))
+        sender = asyncio.create_task(_stream(ws, frames, realtime, time.monotonic()))
+        try:
+            async for message in ws:  # only errors come back here; the server closes after flushing
+                sink(json.loads(message))
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)

@@ -1,0 +1,281 @@
+"""One live call: audio in per leg, transcript / suggestion / draft / summary events out.
+
+Runs on the event loop; every model call (retrieval, drafts, notes) goes to an executor and ASR events
+arrive from the engine's threads through ``call_soon_threadsafe``. Suggestions for one call are
+processed in utterance order, so deduplication sees them in the order the customer spoke.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from asr.base import Leg
+from asr.base import TranscriptEvent as AsrTranscript
+from assist import metrics
+from assist.events import (
+    CallEndedEvent,
+    CallStartedEvent,
+    ReplyDraftEvent,
+    StatusEvent,
+    SuggestionItem,
+    SuggestionsEvent,
+    SummaryEvent,
+    TranscriptEvent,
+    _Event,
+)
+from assist.hub import CallHub
+from assist.pipeline import Pipeline
+from assist.store import StoreWriter
+from summarize.base import ArticleRef, Turn
+
+log = logging.getLogger(__name__)
+
+EndReason = Literal["stop", "disconnect", "error", "shutdown"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-call choices from the ``start`` message."""
+
+    language: str  # ja | en | auto
+    legs: tuple[Leg, ...]
+    source: Literal["websocket", "twilio"] = "websocket"
+    interim_results: bool = True
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Customer:
+    utterance_id: str
+    text: str
+    speech_end: float  # monotonic time the speech ended
+
+
+class CallSession:
+    def __init__(self, call_id: str, options: CallOptions, *, pipeline: Pipeline, hub: CallHub,
+                 writer: StoreWriter | None, loop: asyncio.AbstractEventLoop, status_interval_s: float = 2.0,
+                 leg_flush_timeout_s: float = 30.0) -> None:
+        self.call_id = call_id
+        self.options = options
+        self.pipeline = pipeline
+        self.hub = hub
+        self.writer = writer
+        self.loop = loop
+        self.started = time.time()
+        self.state: Literal["live", "ending", "ended"] = "live"
+        self._legs: dict[Leg, Any] = {}
+        self._audio_samples: dict[Leg, int] = {}
+        self._sources = 0
+        self._turns: list[Turn] = []
+        self._shown: dict[str, int] = {}  # article_id -> best rank shown
+        self._shown_refs: dict[str, ArticleRef] = {}
+        self._last_drafted: str | None = None
+        self._previous_customer: str | None = None
+        self._pending: asyncio.Queue[_Customer | None] = asyncio.Queue()
+        self._suggester = loop.create_task(self._suggest_loop(), name=f"suggest-{call_id}")
+        self._status_interval = status_interval_s
+        self._status_task = loop.create_task(self._status_loop(), name=f"status-{call_id}")
+        self._flush_timeout = leg_flush_timeout_s
+        self.ended = asyncio.Event()
+
+    @property
+    def asr_language(self) -> str | None:
+        return None if self.options.language == "auto" else self.options.language
+
+    def publish(self, event: _Event) -> int:
+        metrics.EVENTS_TOTAL.labels(event.type).inc()  # type: ignore[attr-defined]
+        return self.hub.publish(event)
+
+    def announce(self) -> None:
+        self.publish(CallStartedEvent(call_id=self.call_id, language=self.options.language,
+                                      legs=list(self.options.legs), source=self.options.source,
+                                      metadata=self.options.metadata))
+
+    # ------------------------------------------------------------ audio sources
+
+    def attach(self, legs: list[Leg]) -> None:
+        """An audio socket takes ``legs``; raises ``ValueError`` if one is already streaming."""
+        busy = [leg for leg in legs if leg in self._legs]
+        if busy:
+            raise ValueError(f"leg {busy[0]} of call {self.call_id} is already streaming")
+        for leg in legs:
+            self._legs[leg] = self.pipeline.asr.open_leg(self.call_id, leg, language=self.asr_language,
+                                                         on_event=self._from_asr_thread)
+            self._audio_samples.setdefault(leg, 0)
+        self._sources += 1
+
+    def feed(self, leg: Leg, samples: np.ndarray) -> None:
+        stream = self._legs.get(leg)
+        if stream is None:
+            return
+        stream.feed(samples)
+        self._audio_samples[leg] = self._audio_samples.get(leg, 0) + len(samples)
+
+    async def detach(self, legs: list[Leg], reason: EndReason) -> None:
+        """The socket that carried ``legs`` is done: flush them; the last source ends the call."""
+        streams = [self._legs[leg] for leg in legs if leg in self._legs]
+        for stream in streams:
+            stream.close()
+        await asyncio.gather(*(self.loop.run_in_executor(None, self._join, s) for s in streams))
+        self._sources -= 1
+        if self._sources <= 0 and self.state == "live":
+            await self.end(reason)
+
+    def _join(self, stream: Any) -> None:
+        join = getattr(stream, "join", None)
+        if join is not None and not join(self._flush_timeout):
+            log.warning("call %s: a leg did not flush within %.0f s", self.call_id, self._flush_timeout)
+
+    # ------------------------------------------------------------ transcripts
+
+    def _from_asr_thread(self, event: AsrTranscript) -> None:
+        received = time.monotonic()
+        self.loop.call_soon_threadsafe(self._on_transcript, event, received)
+
+    def _on_transcript(self, ev: AsrTranscript, received: float) -> None:
+        if self.state == "ended":
+            return
+        language = ev.language or self.asr_language or "ja"
+        text = self.pipeline.mask(ev.text, language)
+        if not ev.final:
+            if self.options.interim_results:
+                self.publish(TranscriptEvent(call_id=self.call_id, leg=ev.leg, utterance_id=ev.utterance_id,
+                                             text=text, final=False, start=ev.start, end=ev.end, language=language))
+            else:
+                metrics.PARTIALS_DROPPED.inc()
+            return
+        metrics.SPEECH_TO_FINAL.labels(ev.leg).observe(ev.latency_s)
+        self.publish(TranscriptEvent(call_id=self.call_id, leg=ev.leg, utterance_id=ev.utterance_id, text=text,
+                                     final=True, start=ev.start, end=ev.end, language=language))
+        if not text.strip():
+            return
+        self._turns.append(Turn(index=len(self._turns), speaker=ev.leg, text=text, start=ev.start, end=ev.end))
+        if self.writer is not None:
+            self.writer.submit(lambda s: s.add_utterance(self.call_id, ev.utterance_id, leg=ev.leg, text=text,
+                                                          start=ev.start, end=ev.end))
+        if ev.leg == "customer":
+            self._pending.put_nowait(_Customer(ev.utterance_id, text, received - ev.latency_s))
+
+    # ------------------------------------------------------------ suggestions
+
+    async def _suggest_loop(self) -> None:
+        while (item := await self._pending.get()) is not None:
+            try:
+                await self._suggest(item)
+            except Exception:
+                log.exception("call %s: suggestions failed for %s", self.call_id, item.utterance_id)
+
+    async def _suggest(self, item: _Customer) -> None:
+        final_at = time.monotonic()
+        language = self.asr_language
+        previous, self._previous_customer = self._previous_customer, item.text
+        suggestion = await self.loop.run_in_executor(
+            self.pipeline.executor,
+            lambda: self.pipeline.retrieval.suggest(item.text, previous, language=language, k=self.pipeline.top_k),
+        )
+        if suggestion.abstained or not suggestion.hits:
+            return
+        items: list[SuggestionItem] = []
+        for rank, hit in enumerate(suggestion.hits, start=1):
+            best = self._shown.get(hit.article_id)
+            if best is not None and best <= rank:
+                continue
+            self._shown[hit.article_id] = rank
+            self._shown_refs[hit.article_id] = ArticleRef(hit.article_id, hit.title, getattr(hit, "category", None))
+            items.append(SuggestionItem(article_id=hit.article_id, title=hit.title, snippet=hit.snippet,
+                                        score=round(float(hit.score), 4), rank=rank,
+                                        category=getattr(hit, "category", None)))
+        if not items:
+            return
+        now = time.monotonic()
+        speech_ms = (now - item.speech_end) * 1000
+        self.publish(SuggestionsEvent(call_id=self.call_id, utterance_id=item.utterance_id, query=suggestion.query,
+                                      items=items, latency_ms=round(suggestion.latency_ms, 1),
+                                      speech_to_suggestion_ms=round(speech_ms, 1)))
+        metrics.FINAL_TO_SUGGESTIONS.observe(now - final_at)
+        metrics.SPEECH_TO_SUGGESTIONS.observe(speech_ms / 1000)
+        if self.writer is not None:
+            rows = [(i.article_id, i.title, i.rank, i.score) for i in items]
+            self.writer.submit(lambda s: s.add_suggestions(self.call_id, item.utterance_id, suggestion.query, rows))
+        top = suggestion.hits[0]
+        if self.pipeline.draft is not None and top.article_id != self._last_drafted:
+            self._last_drafted = top.article_id
+            await self._draft(item, top.article_id, language or top.language or "ja")
+
+    async def _draft(self, item: _Customer, article_id: str, language: str) -> None:
+        draft_fn = self.pipeline.draft
+        article = self.pipeline.retrieval.get_article(article_id)
+        if article is None or draft_fn is None:
+            return
+        draft = await self.loop.run_in_executor(self.pipeline.executor,
+                                                lambda: draft_fn(article, item.text, language))
+        text = self.pipeline.mask(draft.text, language)
+        self.publish(ReplyDraftEvent(call_id=self.call_id, utterance_id=item.utterance_id, article_id=article_id,
+                                     text=text, cited_ids=list(draft.cited_ids)))
+
+    # ------------------------------------------------------------ status and end
+
+    def status(self) -> StatusEvent:
+        lag = {leg: round(float(s.lag_s), 3) for leg, s in self._legs.items()}
+        audio = {leg: round(n / 16000, 2) for leg, n in self._audio_samples.items()}
+        return StatusEvent(call_id=self.call_id, state=self.state, lag_s=lag, queue_depth=self._pending.qsize(),
+                           audio_s=audio)
+
+    async def _status_loop(self) -> None:
+        while self.state == "live":
+            await asyncio.sleep(self._status_interval)
+            if self.state == "live":
+                self.publish(self.status())
+
+    async def end(self, reason: EndReason) -> None:
+        """Flush every leg, finish pending suggestions, then ``call_ended`` and the after-call notes."""
+        if self.state != "live":
+            await self.ended.wait()
+            return
+        self.state = "ending"
+        self._status_task.cancel()
+        streams = list(self._legs.values())
+        for stream in streams:
+            stream.close()
+        await asyncio.gather(*(self.loop.run_in_executor(None, self._join, s) for s in streams))
+        await asyncio.sleep(0)  # let transcripts scheduled by the flushed legs run
+        self._pending.put_nowait(None)
+        await self._suggester
+        duration = time.time() - self.started
+        self.publish(CallEndedEvent(call_id=self.call_id, reason=reason, duration_s=round(duration, 2)))
+        if self.writer is not None:
+            self.writer.submit(lambda s: s.end_call(self.call_id, reason=reason))
+        await self._summarize()
+        self.state = "ended"
+        await self.hub.close()
+        self.ended.set()
+
+    async def _summarize(self) -> None:
+        summarizer = self.pipeline.summarizer
+        if summarizer is None:
+            return
+        language = self.asr_language or (self._turns[0].text and self.options.language) or "ja"
+        if language == "auto":
+            language = "ja"
+        started = time.monotonic()
+        try:
+            notes = await self.loop.run_in_executor(
+                self.pipeline.executor,
+                lambda: summarizer.summarize(list(self._turns), language=language,
+                                             articles=list(self._shown_refs.values())),
+            )
+        except Exception:
+            log.exception("call %s: summary failed", self.call_id)
+            return
+        elapsed = time.monotonic() - started
+        metrics.SUMMARY_SECONDS.observe(elapsed)
+        self.publish(SummaryEvent(call_id=self.call_id, notes=notes, latency_ms=round(elapsed * 1000, 1)))
+        if self.writer is not None:
+            body = notes.model_dump(mode="json")
+            self.writer.submit(lambda s: s.save_summary(self.call_id, body))

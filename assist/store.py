@@ -1,0 +1,329 @@
+"""Call history in SQLite (WAL): calls, final utterances, every emitted event, suggestions shown,
+feedback and notes. Rows are written as they happen, so a crash loses nothing already emitted; at
+start-up calls still marked ``live`` are marked ``interrupted``.
+
+All text reaching this module is already PII-masked by the session. Methods are synchronous and
+thread-safe; the live service calls them from ``StoreWriter``'s thread or from executors, never on
+the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+FeedbackAction = Literal["shown", "clicked", "copied", "used", "dismissed"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id TEXT PRIMARY KEY,
+    started REAL NOT NULL,
+    ended REAL,
+    state TEXT NOT NULL CHECK (state IN ('live', 'ended', 'interrupted')),
+    language TEXT,
+    source TEXT,
+    legs TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    end_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_started ON calls (started);
+CREATE TABLE IF NOT EXISTS utterances (
+    call_id TEXT NOT NULL REFERENCES calls (id),
+    utterance_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    leg TEXT NOT NULL,
+    text TEXT NOT NULL,
+    start REAL,
+    "end" REAL,
+    created REAL NOT NULL,
+    PRIMARY KEY (call_id, utterance_id)
+);
+CREATE TABLE IF NOT EXISTS events (
+    call_id TEXT NOT NULL REFERENCES calls (id),
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    ts REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (call_id, seq)
+);
+CREATE TABLE IF NOT EXISTS suggestions (
+    call_id TEXT NOT NULL REFERENCES calls (id),
+    utterance_id TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    title TEXT,
+    rank INTEGER NOT NULL,
+    score REAL,
+    query TEXT,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS suggestions_call ON suggestions (call_id);
+CREATE INDEX IF NOT EXISTS suggestions_article ON suggestions (article_id);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    call_id TEXT NOT NULL REFERENCES calls (id),
+    article_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_call ON feedback (call_id);
+CREATE TABLE IF NOT EXISTS summaries (
+    call_id TEXT PRIMARY KEY REFERENCES calls (id),
+    notes TEXT NOT NULL,
+    generated TEXT NOT NULL,
+    edited INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    id: str
+    started: float
+    ended: float | None
+    state: str
+    language: str | None
+    source: str | None
+    legs: list[str]
+    metadata: dict[str, str]
+    end_reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__slots__}
+
+
+class CallStore:
+    """One SQLite file; one connection guarded by a lock (WAL keeps readers of other processes free)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # ------------------------------------------------------------ writes
+
+    def mark_interrupted(self) -> int:
+        """Calls left ``live`` by a previous process did not end cleanly."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE calls SET state='interrupted', end_reason='interrupted' WHERE state='live'")
+            return cur.rowcount
+
+    def create_call(self, call_id: str, *, language: str | None, source: str, legs: Sequence[str],
+                    metadata: dict[str, str] | None = None, started: float | None = None) -> None:
+        """Insert or revive a call; a restarted call keeps its history and continues its seq."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO calls (id, started, state, language, source, legs, metadata) "
+                "VALUES (?, ?, 'live', ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state='live', ended=NULL, "
+                "end_reason=NULL",
+                (call_id, started or time.time(), language, source, json.dumps(list(legs)),
+                 json.dumps(metadata or {}, ensure_ascii=False)),
+            )
+
+    def end_call(self, call_id: str, *, reason: str, ended: float | None = None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE calls SET state='ended', ended=?, end_reason=? WHERE id=?",
+                       (ended or time.time(), reason, call_id))
+
+    def add_events(self, rows: Sequence[tuple[str, int, str, float, str]]) -> None:
+        """(call_id, seq, type, ts, json body) rows, committed together."""
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO events (call_id, seq, type, ts, body) VALUES (?, ?, ?, ?, ?)",
+                           rows)
+
+    def add_utterance(self, call_id: str, utterance_id: str, *, leg: str, text: str,
+                      start: float | None, end: float | None) -> None:
+        with self._tx() as db:
+            idx = db.execute("SELECT COUNT(*) FROM utterances WHERE call_id=?", (call_id,)).fetchone()[0]
+            db.execute(
+                'INSERT OR REPLACE INTO utterances (call_id, utterance_id, idx, leg, text, start, "end", created) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (call_id, utterance_id, idx, leg, text, start, end, time.time()),
+            )
+
+    def add_suggestions(self, call_id: str, utterance_id: str, query: str,
+                        items: Sequence[tuple[str, str, int, float]]) -> None:
+        """(article_id, title, rank, score) per card shown."""
+        now = time.time()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO suggestions (call_id, utterance_id, article_id, title, rank, score, query, ts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(call_id, utterance_id, a, t, r, s, query, now) for a, t, r, s in items],
+            )
+
+    def add_feedback(self, call_id: str, article_id: str, action: FeedbackAction) -> int:
+        with self._tx() as db:
+            cur = db.execute("INSERT INTO feedback (call_id, article_id, action, ts) VALUES (?, ?, ?, ?)",
+                             (call_id, article_id, action, time.time()))
+            return int(cur.lastrowid or 0)
+
+    def save_summary(self, call_id: str, notes: dict[str, Any], *, edited: bool = False) -> None:
+        """The generated notes are kept beside the agent's edits, for measuring how much agents change."""
+        body = json.dumps(notes, ensure_ascii=False)
+        now = time.time()
+        with self._tx() as db:
+            if edited:
+                cur = db.execute("UPDATE summaries SET notes=?, edited=1, updated=? WHERE call_id=?",
+                                 (body, now, call_id))
+                if cur.rowcount:
+                    return
+            db.execute(
+                "INSERT INTO summaries (call_id, notes, generated, edited, created, updated) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (call_id) DO UPDATE SET notes=excluded.notes, generated=excluded.generated, "
+                "edited=excluded.edited, updated=excluded.updated",
+                (call_id, body, body, int(edited), now, now),
+            )
+
+    # ------------------------------------------------------------ reads
+
+    def get_call(self, call_id: str) -> CallRow | None:
+        rows = self._query("SELECT * FROM calls WHERE id=?", (call_id,))
+        return _call_row(rows[0]) if rows else None
+
+    def list_calls(self, *, limit: int = 50, offset: int = 0, state: str | None = None) -> list[CallRow]:
+        sql = "SELECT * FROM calls" + (" WHERE state=?" if state else "") + " ORDER BY started DESC LIMIT ? OFFSET ?"
+        params: list[Any] = ([state] if state else []) + [limit, offset]
+        return [_call_row(r) for r in self._query(sql, params)]
+
+    def last_seq(self, call_id: str) -> int:
+        rows = self._query("SELECT MAX(seq) FROM events WHERE call_id=?", (call_id,))
+        return int(rows[0][0] or 0)
+
+    def events_after(self, call_id: str, after_seq: int, *, limit: int = 100_000) -> list[dict[str, Any]]:
+        rows = self._query("SELECT body FROM events WHERE call_id=? AND seq>? ORDER BY seq LIMIT ?",
+                           (call_id, after_seq, limit))
+        return [json.loads(r["body"]) for r in rows]
+
+    def event_bodies_after(self, call_id: str, after_seq: int) -> list[tuple[int, str, str]]:
+        """(seq, type, JSON body) of the events after ``after_seq``, for replay without re-encoding."""
+        rows = self._query("SELECT seq, type, body FROM events WHERE call_id=? AND seq>? ORDER BY seq",
+                           (call_id, after_seq))
+        return [(r["seq"], r["type"], r["body"]) for r in rows]
+
+    def utterances(self, call_id: str) -> list[dict[str, Any]]:
+        rows = self._query('SELECT utterance_id, idx, leg, text, start, "end" FROM utterances WHERE call_id=? '
+                           "ORDER BY idx", (call_id,))
+        return [dict(r) for r in rows]
+
+    def suggestions(self, call_id: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT utterance_id, article_id, title, rank, score, query, ts FROM suggestions "
+                           "WHERE call_id=? ORDER BY ts, rank", (call_id,))
+        return [dict(r) for r in rows]
+
+    def feedback(self, call_id: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT id, article_id, action, ts FROM feedback WHERE call_id=? ORDER BY id", (call_id,))
+        return [dict(r) for r in rows]
+
+    def summary(self, call_id: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT notes, generated, edited, created, updated FROM summaries WHERE call_id=?",
+                           (call_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        return {"notes": json.loads(r["notes"]), "generated": json.loads(r["generated"]),
+                "edited": bool(r["edited"]), "created": r["created"], "updated": r["updated"]}
+
+    def call_detail(self, call_id: str) -> dict[str, Any] | None:
+        """Everything about one call, for the REST API and ``assist calls show/export``."""
+        call = self.get_call(call_id)
+        if call is None:
+            return None
+        return {**call.to_dict(), "utterances": self.utterances(call_id), "suggestions": self.suggestions(call_id),
+                "feedback": self.feedback(call_id), "summary": self.summary(call_id)}
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _call_row(r: sqlite3.Row) -> CallRow:
+    return CallRow(id=r["id"], started=r["started"], ended=r["ended"], state=r["state"], language=r["language"],
+                   source=r["source"], legs=json.loads(r["legs"]), metadata=json.loads(r["metadata"]),
+                   end_reason=r["end_reason"])
+
+
+class StoreWriter:
+    """One thread that applies writes in order; ``then`` callbacks run after the write committed, so an
+    event is fanned out only once it is durable. Queue full (disk stalled) -> the write runs inline."""
+
+    def __init__(self, store: CallStore, *, max_queue: int = 10_000) -> None:
+        self.store = store
+        self._queue: queue.Queue[tuple[Callable[[CallStore], None], Callable[[], None] | None] | None] = (
+            queue.Queue(maxsize=max_queue)
+        )
+        self._thread = threading.Thread(target=self._run, name="call-store-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Callable[[CallStore], None], then: Callable[[], None] | None = None) -> None:
+        try:
+            self._queue.put_nowait((write, then))
+        except queue.Full:
+            log.warning("store writer queue full; writing inline")
+            self._apply(write, then)
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every submitted write has committed (tests, shutdown)."""
+        done = threading.Event()
+        self.submit(lambda _s: None, done.set)
+        done.wait(timeout)
+
+    def _apply(self, write: Callable[[CallStore], None], then: Callable[[], None] | None) -> None:
+        try:
+            write(self.store)
+        except Exception:
+            log.exception("call store write failed")
+        if then is not None:
+            try:
+                then()
+            except Exception:
+                log.exception("call store callback failed")
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._apply(*item)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=10)
