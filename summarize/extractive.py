@@ -1,0 +1,221 @@
+"""The default summarizer: grounded extraction, deterministic, about a tenth of a second per call.
+
+No bundled generative model writes trustworthy Japanese notes on a CPU (docs/ARCHITECTURE.md), so the
+default picks the call's own sentences: the customer's request (用件), what the agent reports as done
+(対応内容), what was promised or asked for (次回対応), and the outcome (結果), each linked to its turns.
+Text is masked and cleaned of fillers first; the fact check runs last, as for every backend.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from summarize.base import ArticleRef, Turn
+from summarize.entities import extract_entities
+from summarize.factcheck import fact_check
+from summarize.notes import CallNotes, NoteLine, Outcome
+from summarize.pii import mask_pii
+from summarize.text import Aspect, aspect, content_length, split_sentences, strip_fillers
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    turn: int
+    speaker: str
+    text: str
+    aspect: Aspect
+
+
+_LABELS = {"ja": {"articles": "該当FAQ: ", "customer": "お客様: ", "sep": "、"},
+           "en": {"articles": "Matched FAQ: ", "customer": "Customer: ", "sep": "; "}}
+
+_REQUEST = {
+    "ja": re.compile(r"たい|ください|ほしい|欲しい|てもらえ|ていただけ|んですけど|んですが|のですが|できますか|どうすれば|"
+                     r"どうしたら|なくし|無くし|落とし|紛失|盗ま|届かない|届いてない|届いていない|変更|解約|返品|交換|引っ越|"
+                     r"請求|止め|間違|壊れ|使えな|わからな|分からな|高い|支払|払い|移転|開始|停止|遅れ"),
+    "en": re.compile(r"\b(?:i'd like|i would like|i want|i need|can you|could you|how do i|how can i|i lost|"
+                     r"lost my|can't|cannot|hasn't|haven't|didn't|wrong|cancel|return|refund|change|switch|move|"
+                     r"moving|charged|bill|broken|damaged|stolen|upgrade|downgrade|late|missing)\b", re.IGNORECASE),
+}
+_IDENTITY = {
+    "ja": re.compile(r"お名前|生年月日|電話番号|ご住所|カード番号|ご本人|暗証|お客様番号|契約者|ご登録の|フルネーム|\[[^\]]+\]"),
+    "en": re.compile(r"\b(?:name|date of birth|birthday|phone number|address|account number|card number|verify|"
+                     r"security|zip|postcode|e-?mail)\b|\[[A-Z ]+\]", re.IGNORECASE),
+}
+_IMMEDIATE = {
+    "ja": re.compile(r"ただいま|只今|今から|少々|お待ち|お調べ|確認(?:いた|さ)?(?:し|せていただき)ます|お伺い|伺います|"
+                     r"頂戴します|復唱|読み上げ"),
+    "en": re.compile(r"\b(?:let me|one moment|hold on|please hold|bear with me|I'll (?:just )?(?:check|look|pull up|"
+                     r"verify|confirm))\b", re.IGNORECASE),
+}
+_STRONG_PROMISE = {
+    "ja": re.compile(r"折り返し|後日|後ほど|予定|までに|以内|週間|営業日|お送り|お届け|発送|ご連絡|郵送|届きます|反映"),
+    "en": re.compile(r"\b(?:call you back|get back to you|within|by (?:monday|tuesday|wednesday|thursday|friday|"
+                     r"tomorrow|next)|send|mail|email you|arrive|ship|business days)\b", re.IGNORECASE),
+}
+_ESCALATED = {
+    "ja": re.compile(r"担当部署|専門部署|専門の部署|専門の担当|上席|上長|責任者|エスカレ|おつなぎ|お繋ぎ|転送|技術担当"),
+    "en": re.compile(r"\b(?:escalat\w*|supervisor|specialist|transfer\w*|another department|claims team|"
+                     r"technical team|manager)\b", re.IGNORECASE),
+}
+_PENDING = {
+    "ja": re.compile(r"折り返し|確認のうえ|確認の上|確認して|調査|後日|改めて|お調べして|確認でき次第"),
+    "en": re.compile(r"\b(?:call you back|get back to you|investigat\w*|look into|follow up|contact you)\b",
+                     re.IGNORECASE),
+}
+
+
+def _bigrams(text: str) -> set[str]:
+    t = re.sub(r"\W", "", text.lower())
+    return {t[i:i + 2] for i in range(len(t) - 1)}
+
+
+class ExtractiveSummarizer:
+    """Grounded extractive notes; ``min_customer_turns`` / ``min_customer_chars`` (words in English) say
+    when a call has too little content to summarize at all."""
+
+    name = "extractive"
+
+    def __init__(self, *, min_customer_turns: int = 2, min_customer_chars: int = 15, max_lines: int = 6) -> None:
+        self.min_customer_turns = min_customer_turns
+        self.min_customer_chars = min_customer_chars
+        self.max_lines = max_lines
+
+    def summarize(
+        self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()
+    ) -> CallNotes:
+        notes = self.extract(turns, language=language, articles=articles)
+        if notes.status != "ok":
+            return notes
+        checked, _ = fact_check(notes, turns, sources=[a.title for a in articles])
+        return checked
+
+    def extract(
+        self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()
+    ) -> CallNotes:
+        """The notes before the fact check (the generative backends' fallback calls ``summarize``)."""
+        lang = "ja" if language == "ja" else "en"
+        masked = [Turn(t.index, t.speaker, mask_pii(t.text, lang), t.start, t.end) for t in turns]
+        if not self._enough(masked, lang):
+            return CallNotes(status="insufficient_content", language=lang, backend=self.name)
+        sentences = self._sentences(masked, lang)
+        actions = self._actions(sentences, lang)
+        follow_ups = self._follow_ups(sentences, lang)
+        result, result_line = self._result(sentences, actions, follow_ups, lang)
+        return CallNotes(
+            language=lang,
+            backend=self.name,
+            inquiry=self._inquiry(sentences, articles, lang),
+            actions=actions,
+            result=result,
+            result_line=result_line,
+            follow_ups=follow_ups,
+            entities=extract_entities(masked, lang),
+            disposition=self._disposition(articles),
+        )
+
+    def _enough(self, turns: Sequence[Turn], lang: str) -> bool:
+        sizes = [content_length(t.text, lang) for t in turns if t.speaker == "customer"]
+        substantive = [n for n in sizes if n >= (4 if lang == "ja" else 2)]
+        limit = self.min_customer_chars if lang == "ja" else max(3, self.min_customer_chars // 2)
+        return len(substantive) >= self.min_customer_turns and sum(substantive) >= limit
+
+    @staticmethod
+    def _sentences(turns: Sequence[Turn], lang: str) -> list[_Sentence]:
+        out = []
+        for t in turns:
+            for raw in split_sentences(t.text, lang):
+                text = strip_fillers(raw, lang)
+                if content_length(text, lang) >= (3 if lang == "ja" else 2):
+                    out.append(_Sentence(t.index, t.speaker, text, aspect(text, lang, t.speaker)))
+        return out
+
+    def _inquiry(self, sentences: list[_Sentence], articles: Sequence[ArticleRef], lang: str) -> list[NoteLine]:
+        title_grams = set().union(*(_bigrams(a.title) for a in articles)) if articles else set()
+        scored = []
+        for order, s in enumerate(sentences):
+            if s.speaker != "customer" or s.aspect == "other" and _IDENTITY[lang].search(s.text):
+                continue
+            score = 2.0 * len(_REQUEST[lang].findall(s.text)) + len(_bigrams(s.text) & title_grams) / 4
+            if score >= 1.0:
+                scored.append((score, -order, s))
+        best = sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)[:2]
+        chosen = sorted((s for _, _, s in best), key=lambda s: (s.turn, sentences.index(s)))
+        lines = self._merge(chosen, lang)
+        if not lines:
+            first = next((s for s in sentences if s.speaker == "customer" and not _IDENTITY[lang].search(s.text)), None)
+            lines = self._merge([first], lang) if first else []
+        if articles:
+            titles = _LABELS[lang]["sep"].join(dict.fromkeys(a.title for a in articles))
+            lines.append(NoteLine(text=_LABELS[lang]["articles"] + titles, turns=[]))
+        return lines
+
+    def _actions(self, sentences: list[_Sentence], lang: str) -> list[NoteLine]:
+        done = [s for s in sentences if s.speaker == "agent" and s.aspect == "done"]
+        return self._merge(done, lang)[: self.max_lines]
+
+    def _follow_ups(self, sentences: list[_Sentence], lang: str) -> list[NoteLine]:
+        picked: list[_Sentence] = []
+        for s in sentences:
+            if s.aspect not in ("promise", "request"):
+                continue
+            immediate = _IMMEDIATE[lang].search(s.text) and not _STRONG_PROMISE[lang].search(s.text)
+            if immediate or _IDENTITY[lang].search(s.text) and not _STRONG_PROMISE[lang].search(s.text):
+                continue
+            if s.speaker == "customer" and s.aspect != "promise":
+                continue
+            picked.append(s)
+        lines = []
+        for s in picked[-self.max_lines:]:
+            to_customer = s.speaker == "customer" or s.aspect == "request"
+            prefix = _LABELS[lang]["customer"] if to_customer else ""
+            lines.append(NoteLine(text=prefix + s.text, turns=[s.turn]))
+        return _dedupe(lines)
+
+    @staticmethod
+    def _result(
+        sentences: list[_Sentence], actions: list[NoteLine], follow_ups: list[NoteLine], lang: str
+    ) -> tuple[Outcome, NoteLine | None]:
+        agent = [s for s in sentences if s.speaker == "agent" and s.aspect != "question"]
+        for pattern, outcome in ((_ESCALATED, "escalated"), (_PENDING, "pending")):
+            hit = next((s for s in reversed(agent) if pattern[lang].search(s.text)), None)
+            if hit is not None:
+                return outcome, NoteLine(text=hit.text, turns=[hit.turn])
+        if actions:
+            return "resolved", actions[-1].model_copy()
+        if follow_ups:
+            return "pending", follow_ups[0].model_copy()
+        return "unknown", None
+
+    @staticmethod
+    def _disposition(articles: Sequence[ArticleRef]) -> str | None:
+        categories = [a.category for a in articles if a.category]
+        return Counter(categories).most_common(1)[0][0] if categories else None
+
+    @staticmethod
+    def _merge(sentences: Sequence[_Sentence], lang: str) -> list[NoteLine]:
+        """Consecutive sentences of one turn become one line."""
+        lines: list[NoteLine] = []
+        joiner = "" if lang == "ja" else " "
+        last_turn = None
+        for s in sentences:
+            if lines and s.turn == last_turn:
+                lines[-1].text += joiner + s.text
+            else:
+                lines.append(NoteLine(text=s.text, turns=[s.turn]))
+            last_turn = s.turn
+        return _dedupe(lines)
+
+
+def _dedupe(lines: list[NoteLine]) -> list[NoteLine]:
+    seen: set[str] = set()
+    out = []
+    for line in lines:
+        key = re.sub(r"\W", "", line.text.lower())
+        if key not in seen:
+            seen.add(key)
+            out.append(line)
+    return out
