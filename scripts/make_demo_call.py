@@ -95,7 +95,7 @@ def main() -> None:
         "facts": ["紛失", "停止", "再発行", "1100円"],
     }
     (args.out / "call.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"{args.out / 'call.wav'}: {meta['duration_s']} s, {len(turns)} turns")
+    print(f"{args.out / 'call.wav'}: {meta['duration_s']} s, {len(turns)} turns")  # noqa: T201 (CLI output)
 
 
 if __name__ == "__main__":

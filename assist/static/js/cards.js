@@ -1,0 +1,172 @@
+// Knowledge cards. A card is keyed by article id and updated in place (score, snippet, query), and a
+// newer suggestion moves the existing node to the top instead of re-creating it: no flicker, and the
+// agent's 👍/👎 state stays on the card.
+
+import { t } from "./i18n.js";
+
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // Plain-http deployments have no async clipboard; a selected textarea still copies.
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.append(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    return ok;
+  }
+}
+
+function button(cls, label, text) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = cls;
+  b.dataset.i18nAriaLabel = label;
+  b.setAttribute("aria-label", t(label));
+  b.title = t(label);
+  b.textContent = text ?? t(label);
+  return b;
+}
+
+export class CardList {
+  /**
+   * @param {HTMLElement} list
+   * @param {(articleId: string, action: string) => void} onFeedback
+   */
+  constructor(list, onFeedback) {
+    this.list = list;
+    this.onFeedback = onFeedback;
+    this.cards = new Map();
+    this.verdicts = new Map();
+  }
+
+  reset() {
+    this.cards.clear();
+    this.verdicts.clear();
+    this.list.replaceChildren();
+  }
+
+  get size() {
+    return this.cards.size;
+  }
+
+  /** Show these items on top, best first; cards already shown are updated and moved, not rebuilt. */
+  upsert(items, { query = null, replace = false } = {}) {
+    if (replace) {
+      for (const [id, card] of this.cards) {
+        if (!items.some((item) => item.article_id === id)) {
+          card.remove();
+          this.cards.delete(id);
+        }
+      }
+    }
+    const ordered = [...items].sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
+    let anchor = this.list.firstChild;
+    for (const item of ordered) {
+      let card = this.cards.get(item.article_id);
+      if (!card) {
+        card = this.#create(item);
+        this.cards.set(item.article_id, card);
+      } else if (!replace) {
+        card.classList.remove("fresh");
+        void card.offsetWidth;
+        card.classList.add("fresh");
+      }
+      this.#fill(card, item, query);
+      if (card !== anchor) this.list.insertBefore(card, anchor);
+      anchor = card.nextSibling;
+    }
+  }
+
+  /** Restore feedback the server already recorded (after a reload), now or when the card arrives. */
+  markFeedback(articleId, action) {
+    if (action !== "used" && action !== "dismissed") return;
+    this.verdicts.set(articleId, action);
+    const card = this.cards.get(articleId);
+    if (card) this.#showVerdict(card, action);
+  }
+
+  #showVerdict(card, action) {
+    card.querySelector(".up").setAttribute("aria-pressed", String(action === "used"));
+    card.querySelector(".down").setAttribute("aria-pressed", String(action === "dismissed"));
+    card.classList.toggle("dismissed", action === "dismissed");
+  }
+
+  #create(item) {
+    const card = document.createElement("li");
+    card.className = "card fresh";
+    card.dataset.article = item.article_id;
+    card.innerHTML = `
+      <div class="card-head">
+        <button type="button" class="title" aria-expanded="false"></button>
+        <span class="score"></span>
+      </div>
+      <div class="card-sub"><span class="category"></span><span class="id"></span><span class="query"></span></div>
+      <p class="snippet"></p>
+      <div class="card-actions"></div>`;
+    const copy = button("copy small", "card.copy");
+    const up = button("up small ghost", "card.useful", "👍");
+    const down = button("down small ghost", "card.not_useful", "👎");
+    up.setAttribute("aria-pressed", "false");
+    down.setAttribute("aria-pressed", "false");
+    card.querySelector(".card-actions").append(copy, up, down);
+
+    const title = card.querySelector(".title");
+    title.addEventListener("click", () => {
+      const open = card.classList.toggle("open");
+      title.setAttribute("aria-expanded", String(open));
+      if (open) this.onFeedback(item.article_id, "clicked");
+    });
+    copy.addEventListener("click", async () => {
+      const text = card.querySelector(".snippet").textContent;
+      if (await copyText(text)) {
+        copy.textContent = t("card.copied");
+        setTimeout(() => (copy.textContent = t("card.copy")), 1500);
+      }
+      this.onFeedback(item.article_id, "copied");
+    });
+    for (const [btn, action] of [[up, "used"], [down, "dismissed"]]) {
+      btn.addEventListener("click", () => {
+        this.verdicts.set(item.article_id, action);
+        this.#showVerdict(card, action);
+        this.onFeedback(item.article_id, action);
+      });
+    }
+    const verdict = this.verdicts.get(item.article_id);
+    if (verdict) this.#showVerdict(card, verdict);
+    return card;
+  }
+
+  #fill(card, item, query) {
+    card.querySelector(".title").textContent = item.title ?? item.article_id;
+    card.querySelector(".snippet").textContent = item.snippet ?? item.answer ?? "";
+    const score = card.querySelector(".score");
+    score.textContent = typeof item.score === "number" ? item.score.toFixed(3) : "";
+    score.title = typeof item.score === "number" ? t("card.score", { value: item.score.toFixed(3) }) : "";
+    card.querySelector(".category").textContent = item.category ?? "";
+    card.querySelector(".id").textContent = item.article_id;
+    if (query) card.dataset.query = query;
+    card.querySelector(".query").textContent = card.dataset.query
+      ? t("suggest.from_query", { query: card.dataset.query }) : "";
+    card.dataset.rank = String(item.rank ?? "");
+  }
+
+  relabel() {
+    for (const el of this.list.querySelectorAll("[data-i18n-aria-label]")) {
+      el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+      el.title = t(el.dataset.i18nAriaLabel);
+    }
+    for (const el of this.list.querySelectorAll(".copy")) el.textContent = t("card.copy");
+    for (const card of this.cards.values()) {
+      if (card.dataset.query) {
+        card.querySelector(".query").textContent = t("suggest.from_query", { query: card.dataset.query });
+      }
+    }
+  }
+}

@@ -1,0 +1,153 @@
+"""The widget in headless Chromium against the real server with scripted models (tests/browser/fake_call.py).
+
+One demo call is played through the real audio socket (4x real time); the test then checks what the
+agent sees and what the widget sends back: transcript, cards, feedback, notes, saving, reload, language.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from browser.driver import chromium, console_errors, require_chromium, screenshot
+from browser.fake_call import demo_call, demo_pipeline
+from test_live_support import LiveServer, make_settings
+
+from assist.services import Services
+
+WATCH = """
+window.__seen = {partials: 0, dupes: 0, lostCard: null};
+new MutationObserver(() => {
+  const lines = [...document.querySelectorAll('#transcript li')];
+  window.__seen.partials += lines.filter((l) => l.classList.contains('partial')).length;
+  const ids = lines.map((l) => l.dataset.utterance);
+  if (new Set(ids).size !== ids.length) window.__seen.dupes += 1;
+  window.__seen.lostCard ??= document.querySelector('[data-article="lost-card"]');
+}).observe(document.body, {childList: true, subtree: true, attributes: true});
+"""
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[LiveServer]:
+    require_chromium()
+    settings = make_settings(tmp_path)
+    with LiveServer(settings, Services(settings, pipeline=demo_pipeline()), status_interval_s=1.0) as srv:
+        yield srv
+
+
+def texts(driver: Any, selector: str) -> list[str]:
+    return [el.text for el in driver.find_elements("css selector", selector)]
+
+
+def test_demo_call_in_the_widget(server: LiveServer) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    turns = demo_call()["turns"]
+    with chromium() as driver:
+        driver.get(f"{server.http}/?demo_speed=4")
+        assert driver.find_element("id", "transcript-heading").text == "文字起こし"
+        driver.execute_script(WATCH)
+        driver.find_element("id", "demo-button").click()
+        wait_for(lambda: driver.find_element("id", "notes-form").is_displayed(), 60, "the after-call notes")
+        call_id = driver.find_element("id", "call-id").get_attribute("value")
+        assert call_id.startswith("demo-") and f"call={call_id}" in driver.current_url
+
+        # transcript: every turn once, final, on its leg, in order; partials were shown and replaced
+        assert texts(driver, "#transcript li.final .text") == [t["text"] for t in turns]
+        legs = [el.get_attribute("class").split()[1] for el in driver.find_elements("css selector", "#transcript li")]
+        assert legs == [t["speaker"] for t in turns]
+        assert not driver.find_elements("css selector", "#transcript li.partial")
+        seen = driver.execute_script("return window.__seen")
+        assert seen["partials"] > 0 and seen["dupes"] == 0
+
+        # cards: newest first, each article once, updated in place (same DOM node)
+        cards = driver.find_elements("css selector", "#suggestions li.card")
+        assert [c.get_attribute("data-article") for c in cards] == ["fees", "lost-card", "reissue"]
+        assert driver.execute_script(
+            "return window.__seen.lostCard === document.querySelector('[data-article=\"lost-card\"]')")
+        lost = driver.find_element("css selector", '[data-article="lost-card"]')
+        assert lost.find_element("css selector", ".title").text == "カードを紛失・盗難にあった場合"
+        assert "落として" in lost.find_element("css selector", ".query").text
+        assert "ご不便をおかけしております" in driver.find_element("id", "draft-text").get_attribute("value")
+        assert "fees" in texts(driver, "#draft-cites .cite")
+        assert "提示" in driver.find_element("id", "sugg-latency").text
+
+        # feedback from the card buttons reaches the store
+        lost.find_element("css selector", ".up").click()
+        lost.find_element("css selector", ".title").click()
+        driver.find_element("css selector", '[data-article="fees"] .copy').click()
+
+        def feedback() -> set[tuple[str, str]]:
+            detail = httpx.get(f"{server.http}/api/calls/{call_id}").json()
+            return {(f["article_id"], f["action"]) for f in detail["feedback"]}
+
+        wanted = {("lost-card", "used"), ("lost-card", "clicked"), ("fees", "copied")}
+        wait_for(lambda: wanted <= feedback(), 10, "feedback rows")
+
+        # notes: sources highlight on hover, the flagged line is marked 要確認
+        inquiry = driver.find_element("css selector", '[data-field="inquiry"] .note-line')
+        ActionChains(driver).move_to_element(inquiry).perform()
+        highlighted = wait_for(lambda: texts(driver, "#transcript li.highlight .text"), 5, "highlighted turns")
+        assert highlighted == [turns[1]["text"]]
+        flagged = driver.find_element("css selector", ".note-line.flagged")
+        assert flagged.find_element("css selector", ".flag").text == "要確認"
+        assert "1,000円" in flagged.find_element("css selector", "textarea").get_attribute("value")
+        assert driver.find_element("id", "notes-outcome").get_attribute("value") == "resolved"
+        assert len(driver.find_elements("css selector", ".note-line.entity")) == 2
+
+        # edit and save: PATCH stores the edited notes
+        area = inquiry.find_element("css selector", "textarea")
+        area.clear()
+        area.send_keys("財布ごとクレジットカードを紛失")
+        driver.find_element("id", "notes-save").click()
+        wait_for(lambda: driver.find_element("id", "notes-save-state").text == "保存しました", 10, "saved")
+        summary = httpx.get(f"{server.http}/api/calls/{call_id}").json()["summary"]
+        assert summary["edited"] and summary["notes"]["inquiry"][0]["text"] == "財布ごとクレジットカードを紛失"
+        assert summary["notes"]["follow_ups"][1]["flagged"] is True
+
+        # a reload replays the call from the server: nothing lost, nothing doubled, edits kept
+        driver.refresh()
+        wait_for(lambda: len(texts(driver, "#transcript li.final")) == len(turns), 20, "replayed transcript")
+        wait_for(lambda: driver.find_element("id", "notes-form").is_displayed(), 20, "replayed notes")
+        wait_for(lambda: driver.find_element("css selector", '[data-field="inquiry"] textarea')
+                 .get_attribute("value") == "財布ごとクレジットカードを紛失", 10, "edited notes restored")
+        assert len(driver.find_elements("css selector", "#suggestions li.card")) == 3
+        up = driver.find_element("css selector", '[data-article="lost-card"] .up')
+        assert up.get_attribute("aria-pressed") == "true"
+
+        # English at the flip of a switch
+        driver.find_element("id", "lang-toggle").click()
+        assert driver.find_element("id", "transcript-heading").text == "Transcript"
+        assert driver.find_element("css selector", ".note-line.flagged .flag").text == "unverified"
+        assert texts(driver, "#transcript .who")[:2] == ["Agent", "Customer"]
+        driver.find_element("id", "lang-toggle").click()
+        screenshot(driver, "widget-fake-demo")
+        assert console_errors(driver) == []
+
+
+def test_bad_call_id_is_refused_in_the_page(server: LiveServer) -> None:
+    with chromium(width=480, height=900) as driver:
+        driver.get(server.http)
+        box = driver.find_element("id", "call-id")
+        box.send_keys("bad id!")
+        driver.find_element("css selector", "#call-form button").click()
+        alert = wait_for(lambda: driver.find_element("id", "alert").text, 5, "an error message")
+        assert "bad_call_id" in alert
+        driver.get(f"{server.http}/?call=no-such-call")
+        alert = wait_for(lambda: driver.find_element("id", "alert").text, 10, "unknown_call")
+        assert "unknown_call" in alert
+        assert driver.find_element("id", "conn-text").get_attribute("data-state") == "closed"
+        screenshot(driver, "widget-side-panel-error")
