@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import soxr
 import websockets
+from websockets.exceptions import ConnectionClosedError
 
 from asr.base import SAMPLE_RATE, Leg
 
@@ -114,32 +115,45 @@ async def replay_call(
         if on_event is not None:
             on_event(event)
 
-    async def collect(ws: Any) -> None:
-        async for message in ws:
-            sink(json.loads(message))
+    async def collect() -> None:
+        """Follow the call's events; a subscriber dropped for lagging resumes after its last seq."""
+        last = 0
+        while True:
+            url_events = f"{base}/ws/calls/{call_id}/events?wait=1&after_seq={last}"
+            async with websockets.connect(url_events, max_size=None) as ws:
+                try:
+                    async for message in ws:
+                        event = json.loads(message)
+                        if event.get("code") == "lagging":
+                            break
+                        last = max(last, event.get("seq", 0))
+                        sink(event)
+                    else:
+                        return
+                except ConnectionClosedError:
+                    pass
 
-    async with websockets.connect(f"{base}/ws/calls/{call_id}/events?wait=1", max_size=None) as events_ws:
-        collector = asyncio.create_task(collect(events_ws))
-        if stereo:
-            order: list[Leg] = ["customer", "agent"]
-            n = max(len(legs.get(leg, ())) for leg in order)
-            both = np.zeros((n, 2), np.float32)
-            for i, leg in enumerate(order):
-                both[: len(legs.get(leg, ())), i] = legs.get(leg, np.zeros(0, np.float32))
-            sockets = [({**start, "channels": 2, "legs": order}, both.reshape(-1), 2)]
-        else:
-            sockets = [({**start, "leg": leg}, audio, 1) for leg, audio in legs.items()]
-        try:
-            async with asyncio.timeout(timeout_s):
-                await asyncio.gather(*(_one_socket(base, call_id, msg, audio, channels, realtime, sink)
-                                       for msg, audio, channels in sockets))
-                if any(e.get("type") == "error" and e.get("fatal") for e in events):
-                    collector.cancel()  # the call was refused: its events socket would wait forever
-                await asyncio.gather(collector, return_exceptions=True)
-        except TimeoutError:
-            log.warning("replay of %s timed out after %.0f s", call_id, timeout_s)
-        finally:
-            collector.cancel()
+    collector = asyncio.create_task(collect())
+    if stereo:
+        order: list[Leg] = ["customer", "agent"]
+        n = max(len(legs.get(leg, ())) for leg in order)
+        both = np.zeros((n, 2), np.float32)
+        for i, leg in enumerate(order):
+            both[: len(legs.get(leg, ())), i] = legs.get(leg, np.zeros(0, np.float32))
+        sockets = [({**start, "channels": 2, "legs": order}, both.reshape(-1), 2)]
+    else:
+        sockets = [({**start, "leg": leg}, audio, 1) for leg, audio in legs.items()]
+    try:
+        async with asyncio.timeout(timeout_s):
+            await asyncio.gather(*(_one_socket(base, call_id, msg, audio, channels, realtime, sink)
+                                   for msg, audio, channels in sockets))
+            if any(e.get("type") == "error" and e.get("fatal") for e in events):
+                collector.cancel()  # the call was refused or broken: its events socket would wait forever
+            await asyncio.gather(collector, return_exceptions=True)
+    except TimeoutError:
+        log.warning("replay of %s timed out after %.0f s", call_id, timeout_s)
+    finally:
+        collector.cancel()
     return events
 
 
@@ -154,6 +168,8 @@ async def _one_socket(base: str, call_id: str, start: dict[str, Any], interleave
         try:
             async for message in ws:  # only errors come back here; the server closes after flushing
                 sink(json.loads(message))
+        except ConnectionClosedError:
+            pass
         finally:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)

@@ -22,7 +22,7 @@ from starlette.websockets import WebSocketState
 from asr.audio import AudioDecoder, AudioFormatError
 from assist import metrics
 from assist.calls import CallError, CallManager
-from assist.events import INBOUND_ADAPTER, ErrorEvent, StartMessage, StopMessage
+from assist.events import ErrorEvent, StartMessage, StopMessage
 from assist.hub import CLOSED, LAGGING, CallHub, Envelope, stored_backlog
 from assist.session import CallOptions, CallSession, EndReason
 from assist.twilio import TRACK_LEGS, TWILIO_ADAPTER, TwilioMedia, TwilioStart, TwilioStop
@@ -54,7 +54,7 @@ async def _send_error(ws: WebSocket, call_id: str, err: FrameError) -> None:
     try:
         await ws.send_text(ErrorEvent(call_id=call_id, code=err.code, message=err.message,
                                       fatal=err.fatal).model_dump_json())
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, OSError):
         pass
 
 
@@ -62,7 +62,7 @@ async def _close(ws: WebSocket, code: int = 1000, reason: str = "") -> None:
     if ws.client_state == WebSocketState.CONNECTED:
         try:
             await ws.close(code, reason[:120])
-        except (RuntimeError, WebSocketDisconnect):
+        except (RuntimeError, WebSocketDisconnect, OSError):
             pass
 
 
@@ -168,6 +168,10 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
                     break
     except WebSocketDisconnect:
         pass
+    except Exception:
+        log.exception("audio socket of call %s failed", call_id)
+        reason = "error"
+        await _send_error(ws, call_id, FrameError("internal", "unexpected server error; the call ends", fatal=True))
     finally:
         if session is not None:
             if decoder is not None:
@@ -179,12 +183,11 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
 
 def _parse_start(data: dict[str, Any], call_id: str) -> StartMessage:
     try:
-        start = INBOUND_ADAPTER.validate_python(data)
+        start = StartMessage.model_validate(data)
     except ValidationError as exc:
-        codes = {e.get("loc", ("",))[0] for e in exc.errors()}
+        codes = {(e.get("loc") or ("",))[0] for e in exc.errors()}
         code = "unsupported_encoding" if codes & {"encoding", "sample_rate", "channels"} else "bad_start"
         raise FrameError(code, _validation_message(exc), fatal=True) from exc
-    assert isinstance(start, StartMessage)
     if start.call_id is not None and start.call_id != call_id:
         raise FrameError("call_id_mismatch", f"start.call_id {start.call_id!r} differs from the URL's {call_id!r}",
                          fatal=True)
@@ -275,15 +278,17 @@ async def call_events(ws: WebSocket, call_id: str) -> None:
                 await ws.send_text(env.json)
                 last = env.seq
         await _serve_queue(ws, sub.queue, last, call_id)
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
         hub.unsubscribe(sub)
+        await _close(ws)
 
 
 async def _wait_for_call(ws: WebSocket, manager: CallManager, call_id: str) -> CallHub | None:
     """Wait for the call to start unless it is in the store already; ``None`` if the client left."""
-    if await manager.loop.run_in_executor(None, manager.store.get_call, call_id) is not None:
+    row = await manager.loop.run_in_executor(None, manager.store.get_call, call_id)
+    if row is not None and row.state != "live":
         return None
     waiting = asyncio.ensure_future(manager.wait_for_call(call_id))
     watch = asyncio.ensure_future(_until_disconnect(ws))
@@ -306,7 +311,7 @@ async def _replay_stored(ws: WebSocket, manager: CallManager, call_id: str, afte
     try:
         for env in await loop.run_in_executor(None, stored_backlog, manager.store, call_id, after_seq):
             await ws.send_text(env.json)
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, OSError):
         return
     await _close(ws, 1000, f"call {row.state}")
 
@@ -320,7 +325,7 @@ async def supervisor_events(ws: WebSocket) -> None:
         for session in list(manager.sessions.values()):
             await ws.send_text(session.status().model_dump_json())
         await _serve_queue(ws, sub.queue, 0, "*")
-    except (WebSocketDisconnect, RuntimeError):
+    except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
         manager.supervisor.unsubscribe(sub)
@@ -396,6 +401,10 @@ async def twilio_media(ws: WebSocket) -> None:
                     break
     except WebSocketDisconnect:
         pass
+    except Exception:
+        log.exception("audio socket of call %s failed", call_id)
+        reason = "error"
+        await _send_error(ws, call_id, FrameError("internal", "unexpected server error; the call ends", fatal=True))
     finally:
         if session is not None:
             for track, decoder in decoders.items():

@@ -201,4 +201,4 @@ def silence(seconds: float) -> np.ndarray:
 
 
 async def connect(url: str) -> Any:
-    return await websockets.connect(url, max_size=None, open_timeout=10)
+    return await websockets.connect(url, max_size=None, open_timeout=10, max_queue=None)
