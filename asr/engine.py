@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from asr.base import SAMPLE_RATE, Leg, Recognizer, TranscriptEvent, Transcription
-from asr.glossary import DEFAULT_TOKEN_BUDGET, approx_tokens, build_prompt
+from asr.glossary import DEFAULT_TOKEN_BUDGET, approx_tokens, build_prompts
 from asr.leg import LegStream
 from asr.scheduler import DecodeScheduler, Job
 from asr.stream import Cut, Segmenter
@@ -43,7 +43,7 @@ class AsrEngine:
         )
         self._legs: dict[tuple[str, Leg], LegStream] = {}
         self._legs_lock = threading.Lock()
-        self._prompt: str | None = None
+        self._prompts: dict[str, str | None] = {}
         self._closed = False
         self.decodes_final = 0
         self.decodes_partial = 0
@@ -88,12 +88,12 @@ class AsrEngine:
         if not self.settings.glossary:
             return
         count = getattr(self.recognizer, "count_tokens", approx_tokens)
-        self._prompt = build_prompt(terms, count_tokens=count, budget=DEFAULT_TOKEN_BUDGET)
-        log.info("ASR glossary: %d terms, prompt %r", len(terms), (self._prompt or "")[:80])
+        self._prompts = build_prompts(list(terms), count_tokens=count, budget=DEFAULT_TOKEN_BUDGET)
+        log.info("ASR glossary: %d terms, ja prompt %r", len(terms), (self._prompts.get("ja") or "")[:80])
 
-    @property
-    def prompt(self) -> str | None:
-        return self._prompt
+    def prompt(self, language: str | None) -> str | None:
+        """The finals' prompt for ``language`` (none until the language is known)."""
+        return self._prompts.get(language) if language else None
 
     def stats(self) -> dict[str, float | int]:
         finals, partials = self.scheduler.depth()
@@ -164,7 +164,7 @@ class AsrEngine:
                         [cut.audio for _, cut in pairs],
                         language=language,
                         beam_size=self.settings.beam_size,
-                        prompt=self._prompt,
+                        prompt=self.prompt(language),
                     )
                 )
                 self.decodes_final += len(pairs)

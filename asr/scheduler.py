@@ -114,5 +114,6 @@ class DecodeScheduler:
         """Stop accepting work; workers drain the finals already queued, then get ``None``."""
         with self._cond:
             self._closed = True
+            self.dropped_partials += len(self._partials)
             self._partials.clear()
             self._cond.notify_all()

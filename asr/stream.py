@@ -214,6 +214,7 @@ class Segmenter:
             or end - self._last_partial_end < self.partial_every
             or end - self.utt_start < MIN_PARTIAL_S * SAMPLE_RATE
             or self._speech_windows < self.min_speech_windows
+            or self._silence > 0  # a pause may be the end: the final is due soon, a partial is wasted
         ):
             return None
         self._last_partial_end = end

@@ -8,7 +8,11 @@ import sys
 from models import enforce_offline
 
 # name -> module whose main(argv) -> int runs it
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "asr": "eval.asr",
+    "bench-asr": "eval.bench_asr",
+    "summary": "eval.summary",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

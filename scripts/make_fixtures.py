@@ -1,0 +1,133 @@
+"""Synthesize the ASR test and eval speech: Japanese (pyopenjtalk-plus) and English (espeak-ng).
+
+Writes 16 kHz mono PCM16 WAVs plus a ``manifest.jsonl``; ``tel-*`` items pass through a telephone
+channel (300-3400 Hz, G.711 μ-law at 8 kHz, via sox) and back to 16 kHz. Deterministic, offline:
+
+    .venv/bin/python scripts/make_fixtures.py            # eval/data/asr/ + tests/fixtures/audio/
+    (needs: pip install -e '.[tts]', apt-get install -y espeak-ng sox)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+ROOT = Path(__file__).resolve().parent.parent
+SR = 16_000
+
+# Colloquial caller utterances (fillers えーと/あの, ちゃって, ですけど) in four contact-center domains.
+JA: dict[str, str] = {
+    "ja-card-lost": "えーと、クレジットカードを落としちゃったんですけど、止めてもらえますか。",
+    "ja-card-double": "あの、今月の請求額がなんか高いんですけど、二重に引き落とされてませんか。",
+    "ja-card-reissue": "カードの再発行って、どれくらいかかりますか。",
+    "ja-card-pin": "暗証番号を忘れちゃって、ロックされちゃったんですけど。",
+    "ja-card-revo": "リボ払いを一括払いに変更したいんですけど。",
+    "ja-tel-plan": "えーと、スマホの料金プランを変更したいんですけど。",
+    "ja-tel-net": "あの、昨日からインターネットがつながらなくなっちゃって。",
+    "ja-tel-sim": "SIMカードの再発行をお願いしたいんですが。",
+    "ja-tel-model": "機種変更の時に、データ移行ってやってもらえますか。",
+    "ja-ec-delivery": "注文した商品がまだ届いてないんですけど、配送状況を確認できますか。",
+    "ja-ec-return": "サイズが合わなかったので、返品して返金してほしいんですけど。",
+    "ja-ec-points": "えーと、ポイントが付与されてないみたいなんですけど。",
+    "ja-util-move": "あの、引っ越しするので、電気の契約を解約したいんですけど。",
+    "ja-util-gas": "ガスの開栓の立ち会いって、土曜日でも大丈夫ですか。",
+    "ja-util-water": "水道料金の口座振替の手続きをしたいんですけど。",
+    "ja-util-meter": "えーと、検針票の使用量がいつもより多いんですけど。",
+}
+EN: dict[str, str] = {
+    "en-card-lost": "Hi, I lost my credit card yesterday and I need to block it.",
+    "en-card-double": "I was charged twice on my last bill, can you check that for me?",
+    "en-tel-net": "My internet connection keeps dropping since this morning.",
+    "en-ec-return": "I would like to return the shoes I ordered and get a refund.",
+    "en-tel-plan": "Can I change my mobile plan to the unlimited data option?",
+    "en-util-move": "I am moving next month, so I need to cancel my electricity contract.",
+}
+TELEPHONE = ("ja-card-lost", "ja-card-double", "ja-tel-net")
+TEST_FIXTURES = {"en_refund.wav": "en-ec-return", "ja_points.wav": "ja-ec-points"}
+
+
+def tts_ja(text: str) -> np.ndarray:
+    import pyopenjtalk
+
+    x, sr = pyopenjtalk.tts(text, speed=1.2)
+    return soxr.resample((x / 32768.0).astype(np.float32), sr, SR)
+
+
+def tts_en(text: str) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "en.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "175", "-w", str(out), text], check=True)
+        return read_any(out)
+
+
+def telephone(x: np.ndarray) -> np.ndarray:
+    """Band-limit, μ-law encode at 8 kHz, and decode back to 16 kHz, as a phone network would."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, mid, dst = (Path(tmp) / n for n in ("in.wav", "t.wav", "out.wav"))
+        write_wav(src, x)
+        subprocess.run(["sox", str(src), "-r", "8000", "-e", "u-law", str(mid), "sinc", "300-3400"], check=True)
+        subprocess.run(["sox", str(mid), "-r", str(SR), "-e", "signed-integer", "-b", "16", str(dst)], check=True)
+        return read_any(dst)
+
+
+def read_any(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+        x = raw.reshape(-1, w.getnchannels()).mean(axis=1)
+        return soxr.resample(x, w.getframerate(), SR) if w.getframerate() != SR else x
+
+
+def trim(x: np.ndarray, pad_s: float = 0.25) -> np.ndarray:
+    """Cut synthesis silence to ``pad_s`` on each side (keeps files small, leaves VAD room)."""
+    loud = np.flatnonzero(np.abs(x) > 0.01)
+    if loud.size == 0:
+        return x
+    pad = int(pad_s * SR)
+    core = x[max(0, loud[0] - pad // 3) : loud[-1] + pad // 3]
+    return np.concatenate([np.zeros(pad, np.float32), core, np.zeros(pad, np.float32)])
+
+
+def write_wav(path: Path, x: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SR)
+        w.writeframes(pcm.tobytes())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "eval" / "data" / "asr")
+    parser.add_argument("--fixtures", type=Path, default=ROOT / "tests" / "fixtures" / "audio")
+    args = parser.parse_args(argv)
+    audio: dict[str, np.ndarray] = {k: trim(tts_ja(t)) for k, t in JA.items()}
+    audio |= {k: trim(tts_en(t)) for k, t in EN.items()}
+    rows = [{"id": k, "audio": f"audio/{k}.wav", "text": t, "language": "ja"} for k, t in JA.items()]
+    rows += [{"id": k, "audio": f"audio/{k}.wav", "text": t, "language": "en"} for k, t in EN.items()]
+    for key in TELEPHONE:
+        audio[f"tel-{key}"] = telephone(audio[key])
+        rows.append({"id": f"tel-{key}", "audio": f"audio/tel-{key}.wav", "text": JA[key], "language": "ja"})
+    for key, x in audio.items():
+        write_wav(args.out / "audio" / f"{key}.wav", x)
+    with open(args.out / "manifest.jsonl", "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    for name, key in TEST_FIXTURES.items():
+        write_wav(args.fixtures / name, audio[key])
+    total = sum(p.stat().st_size for p in (args.out / "audio").glob("*.wav"))
+    sys.stdout.write(f"{len(rows)} utterances, {total / 1e6:.2f} MB in {args.out}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
