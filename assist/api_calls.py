@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from assist.auth import principal_of
 from assist.store import CallStore
 from summarize.notes import CallNotes
 
@@ -73,7 +74,8 @@ async def _require_call(store: CallStore, call_id: str) -> None:
 @router.get("", summary="Stored calls, newest first")
 async def list_calls(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                      state: Literal["live", "ended", "interrupted"] | None = None) -> dict[str, Any]:
-    rows = await _run(_store(request).list_calls, limit=limit, offset=offset, state=state)
+    owner = principal_of(request).owner_filter("calls:read")
+    rows = await _run(_store(request).list_calls, limit=limit, offset=offset, state=state, owner=owner)
     return {"calls": [r.to_dict() for r in rows], "limit": limit, "offset": offset}
 
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from assist import __version__, api_calls, ws
+from assist import __version__, api_calls, api_keys, auth, security, ws
 from assist.calls import CallManager
 from assist.config import Settings
 from assist.services import Services
@@ -58,6 +58,7 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
             if loading is not None:
                 await asyncio.wait([loading], timeout=0)
             services.close()
+            app.state.auth.close()
 
     app = FastAPI(
         title="agent-assist",
@@ -65,7 +66,10 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
         description="Real-time agent assist for contact centers: live transcript, FAQ suggestions, "
         "reply drafts and after-call notes.",
         lifespan=lifespan,
+        dependencies=[Depends(auth.authorize)],  # one policy check for every route, see assist/auth.py
     )
+    auth.install(app, settings)
+    security.install(app, settings)
     app.state.settings = settings
     app.state.services = services
     app.state.call_store = services.call_store
@@ -92,6 +96,7 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
     if kb_router is not None:
         app.include_router(kb_router)  # type: ignore[arg-type]
     app.include_router(api_calls.router)
+    app.include_router(api_keys.router)
     app.include_router(ws.router)
     if STATIC_DIR.is_dir():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="widget")

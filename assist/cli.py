@@ -17,7 +17,7 @@ from models import ModelError, ModelRegistry, enforce_offline
 log = logging.getLogger("assist")
 
 # Packages that add their own subcommand groups: module path -> register(subparsers) function.
-EXTENSIONS: tuple[str, ...] = ("assist.calls_cli",)
+EXTENSIONS: tuple[str, ...] = ("assist.calls_cli", "assist.keys_cli")
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:
@@ -57,9 +57,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from assist.app import create_app
+    from assist.auth import OpenModeRefused, check_mode
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
+    try:
+        check_mode(settings)
+    except OpenModeRefused as exc:
+        print(f"assist: error [open_mode_refused]: {exc}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_config=None,
                 ws_max_size=settings.server.max_json_bytes * 4)

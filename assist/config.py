@@ -59,6 +59,7 @@ class RetrievalSettings(_Section):
     dense_weight: float = Field(1.0, ge=0.0)
     bm25_weight: float = Field(0.3, ge=0.0)
     bigram_weight: float = Field(0.0, ge=0.0)
+    sudachi_mode: Literal["A", "B", "C"] = Field("C", description="SudachiPy split mode for BM25 words")
     rrf_k: int = Field(60, ge=1)
     top_k: int = Field(3, ge=1, le=20)
     min_score: float = Field(0.0, description="Fused-score threshold below which nothing is suggested")
@@ -87,6 +88,30 @@ class ServerSettings(_Section):
     preload_models: bool = Field(True, description="Load models at start-up (readyz waits for them)")
 
 
+class AuthSettings(_Section):
+    """Who may use the service; see assist/auth.py and the README's "Security" section."""
+
+    mode: Literal["keys", "open"] = Field("keys", description="keys: bearer API keys with roles; "
+                                          "open: no authentication (local demos on 127.0.0.1 only)")
+    allow_open_remote: bool = Field(False, description="Permit open mode on a non-loopback host (unsafe)")
+    ws_auth_timeout_s: float = Field(5.0, gt=0, le=60, description="Wait for a websocket's auth message")
+
+
+class SecuritySettings(_Section):
+    cors_origins: list[str] = Field(default_factory=list,
+                                    description="Origins allowed to call the API cross-site; empty = same-origin only")
+    hsts: bool = Field(False, description="Send Strict-Transport-Security (behind TLS only)")
+    max_messages_per_s: float = Field(400.0, gt=0, description="Sustained websocket messages per second per socket")
+    message_burst: int = Field(2000, ge=1, description="Websocket messages allowed above the sustained rate")
+    max_call_s: float = Field(4 * 3600.0, gt=0, description="Longest call (wall clock or audio) before it is ended")
+
+
+class PrivacySettings(_Section):
+    mask_entities: list[Literal["card", "phone", "email", "dob", "mynumber", "address"]] = Field(
+        default_factory=lambda: ["card", "phone", "email", "dob", "mynumber", "address"],
+        description="Personal data masked before anything is stored, logged, summarized or sent")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ASSIST_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -101,6 +126,9 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     summarize: SummarizeSettings = SummarizeSettings()
     server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
+    security: SecuritySettings = SecuritySettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @field_validator("home", mode="after")
     @classmethod

@@ -33,3 +33,6 @@ def setup_logging(level: str = "INFO", json_format: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    from assist.security import install_log_redaction  # lazy: pulls in the PII patterns
+
+    install_log_redaction()

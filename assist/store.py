@@ -215,9 +215,13 @@ class CallStore:
         rows = self._query("SELECT * FROM calls WHERE id=?", (call_id,))
         return _call_row(rows[0]) if rows else None
 
-    def list_calls(self, *, limit: int = 50, offset: int = 0, state: str | None = None) -> list[CallRow]:
-        sql = "SELECT * FROM calls" + (" WHERE state=?" if state else "") + " ORDER BY started DESC LIMIT ? OFFSET ?"
-        params: list[Any] = ([state] if state else []) + [limit, offset]
+    def list_calls(self, *, limit: int = 50, offset: int = 0, state: str | None = None,
+                   owner: str | None = None) -> list[CallRow]:
+        """``owner``: only calls streamed with that API key (an agent's own calls)."""
+        where = [c for c, v in (("state=?", state), ("json_extract(metadata, '$.owner')=?", owner)) if v]
+        sql = ("SELECT * FROM calls" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY started DESC LIMIT ? OFFSET ?")
+        params: list[Any] = [v for v in (state, owner) if v] + [limit, offset]
         return [_call_row(r) for r in self._query(sql, params)]
 
     def last_seq(self, call_id: str) -> int:

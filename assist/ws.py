@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from asr.audio import AudioDecoder, AudioFormatError
-from assist import metrics
+from assist import auth, metrics, security
 from assist.calls import CallError, CallManager
 from assist.events import ErrorEvent, StartMessage, StopMessage
 from assist.hub import CLOSED, LAGGING, CallHub, Envelope, stored_backlog
@@ -106,7 +106,7 @@ def _end_in_background(manager: CallManager, session: CallSession, legs: list, r
 
 @router.websocket("/ws/calls/{call_id}/audio")
 async def call_audio(ws: WebSocket, call_id: str) -> None:
-    await ws.accept()
+    await auth.accept(ws)
     settings = ws.app.state.settings.server
     if not CALL_ID.match(call_id):
         await _send_error(ws, call_id[:128], FrameError("bad_start", "call ids are 1-128 of A-Z a-z 0-9 . _ : -",
@@ -120,15 +120,20 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
     decoder: AudioDecoder | None = None
     legs: list = []
     reason: EndReason = "disconnect"
+    guard = security.SocketGuard(ws.app.state.settings.security)
     try:
         while True:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
                 break
             try:
+                if (limit := guard.check()) is not None:
+                    raise FrameError(*limit, fatal=True)
                 if msg.get("text") is not None:
                     data = _parse_json(msg["text"], settings.max_json_bytes)
                     kind = data.get("type")
+                    if kind == "auth":  # already authenticated by header or subprotocol, or open mode
+                        continue
                     if kind not in ("start", "stop"):
                         raise FrameError("unknown_type", f"unknown message type {kind!r}; expected start or stop")
                     if kind == "stop":
@@ -145,7 +150,9 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
                     start = _parse_start(data, call_id)
                     decoder = _decoder(start.encoding, start.sample_rate, start.channels)
                     legs = start.channel_legs
-                    session = await _join(manager, call_id, _options(start, ws.app.state.settings.language))
+                    session = await _join(manager, call_id, _options(start, ws.app.state.settings.language,
+                                                                     auth.principal_of(ws).key_id))
+                    guard.start()
                 elif msg.get("bytes") is not None:
                     if session is None or decoder is None:
                         raise FrameError("not_started", "audio before start", fatal=True)
@@ -158,6 +165,7 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
                     except AudioFormatError as exc:
                         raise FrameError("frame_too_large" if exc.code == "frame_too_large" else "bad_audio",
                                          exc.message, fatal=exc.code == "frame_too_large") from exc
+                    guard.add_audio(len(chunks[0]) if chunks else 0)
                     for leg, chunk in zip(legs, chunks, strict=False):
                         session.feed(leg, chunk)
             except FrameError as err:
@@ -201,9 +209,15 @@ def _decoder(encoding: str, sample_rate: int, channels: int) -> AudioDecoder:
         raise FrameError("unsupported_encoding", exc.message, fatal=True) from exc
 
 
-def _options(start: StartMessage, default_language: str) -> CallOptions:
+def _owned(metadata: dict[str, str], owner: str | None) -> dict[str, str]:
+    """The call's ``owner`` is the streaming key's id, never what the client claims."""
+    metadata = {k: v for k, v in metadata.items() if k != "owner"}
+    return {**metadata, "owner": owner} if owner else metadata
+
+
+def _options(start: StartMessage, default_language: str, owner: str | None = None) -> CallOptions:
     return CallOptions(language=start.language or default_language, legs=tuple(start.channel_legs),
-                       interim_results=start.interim_results, metadata=dict(start.metadata))
+                       interim_results=start.interim_results, metadata=_owned(dict(start.metadata), owner))
 
 
 async def _join(manager: CallManager, call_id: str, options: CallOptions) -> CallSession:
@@ -253,7 +267,7 @@ async def _serve_queue(ws: WebSocket, queue: asyncio.Queue[Envelope], last_seq: 
 
 @router.websocket("/ws/calls/{call_id}/events")
 async def call_events(ws: WebSocket, call_id: str) -> None:
-    await ws.accept()
+    await auth.accept(ws)
     raw_after = ws.query_params.get("after_seq", "0")
     if not raw_after.isdigit():
         await _send_error(ws, call_id, FrameError("bad_after_seq", "after_seq must be a non-negative integer",
@@ -318,7 +332,7 @@ async def _replay_stored(ws: WebSocket, manager: CallManager, call_id: str, afte
 
 @router.websocket("/ws/events")
 async def supervisor_events(ws: WebSocket) -> None:
-    await ws.accept()
+    await auth.accept(ws)
     manager = _manager(ws)
     sub = manager.supervisor.subscribe()
     try:
@@ -336,7 +350,7 @@ async def supervisor_events(ws: WebSocket) -> None:
 
 @router.websocket("/twilio/media")
 async def twilio_media(ws: WebSocket) -> None:
-    await ws.accept()
+    await auth.accept(ws)
     settings = ws.app.state.settings
     call_id = "twilio"
     if not await _ensure_ready(ws, call_id):
@@ -346,12 +360,15 @@ async def twilio_media(ws: WebSocket) -> None:
     decoders: dict[str, AudioDecoder] = {}
     legs: list = []
     reason: EndReason = "disconnect"
+    guard = security.SocketGuard(settings.security)
     try:
         while True:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
                 break
             try:
+                if (limit := guard.check()) is not None:
+                    raise FrameError(*limit, fatal=True)
                 if msg.get("text") is None:
                     raise FrameError("bad_message", "Twilio sends JSON text messages only")
                 data = _parse_json(msg["text"], settings.server.max_json_bytes)
@@ -371,12 +388,14 @@ async def twilio_media(ws: WebSocket) -> None:
                         raise FrameError("bad_start", "call_id custom parameter is not a valid call id", fatal=True)
                     legs = [TRACK_LEGS[t] for t in dict.fromkeys(info.tracks)]
                     decoders = {t: _decoder("mulaw", 8000, 1) for t in dict.fromkeys(info.tracks)}
-                    metadata = {k: v for k, v in info.custom_parameters.items() if k != "call_id"}
+                    metadata = _owned({k: v for k, v in info.custom_parameters.items() if k != "call_id"},
+                                      auth.principal_of(ws).key_id)
                     options = CallOptions(language=info.custom_parameters.get("language") or settings.language,
                                           legs=tuple(legs), source="twilio", metadata=metadata)
                     if options.language not in ("ja", "en", "auto"):
                         raise FrameError("bad_start", "language must be ja, en or auto", fatal=True)
                     session = await _join(manager, call_id, options)
+                    guard.start()
                 elif isinstance(message, TwilioMedia):
                     if session is None:
                         raise FrameError("not_started", "media before start", fatal=True)
@@ -389,7 +408,9 @@ async def twilio_media(ws: WebSocket) -> None:
                         raise FrameError("bad_audio", "media.payload is not base64") from exc
                     if len(payload) > settings.server.max_frame_bytes:
                         raise FrameError("frame_too_large", "media payload too large", fatal=True)
-                    session.feed(TRACK_LEGS[message.media.track], decoder.feed(payload)[0])  # type: ignore[index]
+                    samples = decoder.feed(payload)[0]
+                    guard.add_audio(len(samples) / len(decoders))
+                    session.feed(TRACK_LEGS[message.media.track], samples)  # type: ignore[index]
                 elif isinstance(message, TwilioStop):
                     reason = "stop"
                     break

@@ -13,6 +13,8 @@ from models import ModelRegistry, enforce_offline
 from models.offline import _OFFLINE_VARS
 
 enforce_offline()
+# Tests about calls, retrieval or notes run the app open; tests/test_auth_*.py opt in with auth={"mode": "keys"}.
+os.environ.setdefault("ASSIST_AUTH__MODE", "open")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

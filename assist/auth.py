@@ -1,0 +1,401 @@
+"""API keys, roles and the one FastAPI dependency that enforces them on every route and websocket.
+
+Keys are ``aa_<id>_<secret>``; the store keeps only the id, a random per-key salt and
+HMAC-SHA256(salt, secret), so a leaked database does not leak usable keys. Every route's required
+permission is looked up in ``POLICY`` by its method and path template: a route that is not listed is
+refused (fail closed), and ``tests/test_auth_routes.py`` fails for it, so no endpoint ships unguarded.
+
+Websockets cannot carry custom headers from a browser, so they authenticate with (in order) an
+``Authorization: Bearer`` header, the ``Sec-WebSocket-Protocol: bearer, <key>`` pair, or a first JSON
+message ``{"type": "auth", "token": "<key>"}``. Query-string tokens are not accepted: they end up in
+access logs. ``mode = "open"`` skips all of this for local demos and is refused on non-loopback hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request, WebSocketException
+from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from assist.config import Settings
+
+log = logging.getLogger(__name__)
+
+Role = Literal["agent", "supervisor", "knowledge-manager", "admin"]
+ROLES: tuple[Role, ...] = ("agent", "supervisor", "knowledge-manager", "admin")
+Scope = Literal["all", "own"]
+
+KEY_PREFIX = "aa_"
+SUBPROTOCOL = "bearer"
+POLICY_CLOSE = 1008
+
+# permission -> role -> scope. "own" limits an agent to the calls it streamed itself.
+GRANTS: dict[str, dict[Role, Scope]] = {
+    "public": {r: "all" for r in ROLES},
+    "kb:read": {"agent": "all", "supervisor": "all", "knowledge-manager": "all", "admin": "all"},
+    "kb:write": {"knowledge-manager": "all", "admin": "all"},
+    "calls:read": {"agent": "own", "supervisor": "all", "admin": "all"},
+    "calls:write": {"agent": "own", "admin": "all"},
+    "calls:stream": {"agent": "all", "admin": "all"},
+    "calls:subscribe": {"agent": "all", "supervisor": "all", "admin": "all"},
+    "calls:watch": {"supervisor": "all", "admin": "all"},
+    "ops:metrics": {"supervisor": "all", "admin": "all"},
+    "keys:manage": {"admin": "all"},
+}
+
+# "METHOD path-template" (websockets: "WS path") -> permission. Every API route must be listed.
+POLICY: dict[str, str] = {
+    "GET /healthz": "public",
+    "GET /readyz": "public",
+    "GET /metrics": "ops:metrics",
+    "GET /api/calls": "calls:read",
+    "GET /api/calls/{call_id}": "calls:read",
+    "PATCH /api/calls/{call_id}/summary": "calls:write",
+    "POST /api/calls/{call_id}/feedback": "calls:write",
+    "WS /ws/calls/{call_id}/audio": "calls:stream",
+    "WS /ws/calls/{call_id}/events": "calls:subscribe",
+    "WS /ws/events": "calls:watch",
+    "WS /twilio/media": "calls:stream",
+    "GET /api/keys": "keys:manage",
+    "POST /api/keys": "keys:manage",
+    "DELETE /api/keys/{key_id}": "keys:manage",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling. ``key_id`` is ``None`` in open mode."""
+
+    key_id: str | None
+    role: Role
+    name: str = ""
+
+    def scope(self, permission: str) -> Scope | None:
+        return GRANTS.get(permission, {}).get(self.role)
+
+    def owner_filter(self, permission: str) -> str | None:
+        """The key id to restrict a listing to, or ``None`` when the principal sees everything."""
+        return self.key_id if self.scope(permission) == "own" else None
+
+
+OPEN_PRINCIPAL = Principal(key_id=None, role="admin", name="open-mode")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    id: str
+    name: str
+    role: Role
+    created: float
+    revoked: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "role": self.role, "created": self.created,
+                "revoked": self.revoked, "active": self.revoked is None}
+
+
+class AuthError(Exception):
+    """401/403 with the project's error shape; websockets turn it into an error event + close 1008."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+KEYS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL,
+    salt TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created REAL NOT NULL,
+    revoked REAL
+);
+"""
+
+
+def _digest(salt: bytes, secret: str) -> str:
+    return hmac.new(salt, secret.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def split_key(token: str) -> tuple[str, str] | None:
+    """``aa_<id>_<secret>`` -> (id, secret); ``None`` for anything else."""
+    if not token.startswith(KEY_PREFIX) or len(token) > 200:
+        return None
+    key_id, sep, secret = token[len(KEY_PREFIX):].partition("_")
+    if not sep or not key_id.isalnum() or len(secret) < 16:
+        return None
+    return key_id, secret
+
+
+class KeyStore:
+    """API keys in the service's SQLite database (own connection; thread-safe, synchronous)."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(KEYS_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._conn
+
+    def create(self, role: Role, name: str = "") -> tuple[KeyRecord, str]:
+        """A new key; the plaintext is returned once and never stored."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        key_id = secrets.token_hex(4)
+        secret = secrets.token_urlsafe(32)
+        salt = secrets.token_bytes(16)
+        record = KeyRecord(id=key_id, name=name, role=role, created=time.time(), revoked=None)
+        with self._db() as db:
+            db.execute("INSERT INTO api_keys (id, name, role, salt, hash, created) VALUES (?, ?, ?, ?, ?, ?)",
+                       (key_id, name, role, salt.hex(), _digest(salt, secret), record.created))
+        log.info("api key %s created (role %s)", key_id, role)
+        return record, f"{KEY_PREFIX}{key_id}_{secret}"
+
+    def list(self) -> list[KeyRecord]:
+        with self._db() as db:
+            rows = db.execute("SELECT id, name, role, created, revoked FROM api_keys ORDER BY created").fetchall()
+        return [KeyRecord(r["id"], r["name"], r["role"], r["created"], r["revoked"]) for r in rows]
+
+    def revoke(self, key_id: str) -> bool:
+        """True if an active key was revoked."""
+        with self._db() as db:
+            cur = db.execute("UPDATE api_keys SET revoked=? WHERE id=? AND revoked IS NULL", (time.time(), key_id))
+        if cur.rowcount:
+            log.info("api key %s revoked", key_id)
+        return bool(cur.rowcount)
+
+    def active_count(self) -> int:
+        with self._db() as db:
+            return int(db.execute("SELECT COUNT(*) FROM api_keys WHERE revoked IS NULL").fetchone()[0])
+
+    def verify(self, token: str) -> Principal | None:
+        parts = split_key(token)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        with self._db() as db:
+            row = db.execute("SELECT name, role, salt, hash FROM api_keys WHERE id=? AND revoked IS NULL",
+                             (key_id,)).fetchone()
+        if row is None or not hmac.compare_digest(_digest(bytes.fromhex(row["salt"]), secret), row["hash"]):
+            return None
+        return Principal(key_id=key_id, role=row["role"], name=row["name"])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+# ---------------------------------------------------------------- open mode guard
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class OpenModeRefused(ValueError):
+    """Open mode on a reachable interface would expose every call to the network."""
+
+
+def check_mode(settings: Settings) -> None:
+    """Raise ``OpenModeRefused`` for open mode on a non-loopback host without the explicit override."""
+    auth = settings.auth
+    if auth.mode == "open" and not is_loopback(settings.server.host) and not auth.allow_open_remote:
+        raise OpenModeRefused(
+            f"auth mode 'open' serves every call without a key; refusing to listen on {settings.server.host}. "
+            "Use ASSIST_AUTH__MODE=keys (and `assist keys create`), bind 127.0.0.1, or set "
+            "ASSIST_AUTH__ALLOW_OPEN_REMOTE=1 if you really mean it.")
+
+
+# ---------------------------------------------------------------- the dependency
+
+
+class Authenticator:
+    """Per-app state: the mode and the key store; ``app.state.auth``."""
+
+    def __init__(self, settings: Settings, keys: KeyStore | None = None) -> None:
+        self.settings = settings
+        self.open = settings.auth.mode == "open"
+        self.keys = keys or KeyStore(settings.db_path)
+        self.ws_timeout_s = settings.auth.ws_auth_timeout_s
+
+    async def verify(self, token: str) -> Principal:
+        principal = await asyncio.to_thread(self.keys.verify, token)
+        if principal is None:
+            raise AuthError(401, "invalid_key", "the API key is unknown or revoked")
+        return principal
+
+    def close(self) -> None:
+        self.keys.close()
+
+
+def policy_key(conn: HTTPConnection) -> str:
+    route = conn.scope.get("route")
+    path = getattr(route, "path", None) or conn.url.path
+    method = "WS" if conn.scope["type"] == "websocket" else conn.scope.get("method", "GET")
+    return f"{method} {path}"
+
+
+def _bearer(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(401, "unauthorized", "Authorization must be 'Bearer <key>'")
+    return token.strip()
+
+
+def _subprotocol_token(ws: WebSocket) -> str | None:
+    offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    if SUBPROTOCOL in offered:
+        rest = [p for p in offered if p != SUBPROTOCOL]
+        if rest:
+            return rest[0]
+    return None
+
+
+async def accept(ws: WebSocket) -> None:
+    """Accept once, echoing ``bearer`` when the client offered it (browsers fail the socket otherwise)."""
+    if ws.client_state != WebSocketState.CONNECTING:
+        return
+    offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",")]
+    await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+
+
+async def _first_message_token(ws: WebSocket, timeout_s: float) -> str:
+    await accept(ws)
+    try:
+        msg = await asyncio.wait_for(ws.receive(), timeout_s)
+    except TimeoutError as exc:
+        raise AuthError(401, "unauthorized", f"no auth message within {timeout_s:g} s") from exc
+    if msg["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(msg.get("code", 1000))
+    text = msg.get("text")
+    data: Any = None
+    if text is not None and len(text) <= 4096:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None
+    if not isinstance(data, dict) or data.get("type") != "auth" or not isinstance(data.get("token"), str):
+        raise AuthError(401, "unauthorized",
+                        'send {"type": "auth", "token": "<key>"} first, or an Authorization header')
+    return data["token"]
+
+
+async def _authenticate(conn: HTTPConnection, auth: Authenticator) -> Principal:
+    token = _bearer(conn)
+    if token is None and isinstance(conn, WebSocket):
+        token = _subprotocol_token(conn) or await _first_message_token(conn, auth.ws_timeout_s)
+    if token is None:
+        raise AuthError(401, "unauthorized", "an API key is required: Authorization: Bearer <key>")
+    return await auth.verify(token)
+
+
+async def _check_owner(conn: HTTPConnection, principal: Principal, permission: str) -> None:
+    """Agents only see calls they streamed; the call's ``owner`` is stamped from the key at start."""
+    call_id = conn.path_params.get("call_id")
+    if call_id is None or principal.scope(permission) != "own":
+        return
+    row = await asyncio.to_thread(conn.app.state.call_store.get_call, call_id)
+    if row is not None and row.metadata.get("owner") != principal.key_id:
+        raise AuthError(403, "forbidden", "this call belongs to another agent")
+
+
+async def authorize(conn: HTTPConnection) -> Principal:
+    """The app-wide dependency: resolve the route's permission, authenticate, check the role."""
+    permission = POLICY.get(policy_key(conn))
+    auth: Authenticator = conn.app.state.auth
+    try:
+        if permission is None:
+            log.error("no auth policy for %s; refusing", policy_key(conn))
+            raise AuthError(403, "no_policy", "this endpoint has no access policy")
+        if permission == "public":
+            principal = OPEN_PRINCIPAL if auth.open else Principal(key_id=None, role="agent", name="anonymous")
+        elif auth.open:
+            principal = OPEN_PRINCIPAL
+        else:
+            principal = await _authenticate(conn, auth)
+            if principal.scope(permission) is None:
+                raise AuthError(403, "forbidden", f"role {principal.role} may not use this endpoint ({permission})")
+            await _check_owner(conn, principal, permission)
+    except AuthError as err:
+        if isinstance(conn, WebSocket):
+            await _refuse_socket(conn, err)
+        raise
+    conn.state.principal = principal
+    return principal
+
+
+async def _refuse_socket(ws: WebSocket, err: AuthError) -> None:
+    await accept(ws)
+    body = {"type": "error", "call_id": ws.path_params.get("call_id", "*"), "seq": 0, "code": err.code,
+            "message": err.message, "fatal": True}
+    try:
+        await ws.send_text(json.dumps(body))
+    except (RuntimeError, WebSocketDisconnect):
+        pass
+    raise WebSocketException(POLICY_CLOSE, err.code)
+
+
+def principal_of(conn: HTTPConnection) -> Principal:
+    """The principal ``authorize`` resolved for this request (open mode: the open principal)."""
+    return getattr(conn.state, "principal", OPEN_PRINCIPAL)
+
+
+async def auth_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AuthError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message, "fields": {}}},
+                        status_code=exc.status, headers=headers)
+
+
+def install(app: FastAPI, settings: Settings, keys: KeyStore | None = None) -> Authenticator:
+    """Check the mode, attach the key store and the error handler. Call before routes are added."""
+    check_mode(settings)
+    auth = Authenticator(settings, keys)
+    app.state.auth = auth
+    app.add_exception_handler(AuthError, auth_error_handler)
+    if auth.open:
+        log.warning("auth mode OPEN: every endpoint is served without a key (host %s)", settings.server.host)
+    elif auth.keys.active_count() == 0:
+        log.warning("auth mode keys and no active API key: create one with `assist keys create --role admin`")
+    return auth
+
+
+def roles_for(permission: str) -> Sequence[Role]:
+    return tuple(GRANTS.get(permission, {}))
+

@@ -1,0 +1,229 @@
+"""Browser-facing hardening: security headers, CORS, request body limits, and log redaction.
+
+All middleware here is pure ASGI so that websockets pass through untouched (Starlette's
+``BaseHTTPMiddleware`` buffers bodies and breaks streaming). CORS is off unless origins are listed:
+the widget is served by this process, so same-origin is all it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assist.config import SecuritySettings, Settings
+
+log = logging.getLogger(__name__)
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+       "connect-src 'self' {ws}; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+BASE_HEADERS = {
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+    b"x-frame-options": b"DENY",
+    b"cross-origin-opener-policy": b"same-origin",
+    b"permissions-policy": b"camera=(), geolocation=(), microphone=(self)",
+}
+
+
+def content_security_policy(host: str) -> str:
+    """'self' alone does not cover ws:// in every browser, so the widget's own host is named for sockets."""
+    ws = f"ws://{host} wss://{host}" if host and re.fullmatch(r"[A-Za-z0-9.\-:\[\]]{1,255}", host) else ""
+    return CSP.format(ws=ws).replace("  ", " ")
+
+
+class SecurityHeaders:
+    """Adds the widget's CSP and the usual hardening headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        extra = {**BASE_HEADERS, b"content-security-policy": content_security_policy(host).encode()}
+        if self.hsts:
+            extra[b"strict-transport-security"] = b"max-age=31536000"
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *((k, v) for k, v in extra.items() if k not in present)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """413 ``payload_too_large`` for bodies over the limit, whether declared (Content-Length) or streamed.
+
+    JSON bodies get ``max_json_bytes``; uploads (multipart, CSV, JSON Lines) ``max_upload_bytes``.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_json = max_json_bytes
+        self.max_upload = max_upload_bytes
+
+    def limit_for(self, content_type: str) -> int:
+        return self.max_json if content_type.split(";")[0].strip().lower() == "application/json" else self.max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        limit = self.limit_for(headers.get(b"content-type", b"").decode("latin-1"))
+        declared = headers.get(b"content-length", b"").decode("latin-1")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        received = 0
+        started = False
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting, tracking)
+        except _TooLarge:
+            if not started:
+                await _too_large(send, limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"error": {"code": "payload_too_large",
+                                 "message": f"request bodies are limited to {limit} bytes", "fields": {}}}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Order matters: CORS answers preflights first, then headers wrap everything, limits guard the app."""
+    server = settings.server
+    app.add_middleware(BodyLimit, max_json_bytes=server.max_json_bytes, max_upload_bytes=server.max_upload_bytes)
+    app.add_middleware(SecurityHeaders, hsts=settings.security.hsts)
+    origins = list(settings.security.cors_origins)
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+
+
+# ---------------------------------------------------------------- logs
+
+
+_TOKEN = re.compile(r"aa_[A-Za-z0-9]{4,16}_[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/\-]{8,}=*")
+
+
+class RedactingFilter(logging.Filter):
+    """Last line of defence: masks API keys and personal data in every record before it is written.
+
+    The live path masks transcripts before logging anything; this catches what slips through (an
+    exception message quoting a request, a third-party logger).
+    """
+
+    def __init__(self, mask: Callable[[str, str], str] | None = None) -> None:
+        super().__init__()
+        self.mask = mask
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's problem to report, not ours
+            return True
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+    def redact(self, text: str) -> str:
+        text = _TOKEN.sub("[REDACTED]", text)
+        if self.mask is not None and any(ch.isdigit() or ch == "@" or "\u3000" <= ch for ch in text):
+            text = self.mask(text, "ja" if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text) else "en")
+        return text
+
+
+def install_log_redaction(mask: Callable[[str, str], str] | None = None) -> None:
+    """Attach the filter to every root handler (uvicorn's loggers propagate to root with log_config=None)."""
+    if mask is None:
+        from summarize.pii import mask_pii as mask
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter(mask))
+
+
+
+class MessageRate:
+    """Token bucket for one websocket: ``rate`` messages a second sustained, ``burst`` above it."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.clock = clock
+        self.last = clock()
+
+    def allow(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+class SocketGuard:
+    """The per-socket limits of an audio stream: message rate and call length (wall clock or audio)."""
+
+    def __init__(self, settings: SecuritySettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = MessageRate(settings.max_messages_per_s, settings.message_burst, clock)
+        self.max_call_s = settings.max_call_s
+        self.clock = clock
+        self.started: float | None = None
+        self.audio_s = 0.0
+
+    def start(self) -> None:
+        self.started = self.clock()
+
+    def add_audio(self, samples: float, sample_rate: int = 16000) -> None:
+        self.audio_s += samples / sample_rate
+
+    def check(self) -> tuple[str, str] | None:
+        """``(code, message)`` of the first limit this message breaks, else ``None``."""
+        if not self.rate.allow():
+            return "rate_limited", f"more than {self.rate.rate:g} messages a second"
+        if self.started is not None and max(self.clock() - self.started, self.audio_s) > self.max_call_s:
+            return "call_too_long", f"calls are limited to {self.max_call_s:g} s"
+        return None
