@@ -1,0 +1,95 @@
+"""``python -m eval summary --calls calls.jsonl [--kb kb.jsonl] [--json]``: after-call notes quality.
+
+For each call (its text turns; the articles are its ``expected`` FAQ ids looked up in the knowledge base):
+fact coverage (share of the call's ``facts`` found in the notes, numbers compared as values), invented
+numbers (in unflagged note lines, not in the transcript), promises listed as done (the call's optional
+``promises`` found in the actions) and latency. The last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assist.config import load_settings
+from summarize.base import ArticleRef, Turn
+from summarize.factcheck import grounded_numbers
+from summarize.factory import build_summarizer
+from summarize.notes import CallNotes
+from summarize.numbers import canonical_text, number_values
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _articles(call: dict[str, Any], kb: dict[str, dict[str, Any]]) -> list[ArticleRef]:
+    ids = dict.fromkeys(i for ids in call.get("expected", {}).values() for i in ids)
+    return [ArticleRef(i, kb[i]["title"], kb[i].get("category")) for i in ids if i in kb]
+
+
+def _lines(notes: CallNotes) -> list[str]:
+    lines = [*notes.inquiry, *notes.actions, *notes.follow_ups]
+    if notes.result_line is not None:
+        lines.append(notes.result_line)
+    return [line.text for line in lines if not line.flagged]
+
+
+def score_call(call: dict[str, Any], notes: CallNotes, turns: list[Turn],
+               articles: list[ArticleRef]) -> dict[str, Any]:
+    lang = call.get("language", "ja")
+    texts = _lines(notes)
+    shown = canonical_text("\n".join([*texts, *(e.text for e in notes.entities), notes.disposition or ""]), lang)
+    facts = call.get("facts", [])
+    missing = [f for f in facts if canonical_text(f, lang) not in shown]
+    allowed = grounded_numbers(turns, lang, [a.title for a in articles])
+    invented = sorted({v for t in texts for v in number_values(t, lang)} - allowed)
+    actions = canonical_text("\n".join(line.text for line in notes.actions), lang)
+    as_done = [p for p in call.get("promises", []) if canonical_text(p, lang) in actions]
+    return {"id": call["id"], "status": notes.status, "backend": notes.backend,
+            "fact_coverage": 1.0 - len(missing) / len(facts) if facts else 1.0, "missing_facts": missing,
+            "invented_numbers": invented, "promised_as_done": as_done, "result": notes.result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval summary", description=__doc__)
+    parser.add_argument("--calls", type=Path, default=Path(__file__).parent / "data" / "calls.jsonl")
+    parser.add_argument("--kb", type=Path, default=None, help="Knowledge base (default: kb.jsonl beside --calls)")
+    parser.add_argument("--config", type=Path, default=None, help="Settings TOML (summarize.backend etc.)")
+    parser.add_argument("--json", action="store_true", help="Print each call's notes as a JSON line")
+    args = parser.parse_args(argv)
+
+    kb_path = args.kb or args.calls.with_name("kb.jsonl")
+    kb = {a["id"]: a for a in _read_jsonl(kb_path)} if kb_path.is_file() else {}
+    summarizer = build_summarizer(load_settings(args.config))
+    rows, latencies = [], []
+    for call in _read_jsonl(args.calls):
+        lang = call.get("language", "ja")
+        turns = [Turn(i, t["speaker"], t["text"]) for i, t in enumerate(call["turns"])]
+        articles = _articles(call, kb)
+        started = time.perf_counter()
+        notes = summarizer.summarize(turns, language=lang, articles=articles)
+        latencies.append((time.perf_counter() - started) * 1000)
+        row = score_call(call, notes, turns, articles)
+        rows.append(row)
+        if args.json:
+            print(json.dumps({"id": call["id"], "notes": notes.model_dump()}, ensure_ascii=False))
+        else:
+            print(f"{row['id']:<22} coverage {row['fact_coverage']:.2f}  result {row['result']:<9} "
+                  f"invented {row['invented_numbers'] or '-'}  as_done {row['promised_as_done'] or '-'}  "
+                  f"missing {row['missing_facts'] or '-'}  {latencies[-1]:.1f} ms")
+    summary = {
+        "fact_coverage": round(float(np.mean([r["fact_coverage"] for r in rows])), 4) if rows else 0.0,
+        "invented_numbers": sum(len(r["invented_numbers"]) for r in rows),
+        "promised_as_done": sum(len(r["promised_as_done"]) for r in rows),
+        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 2) if latencies else 0.0,
+        "n": len(rows),
+        "backend": summarizer.name,
+    }
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
