@@ -16,7 +16,18 @@ from browser.driver import chromium, console_errors, require_chromium, screensho
 from browser.fake_call import demo_call, demo_pipeline
 from test_live_support import LiveServer, make_settings
 
+from assist.config import Settings
 from assist.services import Services
+
+# Installed before the page's own scripts: keeps every WebSocket so the test can drop one mid-call.
+TAP_SOCKETS = """
+window.__sockets = [];
+const Native = window.WebSocket;
+window.WebSocket = class extends Native {
+  constructor(...args) { super(...args); window.__sockets.push(this); }
+};
+"""
+DROP_EVENTS = "window.__sockets.filter((s) => s.url.includes('/events') && s.readyState === 1).forEach((s) => s.close())"
 
 WATCH = """
 window.__seen = {partials: 0, dupes: 0, lostCard: null};
@@ -57,10 +68,14 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
 
     turns = demo_call()["turns"]
     with chromium() as driver:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": TAP_SOCKETS})
         driver.get(f"{server.http}/?demo_speed=4")
         assert driver.find_element("id", "transcript-heading").text == "文字起こし"
         driver.execute_script(WATCH)
         driver.find_element("id", "demo-button").click()
+        # the events socket drops mid-call: the widget reconnects with after_seq and misses nothing
+        wait_for(lambda: len(texts(driver, "#transcript li.final")) >= 2, 30, "the first finals")
+        driver.execute_script(DROP_EVENTS)
         wait_for(lambda: driver.find_element("id", "notes-form").is_displayed(), 60, "the after-call notes")
         call_id = driver.find_element("id", "call-id").get_attribute("value")
         assert call_id.startswith("demo-") and f"call={call_id}" in driver.current_url
@@ -72,6 +87,9 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
         assert not driver.find_elements("css selector", "#transcript li.partial")
         seen = driver.execute_script("return window.__seen")
         assert seen["partials"] > 0 and seen["dupes"] == 0
+        urls = driver.execute_script("return window.__sockets.map((s) => s.url)")
+        resumed = [u for u in urls if "/events?after_seq=" in u and not u.endswith("after_seq=0")]
+        assert resumed, urls
 
         # cards: newest first, each article once, updated in place (same DOM node)
         cards = driver.find_elements("css selector", "#suggestions li.card")
@@ -151,3 +169,33 @@ def test_bad_call_id_is_refused_in_the_page(server: LiveServer) -> None:
         assert "unknown_call" in alert
         assert driver.find_element("id", "conn-text").get_attribute("data-state") == "closed"
         screenshot(driver, "widget-side-panel-error")
+
+
+def test_api_key_mode(tmp_path) -> None:
+    """A server in `keys` mode: the page asks for a key, refuses a wrong one, and streams with a right one
+    (REST with a bearer header, websockets with the `bearer, <key>` subprotocol)."""
+    from assist.auth import KeyStore
+
+    require_chromium()
+    settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "keys"})
+    _, key = KeyStore(settings.db_path).create("agent", "widget-test")
+    with (LiveServer(settings, Services(settings, pipeline=demo_pipeline())) as srv,
+          chromium(width=480, height=900) as driver):
+        driver.get(f"{srv.http}/?demo_speed=8")
+        wait_for(lambda: driver.find_element("id", "key-form").is_displayed(), 10, "the key form")
+        driver.find_element("id", "api-key").send_keys("aa_0000_wrongwrongwrongwrong")
+        driver.find_element("css selector", "#key-form button").click()
+        driver.find_element("id", "demo-button").click()
+        alert = wait_for(lambda: driver.find_element("id", "alert").text, 10, "a refused key")
+        assert "invalid_key" in alert
+
+        driver.find_element("id", "api-key").send_keys(key)
+        driver.find_element("css selector", "#key-form button").click()
+        driver.find_element("id", "demo-button").click()
+        wait_for(lambda: driver.find_element("id", "notes-form").is_displayed(), 60, "the notes with a valid key")
+        assert len(texts(driver, "#transcript li.final")) == len(demo_call()["turns"])
+        driver.find_element("css selector", '[data-article="lost-card"] .up').click()
+        call_id = driver.find_element("id", "call-id").get_attribute("value")
+        headers = {"Authorization": f"Bearer {key}"}
+        wait_for(lambda: httpx.get(f"{srv.http}/api/calls/{call_id}", headers=headers).json()["feedback"], 10,
+                 "feedback sent with the key")

@@ -9,12 +9,31 @@ export class ApiError extends Error {
   }
 }
 
+// The agent's API key (servers in `keys` mode): kept for this browser tab only.
+const KEY_STORE = "assist.apiKey";
+let apiKey = sessionStorage.getItem(KEY_STORE) || "";
+
+export function getApiKey() {
+  return apiKey;
+}
+
+export function setApiKey(key) {
+  apiKey = key.trim();
+  if (apiKey) sessionStorage.setItem(KEY_STORE, apiKey);
+  else sessionStorage.removeItem(KEY_STORE);
+}
+
+/** Errors that no retry can fix without a (different) key. */
+export const AUTH_ERRORS = new Set(["unauthorized", "invalid_key", "forbidden"]);
+
 async function request(method, path, body) {
+  const headers = body === undefined ? {} : { "Content-Type": "application/json" };
+  if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
   let response;
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -54,7 +73,10 @@ export const api = {
     request("POST", `/api/calls/${enc(id)}/feedback`, { article_id: articleId, action }),
 };
 
-export function wsUrl(path) {
+/** A websocket to this server; the key travels as the `bearer, <key>` subprotocol pair (browsers
+ * cannot set headers on websockets, and query strings end up in access logs). */
+export function openSocket(path) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}${path}`;
+  const url = `${scheme}//${location.host}${path}`;
+  return apiKey ? new WebSocket(url, ["bearer", apiKey]) : new WebSocket(url);
 }

@@ -1,7 +1,7 @@
 // Wires the views to one call's event stream. The call id lives in the URL (?call=ID), so a reload
 // reconnects to the same call and replays its events from seq 1: nothing is lost.
 
-import { api, ApiError, listOf } from "./api.js";
+import { api, ApiError, AUTH_ERRORS, getApiKey, listOf, setApiKey } from "./api.js";
 import { CardList, copyText } from "./cards.js";
 import { DemoPlayer } from "./demo.js";
 import { EventStream } from "./events.js";
@@ -36,6 +36,13 @@ const demo = new DemoPlayer({
 });
 
 function showError(err) {
+  if (AUTH_ERRORS.has(err.code)) {
+    $("key-form").hidden = false;
+    if (!getApiKey()) {
+      err = { code: err.code, message: t("key.needed") };
+      $("api-key").focus();
+    }
+  }
   const box = $("alert");
   box.textContent = err.code === "network" ? t("error.network")
     : t("error.generic", { code: err.code ?? "error", message: err.message ?? "" });
@@ -154,8 +161,9 @@ async function refreshLiveCalls() {
       opt.value = call.id ?? call.call_id;
       return opt;
     }));
-  } catch {
-    // The list is a convenience; typing an id still works.
+  } catch (err) {
+    // The list is a convenience; typing an id still works. A missing key is worth saying, though.
+    if (AUTH_ERRORS.has(err.code)) $("key-form").hidden = false;
   }
 }
 
@@ -169,6 +177,15 @@ $("call-form").addEventListener("submit", (ev) => {
     return;
   }
   openCall(id);
+});
+
+$("key-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  setApiKey($("api-key").value);
+  $("api-key").value = "";
+  $("alert").hidden = true;
+  refreshLiveCalls();
+  if (state.callId) openCall(state.callId);
 });
 
 $("demo-button").addEventListener("click", async () => {
@@ -251,6 +268,7 @@ const preferred = params.get("lang") ?? localStorage.getItem("assist.lang") ?? "
 setLanguage(preferred === "en" ? "en" : "ja");
 applyTranslations();
 renderStatus();
+$("key-form").hidden = !getApiKey();
 refreshLiveCalls();
 setInterval(refreshLiveCalls, LIVE_POLL_MS);
 const initial = params.get("call");

@@ -2,7 +2,7 @@
 // split into a 2-channel stream (0 customer, 1 agent) by the turn timings in call.json, and sent as
 // 20 ms PCM16 frames paced against performance.now(), then `stop`.
 
-import { wsUrl } from "./api.js";
+import { openSocket } from "./api.js";
 
 const FRAME_MS = 20;
 // Relative to this module, so the widget works wherever the server mounts it.
@@ -63,7 +63,7 @@ export class DemoPlayer {
   /** Open the audio socket and send `start`; resolves once streaming has begun. */
   /** speed > 1 sends faster than real time (?demo_speed=N; for tests and fast machines). */
   async play(callId, { meta, rate, stereo }, onDone, speed = 1) {
-    const socket = new WebSocket(wsUrl(`/ws/calls/${encodeURIComponent(callId)}/audio`));
+    const socket = openSocket(`/ws/calls/${encodeURIComponent(callId)}/audio`);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     this.onDone = onDone;

@@ -1,7 +1,7 @@
 // One call's event socket. It remembers the last seq it handed on and reconnects with
 // ?after_seq=N, so a dropped connection (or a `lagging` disconnect) loses and repeats nothing.
 
-import { wsUrl } from "./api.js";
+import { AUTH_ERRORS, openSocket } from "./api.js";
 
 const RETRYABLE_BEFORE_START = new Set(["unknown_call", "not_ready"]);
 const MAX_BACKOFF_MS = 5000;
@@ -30,7 +30,7 @@ export class EventStream {
     if (this.closed) return;
     this.handlers.onState(this.attempt === 0 ? "connecting" : "reconnecting");
     const path = `/ws/calls/${encodeURIComponent(this.callId)}/events?after_seq=${this.lastSeq}`;
-    const socket = new WebSocket(wsUrl(path));
+    const socket = openSocket(path);
     this.socket = socket;
     socket.onopen = () => this.handlers.onState("open");
     socket.onmessage = (msg) => this.#receive(msg);
@@ -85,7 +85,10 @@ export class EventStream {
 
   #error(event) {
     const waiting = this.lastSeq === 0 && this.waitForCall && RETRYABLE_BEFORE_START.has(event.code);
-    if (event.code === "unknown_call" && !waiting) this.finished = true;
+    // `lagging` asks for a reconnect; other fatal errors (unknown call, no key) would only repeat.
+    if (!waiting && (AUTH_ERRORS.has(event.code) || (event.fatal && event.code !== "lagging"))) {
+      this.finished = true;
+    }
     if (!waiting) this.handlers.onError(event);
   }
 }
