@@ -1,0 +1,164 @@
+"""``python -m eval calls --kb KB.jsonl --calls calls.jsonl [--concurrency N] [--url ws://…] [--json] [--limit K]``
+
+End-to-end replay: every call's turns are streamed on their legs at real-time pace (0.6 s between
+turns) into the real service — a fresh one started on ``--kb`` in a temporary home, or the one at
+``--url`` — N calls at once, and scored from the events the widget would see: transcript CER/WER,
+suggestion hit@1/hit@3, speech end → first suggestion and → final transcript, notes fact coverage,
+invented numbers and how long the notes took after hang-up. Turns without ``audio`` are synthesized
+(the ``tts`` extra). The last line of stdout is one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from assist.config import Settings, load_settings
+from assist.replay import replay_call
+from eval.callscore import CallResult, NotesScorer, Received, aggregate, score_call
+from eval.callset import CallSpec, read_calls, replay_turns, timeline, turn_audio
+from eval.server import running_server
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]+")
+
+
+def load_audio(calls: Sequence[CallSpec], progress: bool = True) -> dict[str, list[np.ndarray]]:
+    """Each call's turn audio (read, or synthesized when a turn has none)."""
+    return {c.id: turn_audio(c) for c in tqdm(calls, desc="audio", file=sys.stderr, disable=not progress,
+                                               leave=False)}
+
+
+async def replay_all(
+    url: str,
+    calls: Sequence[CallSpec],
+    audio: dict[str, list[np.ndarray]],
+    *,
+    concurrency: int = 1,
+    notes_scorer: NotesScorer | None = None,
+    progress: bool = True,
+) -> list[CallResult]:
+    """Replay ``calls`` against ``url``, ``concurrency`` at a time; results in the calls' order."""
+    gate = asyncio.Semaphore(max(1, concurrency))
+    bar = tqdm(total=len(calls), desc=f"calls x{concurrency}", file=sys.stderr, disable=not progress, leave=False)
+
+    async def one(call: CallSpec) -> CallResult:
+        async with gate:
+            received: list[Received] = []
+            line = timeline(call, audio[call.id])
+            await replay_call(
+                url,
+                f"{_UNSAFE.sub('-', call.id)[:100]}.{uuid.uuid4().hex[:6]}",
+                turns=replay_turns(call, audio[call.id]),
+                language=call.language,
+                on_event=lambda e: received.append((time.monotonic(), e)),
+                timeout_s=line.duration + 180.0,
+            )
+            bar.update()
+            return score_call(call, line, received, notes_scorer)
+
+    try:
+        return list(await asyncio.gather(*(one(c) for c in calls)))
+    finally:
+        bar.close()
+
+
+def notes_scorer(kb: Path | None = None) -> NotesScorer:
+    """Fact coverage and invented numbers, scored as ``python -m eval summary`` scores them: against what
+    was said (the script, not the ASR text) and the titles of the call's expected articles."""
+    from eval.summary import score_call as score_notes
+    from summarize.base import ArticleRef, Turn
+    from summarize.notes import CallNotes
+
+    titles: dict[str, dict[str, Any]] = {}
+    if kb is not None and kb.suffix == ".jsonl":
+        rows = [json.loads(line) for line in kb.read_text(encoding="utf-8").splitlines() if line.strip()]
+        titles = {r["id"]: r for r in rows}
+
+    def score(call: CallSpec, notes: dict[str, Any]) -> tuple[float, int]:
+        turns = [Turn(t.index, t.speaker, t.text) for t in call.turns]  # type: ignore[arg-type]
+        ids = dict.fromkeys(i for ids in call.expected.values() for i in ids)
+        articles = [ArticleRef(i, titles[i]["title"], titles[i].get("category")) for i in ids if i in titles]
+        row = score_notes({"id": call.id, "language": call.language, "facts": call.facts},
+                          CallNotes.model_validate(notes), turns, articles)
+        return round(float(row["fact_coverage"]), 4), len(row["invented_numbers"])
+
+    return score
+
+
+def run_calls(
+    calls: Sequence[CallSpec],
+    settings: Settings,
+    *,
+    kb: Path | None = None,
+    url: str | None = None,
+    concurrency: int = 1,
+    config: Path | None = None,
+    progress: bool = True,
+) -> tuple[list[CallResult], dict[str, Any]]:
+    """Replay against ``url``, or against a fresh server on ``kb``; returns per-call results and the headline."""
+    audio = load_audio(calls, progress)
+    scorer = notes_scorer(kb)
+
+    def replay(target: str) -> list[CallResult]:
+        return asyncio.run(replay_all(target, calls, audio, concurrency=concurrency, notes_scorer=scorer,
+                                      progress=progress))
+
+    if url is not None:
+        results = replay(url)
+    else:
+        if kb is None:
+            raise ValueError("give a knowledge base (kb) or the URL of a running server")
+        with running_server(kb, settings, config=config) as target:
+            results = replay(target)
+    summary = aggregate(results)
+    summary["concurrency"] = concurrency
+    return results, summary
+
+
+def format_call(result: CallResult) -> str:
+    hits = [t for t in result.turns if t.expected]
+    sugg = [t.suggestion_latency_s for t in result.turns if t.suggestion_latency_s is not None]
+    cov = "-" if result.fact_coverage is None else f"{result.fact_coverage:.2f}"
+    return (f"{result.id:28s} {result.language} {result.metric}={result.error_rate}  "
+            f"hit@1={sum(bool(t.hit1) for t in hits)}/{len(hits)} hit@3={sum(bool(t.hit3) for t in hits)}/{len(hits)}  "
+            f"sugg={'/'.join(f'{s:.2f}' for s in sugg) or '-'}s  facts={cov} invented={result.invented_numbers}  "
+            f"notes={result.summary_latency_s}s" + (f"  errors={','.join(result.errors)}" if result.errors else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval calls", description=__doc__.splitlines()[0])
+    parser.add_argument("--kb", type=Path, help="knowledge base (jsonl/csv) for the server this command starts")
+    parser.add_argument("--calls", type=Path, required=True, help="calls.jsonl (GUIDE.md format)")
+    parser.add_argument("--concurrency", type=int, default=1, help="calls replayed at once")
+    parser.add_argument("--url", help="ws:// base URL of a running server (then --kb is not used)")
+    parser.add_argument("--limit", type=int, help="only the first K calls")
+    parser.add_argument("--json", action="store_true", help="print only the JSON summary")
+    parser.add_argument("--details", type=Path, help="write every call's turns, events' scores and notes here")
+    parser.add_argument("--config", type=Path, help="settings TOML (also passed to the server)")
+    args = parser.parse_args(argv)
+    if args.url is None and args.kb is None:
+        parser.error("give --kb (a server is started) or --url (a running server)")
+
+    settings = load_settings(args.config)
+    calls = read_calls(args.calls, args.limit)
+    results, summary = run_calls(calls, settings, kb=args.kb, url=args.url, concurrency=args.concurrency,
+                                 config=args.config, progress=not args.json)
+    if args.details:
+        args.details.write_text(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=1),
+                                encoding="utf-8")
+    if not args.json:
+        for result in results:
+            print(format_call(result))
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0

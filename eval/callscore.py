@@ -1,0 +1,178 @@
+"""Score one replayed call from the events its widget received, against the call's script.
+
+Times are the client's receive times (``time.monotonic()``), measured from the ``call_started`` event, which
+arrives as the first audio frame leaves: that is what the agent experiences. A customer turn's window
+opens when its speech starts and closes when the next customer turn starts speaking; a suggestion counts
+for the turn whose utterance it answers and only if it arrives inside that window. The server never
+re-sends a card already shown at the same or a better rank, so an expected article already on screen
+counts as a hit too; the ``strict`` figures leave those out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eval.asr import score as asr_score
+from eval.callset import CallSpec, Timeline
+
+Received = tuple[float, dict[str, Any]]
+"""(monotonic receive time, event as sent)."""
+
+NotesScorer = Callable[[CallSpec, dict[str, Any]], tuple[float, int]]
+"""(call, notes as sent) -> (fact coverage, invented numbers)."""
+
+
+@dataclass(slots=True)
+class TurnResult:
+    index: int
+    speaker: str
+    reference: str
+    hypothesis: str = ""
+    expected: list[str] = field(default_factory=list)
+    suggested: list[tuple[str, int]] = field(default_factory=list)
+    """(article id, rank) pushed for this turn inside its window, in arrival order."""
+    hit1: bool | None = None
+    hit3: bool | None = None
+    hit1_strict: bool | None = None
+    hit3_strict: bool | None = None
+    """Hits from this turn's window only (no card carried over from earlier turns)."""
+    suggestion_latency_s: float | None = None
+    final_latency_s: float | None = None
+
+
+@dataclass(slots=True)
+class CallResult:
+    id: str
+    language: str
+    turns: list[TurnResult]
+    error_rate: float | None = None
+    metric: str = "cer"
+    fact_coverage: float | None = None
+    invented_numbers: int | None = None
+    summary_latency_s: float | None = None
+    notes: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rank_hit(suggested: Sequence[tuple[str, int]], expected: Sequence[str], k: int) -> bool:
+    return any(a in expected and r <= k for a, r in suggested)
+
+
+def score_call(
+    call: CallSpec, timeline: Timeline, received: Sequence[Received], notes_scorer: NotesScorer | None = None
+) -> CallResult:
+    """Everything the QA report says about one call."""
+    turns = [TurnResult(t.index, t.speaker, t.text, expected=call.expected.get(t.index, [])) for t in call.turns]
+    result = CallResult(call.id, call.language, turns, metric="cer" if call.language == "ja" else "wer")
+    result.errors = [str(e.get("code")) for _, e in received if e.get("type") == "error"]
+    t0 = next((t for t, e in received if e.get("type") == "call_started"), None)
+    if t0 is None:
+        return result
+    spans = {s.index: s for s in timeline.spans}
+
+    finals: dict[str, int] = {}  # utterance id -> turn index
+    pieces: dict[int, list[tuple[float, str]]] = {}
+    last_final: dict[int, float] = {}
+    for recv, e in received:
+        if e.get("type") != "transcript" or not e.get("final"):
+            continue
+        turn = timeline.turn_at(e["leg"], float(e["start"]), float(e["end"]))
+        if turn is None:
+            continue
+        finals[e["utterance_id"]] = turn
+        pieces.setdefault(turn, []).append((float(e["start"]), e["text"]))
+        last_final[turn] = recv - t0
+    sep = "" if call.language == "ja" else " "
+    for turn in turns:
+        turn.hypothesis = sep.join(text for _, text in sorted(pieces.get(turn.index, []))).strip()
+        if turn.index in last_final:
+            turn.final_latency_s = max(0.0, last_final[turn.index] - spans[turn.index].speech_end)
+
+    shown_before: list[tuple[float, str, int]] = []  # (arrival, article, rank) across the call
+    for recv, e in received:
+        if e.get("type") != "suggestions":
+            continue
+        at = recv - t0
+        items = [(str(i["article_id"]), int(i["rank"])) for i in e.get("items", [])]
+        index = finals.get(e.get("utterance_id", ""))
+        if index is not None:
+            deadline = timeline.next_customer_start(index)
+            if deadline is None or at < deadline:
+                turn = turns[index]
+                if turn.suggestion_latency_s is None:
+                    turn.suggestion_latency_s = max(0.0, at - spans[index].speech_end)
+                turn.suggested.extend(items)
+        shown_before.extend((at, a, r) for a, r in items)
+
+    for turn in turns:
+        if not turn.expected:
+            continue
+        turn.hit1_strict = _rank_hit(turn.suggested, turn.expected, 1)
+        turn.hit3_strict = _rank_hit(turn.suggested, turn.expected, 3)
+        on_screen = [(a, r) for at, a, r in shown_before if at < spans[turn.index].speech_start]
+        turn.hit1 = turn.hit1_strict or _rank_hit(on_screen, turn.expected, 1)
+        turn.hit3 = turn.hit3_strict or _rank_hit(on_screen, turn.expected, 3)
+
+    refs = [t.reference for t in turns]
+    result.error_rate = round(asr_score(refs, [t.hypothesis for t in turns], call.language), 4)
+
+    ended = timeline.duration
+    for recv, e in received:
+        if e.get("type") == "summary":
+            result.summary_latency_s = round(max(0.0, recv - t0 - ended), 3)
+            result.notes = e.get("notes")
+            if notes_scorer is not None and result.notes is not None:
+                result.fact_coverage, result.invented_numbers = notes_scorer(call, result.notes)
+    return result
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+def _mean(values: Sequence[float | bool]) -> float | None:
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def aggregate(results: Sequence[CallResult]) -> dict[str, Any]:
+    """The headline figures over all calls (the last line of ``python -m eval calls``)."""
+    expected = [t for r in results for t in r.turns if t.expected]
+    customer = [t for r in results for t in r.turns if t.speaker == "customer"]
+    sugg = [t.suggestion_latency_s for t in customer if t.suggestion_latency_s is not None]
+    finals = [t.final_latency_s for r in results for t in r.turns if t.final_latency_s is not None]
+    summaries = [r.summary_latency_s for r in results if r.summary_latency_s is not None]
+    by_lang: dict[str, float | None] = {}
+    for lang in sorted({r.language for r in results}):
+        group = [r for r in results if r.language == lang]
+        refs = [t.reference for r in group for t in r.turns]
+        hyps = [t.hypothesis for r in group for t in r.turns]
+        by_lang[lang] = round(asr_score(refs, hyps, lang), 4) if refs else None
+    scored = [r for r in results if r.fact_coverage is not None]
+    return {
+        "hit@1": _mean([bool(t.hit1) for t in expected]),
+        "hit@3": _mean([bool(t.hit3) for t in expected]),
+        "hit@1_strict": _mean([bool(t.hit1_strict) for t in expected]),
+        "hit@3_strict": _mean([bool(t.hit3_strict) for t in expected]),
+        "suggestion_latency_s_p50": percentile(sugg, 50),
+        "suggestion_latency_s_p95": percentile(sugg, 95),
+        "final_latency_s_p50": percentile(finals, 50),
+        "final_latency_s_p95": percentile(finals, 95),
+        "cer": by_lang.get("ja"),
+        "wer": by_lang.get("en"),
+        "fact_coverage": _mean([r.fact_coverage for r in scored if r.fact_coverage is not None]),
+        "invented_numbers": sum(r.invented_numbers or 0 for r in scored) if scored else None,
+        "summary_latency_s": percentile(summaries, 95),
+        "summary_latency_s_p50": percentile(summaries, 50),
+        "n_calls": len(results),
+        "n_expected_turns": len(expected),
+        "n_customer_turns_without_suggestion": sum(t.suggestion_latency_s is None for t in customer),
+        "n_calls_without_summary": sum(r.summary_latency_s is None for r in results),
+        "errors": sorted({c for r in results for c in r.errors}),
+    }

@@ -1,0 +1,120 @@
+"""Scripted calls (GUIDE.md ``calls.jsonl`` format) and where each turn lies on the replay's clock.
+
+A replay lays the turns end to end with a pause before each (``assist.replay.turns_to_legs``); the
+``Timeline`` here reproduces that layout so events can be matched to the turn they answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assist.replay import TURN_GAP_S, ReplayTurn
+from eval.speech import SR, read_wav, speech_span, synthesize
+
+
+@dataclass(frozen=True, slots=True)
+class CallTurn:
+    index: int
+    speaker: str
+    text: str
+    audio: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    id: str
+    language: str
+    turns: list[CallTurn]
+    expected: dict[int, list[str]] = field(default_factory=dict)
+    facts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSpan:
+    """Where turn ``index`` lies in call time (seconds from the first frame): its slot and its speech."""
+
+    index: int
+    speaker: str
+    start: float
+    end: float
+    speech_start: float
+    speech_end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    spans: list[TurnSpan]
+    duration: float
+
+    def next_customer_start(self, index: int) -> float | None:
+        """Speech start of the first customer turn after ``index`` (the end of that turn's window)."""
+        return next((s.speech_start for s in self.spans if s.index > index and s.speaker == "customer"), None)
+
+    def turn_at(self, speaker: str, start: float, end: float) -> int | None:
+        """The turn of ``speaker`` that overlaps [start, end] the most (None if none does)."""
+        best, best_overlap = None, 0.0
+        for span in self.spans:
+            if span.speaker != speaker:
+                continue
+            overlap = min(end, span.end) - max(start, span.start)
+            if overlap > best_overlap or (best is None and overlap == 0.0 and span.start <= end <= span.end):
+                best, best_overlap = span.index, overlap
+        return best
+
+
+def parse_call(row: dict, base: Path) -> CallSpec:
+    """One ``calls.jsonl`` row; ``audio`` paths are relative to ``base`` (the file's folder)."""
+    turns = []
+    for i, t in enumerate(row["turns"]):
+        if t["speaker"] not in ("customer", "agent"):
+            raise ValueError(f"call {row['id']}: turn {i} has speaker {t['speaker']!r}")
+        turns.append(CallTurn(i, t["speaker"], t["text"], base / t["audio"] if t.get("audio") else None))
+    expected = {int(k): list(v) for k, v in (row.get("expected") or {}).items()}
+    for k in expected:
+        if not 0 <= k < len(turns) or turns[k].speaker != "customer":
+            raise ValueError(f"call {row['id']}: expected turn {k} is not a customer turn")
+    return CallSpec(row["id"], row.get("language", "ja"), turns, expected, list(row.get("facts") or []))
+
+
+def read_calls(path: Path, limit: int | None = None) -> list[CallSpec]:
+    calls = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            calls.append(parse_call(json.loads(line), path.parent))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"{path}:{n}: {exc}") from exc
+        if limit is not None and len(calls) >= limit:
+            break
+    return calls
+
+
+Synth = Callable[[str, str, str], np.ndarray]
+
+
+def turn_audio(call: CallSpec, synth: Synth = synthesize) -> list[np.ndarray]:
+    """Each turn's 16 kHz samples: its WAV when given, else synthesized speech."""
+    return [read_wav(t.audio) if t.audio else synth(t.text, call.language, t.speaker) for t in call.turns]
+
+
+def replay_turns(call: CallSpec, audio: list[np.ndarray]) -> list[ReplayTurn]:
+    return [ReplayTurn(t.speaker, a) for t, a in zip(call.turns, audio, strict=True)]  # type: ignore[arg-type]
+
+
+def timeline(call: CallSpec, audio: list[np.ndarray], gap_s: float = TURN_GAP_S) -> Timeline:
+    """The same layout as ``turns_to_legs``: a pause, then each turn followed by a pause."""
+    gap = int(gap_s * SR)
+    pos = gap
+    spans = []
+    for turn, samples in zip(call.turns, audio, strict=True):
+        first, last = speech_span(samples)
+        start = pos / SR
+        spans.append(TurnSpan(turn.index, turn.speaker, start, start + len(samples) / SR, start + first, start + last))
+        pos += len(samples) + gap
+    return Timeline(spans, pos / SR)
