@@ -12,6 +12,9 @@ COMMANDS: dict[str, str] = {
     "asr": "eval.asr",
     "bench-asr": "eval.bench_asr",
     "summary": "eval.summary",
+    "calls": "eval.calls",
+    "report": "eval.report",
+    "gate": "eval.gate",
 }
 
 
