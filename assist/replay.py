@@ -68,8 +68,11 @@ def _pcm16(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
-async def _stream(ws: Any, frames: list[bytes], realtime: bool, started: float) -> None:
+async def _stream(ws: Any, frames: list[bytes], realtime: bool, on_audio_start: Callable[[], None] | None) -> None:
     step = FRAME_MS / 1000
+    started = time.monotonic()
+    if on_audio_start is not None:
+        on_audio_start()
     for i, frame in enumerate(frames):
         if realtime:
             delay = started + i * step - time.monotonic()
@@ -92,12 +95,14 @@ async def replay_call(
     realtime: bool = True,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     start_options: Mapping[str, Any] | None = None,
+    on_audio_start: Callable[[], None] | None = None,
     timeout_s: float = 300.0,
 ) -> list[dict[str, Any]]:
     """Stream a call's legs (or its turns) to ``url`` and return every event of the call, in order.
 
     One socket per leg, or one two-channel socket with ``stereo``. Returns once the server closes the
-    events socket (after the summary) or ``timeout_s`` passes.
+    events socket (after the summary) or ``timeout_s`` passes. ``on_audio_start`` is called just before
+    the first audio frame is sent (call time 0, for latency measurements).
     """
     if (legs_audio is None) == (turns is None):
         raise ValueError("give exactly one of legs_audio and turns")
@@ -145,8 +150,9 @@ async def replay_call(
         sockets = [({**start, "leg": leg}, audio, 1) for leg, audio in legs.items()]
     try:
         async with asyncio.timeout(timeout_s):
-            await asyncio.gather(*(_one_socket(base, call_id, msg, audio, channels, realtime, sink)
-                                   for msg, audio, channels in sockets))
+            await asyncio.gather(*(_one_socket(base, call_id, msg, audio, channels, realtime, sink,
+                                               on_audio_start if i == 0 else None)
+                                   for i, (msg, audio, channels) in enumerate(sockets)))
             if any(e.get("type") == "error" and e.get("fatal") for e in events):
                 collector.cancel()  # the call was refused or broken: its events socket would wait forever
             await asyncio.gather(collector, return_exceptions=True)
@@ -158,13 +164,14 @@ async def replay_call(
 
 
 async def _one_socket(base: str, call_id: str, start: dict[str, Any], interleaved: np.ndarray, channels: int,
-                      realtime: bool, sink: Callable[[dict[str, Any]], None]) -> None:
+                      realtime: bool, sink: Callable[[dict[str, Any]], None],
+                      on_audio_start: Callable[[], None] | None) -> None:
     frame = SAMPLE_RATE * FRAME_MS // 1000 * channels
     pcm = _pcm16(interleaved)
     frames = [pcm[i : i + frame * 2] for i in range(0, len(pcm), frame * 2)]
     async with websockets.connect(f"{base}/ws/calls/{call_id}/audio", max_size=None) as ws:
         await ws.send(json.dumps(start))
-        sender = asyncio.create_task(_stream(ws, frames, realtime, time.monotonic()))
+        sender = asyncio.create_task(_stream(ws, frames, realtime, on_audio_start))
         try:
             async for message in ws:  # only errors come back here; the server closes after flushing
                 sink(json.loads(message))

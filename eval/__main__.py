@@ -11,6 +11,7 @@ from models import enforce_offline
 COMMANDS: dict[str, str] = {
     "asr": "eval.asr",
     "bench-asr": "eval.bench_asr",
+    "bench-live": "eval.bench_live",
     "summary": "eval.summary",
     "calls": "eval.calls",
     "report": "eval.report",

@@ -162,7 +162,7 @@ class LiveServer:
 
 
 def make_settings(tmp_path: Path, **server: Any) -> Settings:
-    return Settings(home=tmp_path, server={"preload_models": False, **server})
+    return Settings(home=tmp_path, server={"preload_models": False, **server}, auth={"mode": "open"})
 
 
 @pytest.fixture

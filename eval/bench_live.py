@@ -1,0 +1,118 @@
+"""``python -m eval bench-live --calls 2``: concurrent live calls against a real server, in real time.
+
+Each call of ``calls.jsonl`` is replayed (turn audio, or synthesized speech) on both legs in real time,
+N calls at once, into a fresh ``assist serve`` process. For every customer turn we measure, on the
+client's clock, the time from the end of the turn's speech to the first ``suggestions`` event that
+follows it (and to its final transcript), and report p50 / p95 against the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assist.config import load_settings
+from assist.replay import replay_call
+from eval.callset import CallSpec, Timeline, read_calls, replay_turns, timeline, turn_audio
+from eval.server import running_server
+
+DATA = Path(__file__).parent / "data"
+TARGET_P50_S = 1.5
+TARGET_P95_S = 2.5
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def turn_latencies(events: list[tuple[float, dict[str, Any]]], t0: float, tl: Timeline) -> dict[str, list[float]]:
+    """Per customer turn: speech end -> first final transcript / first suggestions after it."""
+    out: dict[str, list[float]] = {"final": [], "suggestions": [], "server_suggestions": []}
+    customer = [s for s in tl.spans if s.speaker == "customer"]
+    for span in customer:
+        end_wall = t0 + span.speech_end
+        window_end = tl.next_customer_start(span.index)
+        limit = t0 + window_end if window_end is not None else float("inf")
+        for kind in ("final", "suggestions"):
+            for arrived, e in events:
+                is_kind = (e["type"] == "transcript" and e["final"] and e["leg"] == "customer") if kind == "final" \
+                    else e["type"] == "suggestions"
+                if is_kind and end_wall - 0.3 <= arrived < limit:
+                    out[kind].append(max(0.0, arrived - end_wall))
+                    if kind == "suggestions" and e.get("speech_to_suggestion_ms") is not None:
+                        out["server_suggestions"].append(e["speech_to_suggestion_ms"] / 1000)
+                    break
+    return out
+
+
+async def run_call(url: str, call: CallSpec, audio: list[np.ndarray], tag: str) -> dict[str, Any]:
+    received: list[tuple[float, dict[str, Any]]] = []
+    t0: list[float] = []
+    events = await replay_call(url, f"bench-{tag}-{call.id}", turns=replay_turns(call, audio), language=call.language,
+                               stereo=True, on_event=lambda e: received.append((time.monotonic(), e)),
+                               on_audio_start=lambda: t0.append(time.monotonic()), timeout_s=900)
+    tl = timeline(call, audio)
+    lat = turn_latencies(received, t0[0] if t0 else 0.0, tl)
+    errors = [e for e in events if e["type"] == "error"]
+    return {"call": call.id, "customer_turns": sum(1 for s in tl.spans if s.speaker == "customer"),
+            "duration_s": round(tl.duration, 1), "errors": [e["code"] for e in errors], **lat}
+
+
+async def bench(url: str, calls: list[CallSpec], audio: list[list[np.ndarray]]) -> list[dict[str, Any]]:
+    return list(await asyncio.gather(*(run_call(url, c, a, str(i)) for i, (c, a) in enumerate(zip(calls, audio,
+                                                                                                    strict=True)))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval bench-live", description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2, help="Concurrent calls")
+    parser.add_argument("--calls-file", type=Path, default=DATA / "calls.jsonl")
+    parser.add_argument("--kb", type=Path, default=DATA / "kb.jsonl")
+    parser.add_argument("--language", default="ja", help="Only calls in this language")
+    parser.add_argument("--max-turns", type=int, default=8, help="Replay the first N turns of each call")
+    parser.add_argument("--config", type=Path, help="Server settings (TOML)")
+    parser.add_argument("--json", type=Path, help="Also write the results here")
+    args = parser.parse_args(argv)
+
+    specs = [c for c in read_calls(args.calls_file) if c.language == args.language][: args.calls]
+    if len(specs) < args.calls:
+        print(f"only {len(specs)} {args.language} calls in {args.calls_file}")
+        return 2
+    specs = [CallSpec(c.id, c.language, c.turns[: args.max_turns], c.expected, c.facts) for c in specs]
+    audio = [turn_audio(c) for c in specs]
+    settings = load_settings(args.config)
+    with running_server(args.kb, settings, config=args.config) as url:
+        started = time.monotonic()
+        results = asyncio.run(bench(url, specs, audio))
+        wall = time.monotonic() - started
+
+    sugg = [v for r in results for v in r["suggestions"]]
+    finals = [v for r in results for v in r["final"]]
+    server = [v for r in results for v in r["server_suggestions"]]
+    turns = sum(r["customer_turns"] for r in results)
+    summary = {
+        "calls": args.calls, "customer_turns": turns, "turns_with_suggestions": len(sugg), "wall_s": round(wall, 1),
+        "speech_end_to_final_p50_s": round(percentile(finals, 50), 3),
+        "speech_end_to_final_p95_s": round(percentile(finals, 95), 3),
+        "speech_end_to_suggestions_p50_s": round(percentile(sugg, 50), 3),
+        "speech_end_to_suggestions_p95_s": round(percentile(sugg, 95), 3),
+        "server_reported_p50_s": round(percentile(server, 50), 3),
+        "errors": sorted({c for r in results for c in r["errors"]}),
+    }
+    summary["pass"] = (summary["speech_end_to_suggestions_p50_s"] <= TARGET_P50_S
+                       and summary["speech_end_to_suggestions_p95_s"] <= TARGET_P95_S and not summary["errors"])
+    for r in results:
+        med = statistics.median(r["suggestions"]) if r["suggestions"] else float("nan")
+        print(f"{r['call']:24} {r['duration_s']:6.1f}s audio  {len(r['suggestions'])}/{r['customer_turns']} turns "
+              f"with cards  median {med:.2f}s")
+    print(json.dumps(summary, ensure_ascii=False, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "calls": results}, ensure_ascii=False, indent=1))
+    return 0 if summary["pass"] else 1
