@@ -47,6 +47,8 @@ class GuardThresholds:
     no_speech_logprob: float = -0.8
     min_avg_logprob: float = -1.2
     max_compression_ratio: float = 2.4
+    loop_no_speech_prob: float = 0.5
+    loop_min_speech_ratio: float = 0.5
     phrase_min_speech_ratio: float = 0.8
     phrase_min_logprob: float = -0.35
 
@@ -57,7 +59,11 @@ def normalize(text: str) -> str:
 
 
 def collapse_loops(text: str) -> str:
-    """A unit repeated four or more times in a row is a decoding loop: keep one copy."""
+    """A unit repeated four or more times in a row is a decoding loop: keep one copy.
+
+    ``clean_text`` drops a looped decode outright when the audio looks like non-speech, and keeps the
+    collapsed text otherwise (「はい、はい、はい、はい」 is real).
+    """
     return _LOOP.sub(r"\1", text)
 
 
@@ -75,9 +81,14 @@ def clean_text(tr: Transcription, *, speech_ratio: float, limits: GuardThreshold
         return ""
     if tr.avg_logprob < lim.min_avg_logprob:
         return ""
-    text = collapse_loops(text)
-    if tr.compression_ratio > lim.max_compression_ratio and len(normalize(text)) * 2 < len(normalize(tr.text)):
-        return ""
+    collapsed = collapse_loops(text)
+    if collapsed != text:
+        looped = len(normalize(collapsed)) * 2 < len(normalize(text))
+        if tr.no_speech_prob > lim.loop_no_speech_prob or speech_ratio < lim.loop_min_speech_ratio or (
+            looped and tr.compression_ratio > lim.max_compression_ratio
+        ):
+            return ""
+        text = collapsed
     if normalize(text) in BROADCAST_PHRASES and not (
         speech_ratio >= lim.phrase_min_speech_ratio and tr.avg_logprob >= lim.phrase_min_logprob
     ):

@@ -7,6 +7,7 @@ threads call ``transcribe`` concurrently. Utterances arrive already cut by our s
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections.abc import Iterable, Sequence
@@ -140,7 +141,7 @@ class WhisperRecognizer:
             )
             segs = list(segments)
         by_clip: list[list[Segment]] = [[] for _ in audios]
-        starts = [round(c["start"] * 100) for c in clips]
+        starts = [c["start"] * 100 - 1 for c in clips]  # seek is the clip offset in 10 ms frames, truncated
         for seg in segs:
-            by_clip[starts.index(seg.seek)].append(seg)
+            by_clip[bisect.bisect_right(starts, seg.seek) - 1].append(seg)
         return [merge_segments(s, info.language) for s in by_clip]
