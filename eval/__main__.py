@@ -13,6 +13,8 @@ COMMANDS: dict[str, str] = {
     "bench-asr": "eval.bench_asr",
     "bench-live": "eval.bench_live",
     "summary": "eval.summary",
+    "retrieval": "eval.retrieval",
+    "bench-retrieval": "eval.bench_retrieval",
     "calls": "eval.calls",
     "report": "eval.report",
     "gate": "eval.gate",

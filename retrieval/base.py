@@ -41,3 +41,14 @@ class Retriever(Protocol):
     """Ranks knowledge-base articles for a query; thread-safe for concurrent searches."""
 
     def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Hit]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """What the live service shows for one customer utterance. ``abstained`` means nothing was confident
+    enough to show (``hits`` then holds what would have been shown, for logging and calibration)."""
+
+    query: str
+    hits: list[Hit]
+    latency_ms: float
+    abstained: bool

@@ -1,0 +1,204 @@
+"""Import and export: CSV, JSON Lines, and a folder of Markdown files with YAML front matter.
+
+Parsing validates every row and collects every problem (with its line and field) before anything is
+written, so an import either lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import yaml
+
+from knowledge.article import Article, KbIssue, KnowledgeError, parse_article
+from knowledge.store import KnowledgeStore, UpsertResult
+
+log = logging.getLogger(__name__)
+
+Format = Literal["csv", "jsonl", "markdown"]
+FORMATS: tuple[str, ...] = ("csv", "jsonl", "markdown")
+_SUFFIXES: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".md": "markdown",
+                                ".markdown": "markdown"}
+_COLUMNS = ("id", "title", "question", "answer", "category", "tags", "language")
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.unchanged)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "total": self.total}
+
+
+def detect_format(name: str | Path, *, is_dir: bool = False) -> Format:
+    if is_dir:
+        return "markdown"
+    fmt = _SUFFIXES.get(Path(name).suffix.lower())
+    if fmt is None:
+        raise KnowledgeError("unsupported_format",
+                             f"cannot tell the format of {Path(name).name!r}: use .csv, .jsonl or .md")
+    return fmt
+
+
+def _collect(records: Iterable[tuple[int | None, str | None, dict[str, Any] | KbIssue]]) -> list[Article]:
+    articles: list[Article] = []
+    issues: list[KbIssue] = []
+    first_seen: dict[str, int | None] = {}
+    for line, source, record in records:
+        if isinstance(record, KbIssue):
+            issues.append(record)
+            continue
+        try:
+            article = parse_article(record, line)
+        except KnowledgeError as exc:
+            issues.extend(KbIssue(i.code, i.message, i.line, i.field, source) for i in exc.issues)
+            continue
+        if article.id in first_seen:
+            issues.append(KbIssue("duplicate_id", f"id {article.id!r} already appears at line "
+                                  f"{first_seen[article.id]}", line, "id", source))
+            continue
+        first_seen[article.id] = line
+        articles.append(article)
+    if issues:
+        raise KnowledgeError("invalid_import", f"{len(issues)} problem(s); nothing was imported", issues)
+    if not articles:
+        raise KnowledgeError("empty_import", "the input holds no articles")
+    return articles
+
+
+def _jsonl_records(text: str) -> Iterable[tuple[int, None, dict[str, Any] | KbIssue]]:
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield number, None, KbIssue("invalid_json", f"not valid JSON: {exc.msg}", number)
+            continue
+        if not isinstance(value, dict):
+            yield number, None, KbIssue("invalid_json", "each line must be a JSON object", number)
+            continue
+        yield number, None, value
+
+
+def _csv_records(text: str) -> Iterable[tuple[int, None, dict[str, Any] | KbIssue]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in ("id", "title", "answer") if c not in (reader.fieldnames or [])]
+    if missing:
+        yield 1, None, KbIssue("missing_column", f"CSV header lacks {', '.join(missing)}", 1, missing[0])
+        return
+    unknown = [c for c in reader.fieldnames or [] if c not in _COLUMNS + ("revision", "updated_at")]
+    if unknown:
+        yield 1, None, KbIssue("unknown_column", f"unknown CSV column(s): {', '.join(unknown)}", 1, unknown[0])
+        return
+    start = reader.line_num + 1
+    for row in reader:
+        if None in row:
+            yield start, None, KbIssue("extra_values", "the row has more values than the header", start)
+        elif any((v or "").strip() for v in row.values()):
+            yield start, None, {k: v for k, v in row.items() if v is not None and (v.strip() or k in _COLUMNS)}
+        start = reader.line_num + 1
+
+
+def _markdown_record(text: str, source: str) -> tuple[int | None, str, dict[str, Any] | KbIssue]:
+    if not text.startswith("---"):
+        return 1, source, KbIssue("missing_front_matter", "the file must start with --- front matter ---", 1)
+    parts = text.split("\n---", 1)
+    if len(parts) != 2:
+        return 1, source, KbIssue("missing_front_matter", "the front matter is not closed with ---", 1)
+    try:
+        meta = yaml.safe_load(parts[0][3:]) or {}
+    except yaml.YAMLError as exc:
+        return 1, source, KbIssue("invalid_front_matter", f"front matter is not valid YAML: {exc}", 1)
+    if not isinstance(meta, dict):
+        return 1, source, KbIssue("invalid_front_matter", "front matter must be a mapping", 1)
+    body = parts[1].split("\n", 1)[1] if "\n" in parts[1] else ""
+    body_lines = body.strip().splitlines()
+    if "title" not in meta and body_lines and body_lines[0].startswith("# "):
+        meta["title"] = body_lines.pop(0)[2:].strip()
+    meta.setdefault("id", Path(source).stem)
+    meta.setdefault("answer", "\n".join(body_lines).strip())
+    for key in ("tags", "questions", "question"):
+        if isinstance(meta.get(key), list):
+            meta[key] = [str(v) for v in meta[key]]
+    return 1, source, {k: (str(v) if k in ("id", "title", "category", "language") and v is not None else v)
+                       for k, v in meta.items()}
+
+
+def parse_text(text: str, fmt: Format, *, source: str | None = None) -> list[Article]:
+    """Parse one document (an upload, a file) into validated articles, or raise with every issue."""
+    if fmt == "jsonl":
+        return _collect(_jsonl_records(text))
+    if fmt == "csv":
+        return _collect(_csv_records(text))
+    return _collect([_markdown_record(text, source or "article.md")])
+
+
+def read_path(path: str | Path, fmt: Format | None = None) -> list[Article]:
+    """A CSV/JSONL file, one Markdown file, or a folder of Markdown files (searched recursively)."""
+    path = Path(path)
+    if not path.exists():
+        raise KnowledgeError("not_found", f"{path} does not exist")
+    fmt = fmt or detect_format(path, is_dir=path.is_dir())
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".md", ".markdown"))
+        return _collect(_markdown_record(_read(p), str(p.relative_to(path))) for p in files)
+    return parse_text(_read(path), fmt, source=path.name)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeError("invalid_encoding", f"{path.name} is not UTF-8 text") from exc
+
+
+def apply_import(store: KnowledgeStore, articles: list[Article], *, dry_run: bool = False) -> ImportReport:
+    """Upsert in one transaction; with ``dry_run`` only report what would change."""
+    report = ImportReport(dry_run=dry_run)
+    if dry_run:
+        for article in articles:
+            current = store.get(article.id)
+            bucket = report.created if current is None else (
+                report.unchanged if current.content_key() == article.content_key() else report.updated)
+            bucket.append(article.id)
+        return report
+    results: list[UpsertResult] = store.upsert_many(articles)
+    for result in results:
+        getattr(report, result.action).append(result.article.id)
+    return report
+
+
+def export(articles: Iterable[Article], out: TextIO, fmt: Literal["jsonl", "csv"]) -> int:
+    """Write articles in a form ``parse_text`` reads back; returns how many were written."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(_COLUMNS) + ["revision", "updated_at"])
+        writer.writeheader()
+        for article in articles:
+            writer.writerow(article.to_row())
+            count += 1
+        return count
+    for article in articles:
+        row = article.model_dump(mode="json", exclude={"questions"})
+        row = {"id": row.pop("id"), "title": row.pop("title"), "questions": article.questions, **row}
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count

