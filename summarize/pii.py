@@ -50,7 +50,8 @@ def mynumber_ok(digits: str) -> bool:
 
 _SEP = r"[\s\-.・、,]?"
 _CARD = re.compile(rf"(?<!\d)\d(?:{_SEP}\d){{12,18}}(?!\d)")
-_MYNUMBER_CTX = re.compile(r"マイナンバー|個人番号|my ?number|individual number", re.IGNORECASE)
+_CARD_CTX = re.compile(r"カ[ー-]ドの?番号|card number|card no", re.IGNORECASE)
+_MYNUMBER_CTX = re.compile(r"マイナンバ[ー-]|個人番号|my ?number|individual number", re.IGNORECASE)
 _TOLL_FREE = re.compile(r"^(?:0120|0800|0570|0088|1800|800|888|877|866)")
 _PHONE = re.compile(
     r"(?<![\dA-Za-z])(?:\+\s?81[\s\-]?\(?0?\)?\d{1,4}[\s\-]?\d{1,4}[\s\-]?\d{3,4}"   # +81 …
@@ -103,10 +104,12 @@ def _digits(s: str) -> str:
 
 
 def _cards(shadow: str) -> list[_Span]:
+    """Luhn-valid digit runs, or any 13-19 digits right after the words "card number" (ASR slips a digit)."""
     out = []
     for m in _CARD.finditer(shadow):
         d = _digits(m.group(0))
-        if 13 <= len(d) <= 19 and luhn_ok(d):
+        context = _CARD_CTX.search(shadow[max(0, m.start() - 15):m.start()])
+        if 13 <= len(d) <= 19 and (luhn_ok(d) or context):
             out.append((m.start(), m.end(), "card"))
     return out
 

@@ -70,8 +70,9 @@ def draft_reply(article: ArticleText, query: str, language: str) -> ReplyDraft:
     """Cushion + the answer sentences closest to ``query`` (in the article's order) + closing."""
     lang = "ja" if language == "ja" else "en"
     answer = split_sentences(article.answer, lang)
-    q = _grams(query, lang) | _grams(article.title, lang)
-    ranked = sorted(range(len(answer)), key=lambda i: (-len(_grams(answer[i], lang) & q), i))
+    q, title = _grams(query, lang), _grams(article.title, lang)
+    grams = [_grams(a, lang) for a in answer]
+    ranked = sorted(range(len(answer)), key=lambda i: (-len(grams[i] & q), -len(grams[i] & title), i))
     body = [_polite(answer[i], lang) for i in sorted(ranked[:_MAX_SENTENCES])]
     cushion = _CUSHION[lang][0 if _TROUBLE[lang].search(query) else 1]
     sentences = [cushion, *body, _CLOSING[lang]]

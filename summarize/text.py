@@ -144,7 +144,7 @@ def _en_aspect(sentence: str, speaker: str) -> Aspect:
     s = sentence.strip()
     if _EN_QUESTION.search(s):
         return "question"
-    if _EN_COURTESY.match(s) and len(s.split()) <= 8:
+    if _EN_COURTESY.match(s) and len(s.split()) <= 8 and not (_EN_PROMISE.search(s) or _EN_PERFECT.search(s)):
         return "other"
     if speaker == "agent" and _EN_REQUEST.search(s) and not re.search(r"\b(?:please hold|one moment)\b", s, re.I):
         return "request"

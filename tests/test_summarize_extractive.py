@@ -1,0 +1,115 @@
+"""Grounded extractive notes on realistic calls, and the dev-set targets through ``python -m eval summary``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.summary import main as eval_summary
+from summarize.base import ArticleRef, Summarizer, Turn
+from summarize.extractive import ExtractiveSummarizer
+
+DEV = Path(__file__).parents[1] / "eval" / "data" / "calls.jsonl"
+
+
+def _turns(pairs: list[tuple[str, str]]) -> list[Turn]:
+    return [Turn(i, speaker, text) for i, (speaker, text) in enumerate(pairs)]  # type: ignore[arg-type]
+
+
+LOST_CARD = _turns([
+    ("agent", "お電話ありがとうございます。ミライカードの田中でございます。"),
+    ("customer", "あ、えーと、すみません、あの、カードをなくしちゃったみたいで、止めてもらいたいんですけど。"),
+    ("agent", "ご本人確認のため、お名前と生年月日をお願いいたします。"),
+    ("customer", "山田太郎です。生年月日は1985年4月12日です。電話は090-1234-5678です。"),
+    ("agent", "ありがとうございます。ただいまカードのご利用を停止いたしましたので、新しいカードをお送りいたします。"),
+    ("customer", "いつ届きますか。"),
+    ("agent", "再発行の手続きは完了しました。新しいカードは1週間ほどでお届けいたします。手数料は三万二千円ではなく、1,100円でございます。"),
+    ("customer", "わかりました。警察にも届けを出しておきます。"),
+])
+ARTICLES = [ArticleRef("lost-card", "カードを紛失・盗難にあった場合", "カード")]
+
+
+@pytest.fixture(scope="module")
+def summarizer() -> ExtractiveSummarizer:
+    return ExtractiveSummarizer()
+
+
+def test_is_a_summarizer(summarizer: ExtractiveSummarizer) -> None:
+    assert isinstance(summarizer, Summarizer)
+
+
+def test_lost_card_notes(summarizer: ExtractiveSummarizer) -> None:
+    notes = summarizer.summarize(LOST_CARD, language="ja", articles=ARTICLES)
+    assert notes.status == "ok" and notes.language == "ja" and notes.backend == "extractive"
+    assert "なくしちゃった" in notes.inquiry[0].text and notes.inquiry[0].turns == [1]
+    assert "えーと" not in notes.inquiry[0].text
+    assert any("カードを紛失・盗難にあった場合" in line.text for line in notes.inquiry)
+    actions = [a.text for a in notes.actions if not a.text.startswith("案内")]
+    assert any("停止いたしました" in a for a in actions) and any("完了しました" in a for a in actions)
+    assert not any("お送り" in a or "お届け" in a for a in actions), "a promise listed as done"
+    follow = " ".join(f.text for f in notes.follow_ups)
+    assert "お送りいたします" in follow and "1週間ほどでお届けいたします" in follow
+    assert "お客様: " in follow and "警察" in follow
+    assert notes.result == "resolved" and notes.disposition == "カード"
+    assert {"1,100円", "1週間"} <= {e.text for e in notes.entities}
+    stop = next(a for a in notes.actions if "停止" in a.text)
+    assert stop.turns == [4]
+
+
+def test_personal_data_never_reaches_the_notes(summarizer: ExtractiveSummarizer) -> None:
+    dumped = summarizer.summarize(LOST_CARD, language="ja", articles=ARTICLES).model_dump_json()
+    for secret in ("1985", "090-1234-5678", "5678"):
+        assert secret not in dumped
+
+
+def test_english_call_gets_english_notes(summarizer: ExtractiveSummarizer) -> None:
+    turns = _turns([
+        ("agent", "Thank you for calling, this is Emily."),
+        ("customer", "Hi, um, I lost my credit card yesterday and I need to block it."),
+        ("agent", "Could I have your date of birth? "),
+        ("customer", "It's April 3rd, 1980, and my phone is (415) 555-0199."),
+        ("agent", "I've blocked your card. A replacement will arrive in 5 to 7 business days."),
+        ("customer", "Thanks, I'll call the police tomorrow."),
+    ])
+    notes = summarizer.summarize(turns, language="en")
+    assert notes.language == "en"
+    assert notes.inquiry[0].text.startswith("I lost my credit card")
+    assert [a.text for a in notes.actions] == ["I've blocked your card."]
+    assert any("will arrive in 5 to 7 business days" in f.text for f in notes.follow_ups)
+    assert any(f.text.startswith("Customer: ") and "police" in f.text for f in notes.follow_ups)
+    assert "1980" not in notes.model_dump_json() and "555-0199" not in notes.model_dump_json()
+
+
+@pytest.mark.parametrize("pairs", [
+    [("agent", "お電話ありがとうございます。"), ("customer", "あ、すみません、間違えました。")],
+    [("agent", "お電話ありがとうございます。"), ("customer", "えーと。"), ("customer", "はい。")],
+    [],
+])
+def test_too_little_content_is_not_summarized(summarizer: ExtractiveSummarizer, pairs: list) -> None:
+    notes = summarizer.summarize(_turns(pairs), language="ja")
+    assert notes.status == "insufficient_content"
+    assert notes.inquiry == [] and notes.actions == [] and notes.follow_ups == []
+
+
+def test_deterministic(summarizer: ExtractiveSummarizer) -> None:
+    a = summarizer.summarize(LOST_CARD, language="ja", articles=ARTICLES)
+    b = ExtractiveSummarizer().summarize(LOST_CARD, language="ja", articles=ARTICLES)
+    assert a == b
+
+
+def test_dev_set_meets_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert eval_summary(["--calls", str(DEV)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == 16
+    assert result["fact_coverage"] >= 0.9
+    assert result["invented_numbers"] == 0 and result["promised_as_done"] == 0
+
+
+def test_dev_set_shape() -> None:
+    calls = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()]
+    assert sum(c["language"] == "ja" for c in calls) >= 12 and sum(c["language"] == "en" for c in calls) >= 4
+    assert all(8 <= len(c["turns"]) <= 20 and c["facts"] for c in calls)
+    lost = next(c for c in calls if c["id"] == "ja-lost-card")
+    assert lost["expected"] == {"1": ["lost-card"]}

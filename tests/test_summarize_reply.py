@@ -1,0 +1,66 @@
+"""Reply drafts: polite, grounded in the top article, citing it."""
+
+from __future__ import annotations
+
+from summarize.generative import ChatError, Message
+from summarize.reply import ArticleText, ReplyDrafter, draft_reply, supported
+
+LOST = ArticleText(
+    "lost-card", "カードを紛失・盗難にあった場合",
+    "すぐにミライカード紛失・盗難受付デスクへご連絡ください。お電話でカードのご利用を直ちに停止し、第三者による不正利用を防ぎます。"
+    "警察へ遺失届・盗難届を出し、受理番号をお控えください。新しいカードは再発行手数料無料で、約1週間でご登録住所へお届けします。",
+)
+RETURN_EN = ArticleText(
+    "return-policy-en", "Returns and refunds",
+    "Unused items can be returned within 30 days of delivery. Start the return from your order history and print "
+    "the prepaid label. Refunds go to your original payment method within 5 business days after we receive the item.",
+    "en",
+)
+
+
+def test_japanese_draft_is_polite_and_cites() -> None:
+    d = draft_reply(LOST, "カードを落としちゃって、新しいカードはいつ届きますか", "ja")
+    assert d.cited_ids == ["lost-card"]
+    assert d.sentences[0] == "ご不便をおかけしております。"
+    assert d.sentences[-1] == "ほかにご不明な点はございますか。"
+    assert any("約1週間" in s for s in d.sentences[1:-1])
+    assert d.text == "".join(d.sentences)
+    assert supported(d.sentences, LOST, "ja")
+
+
+def test_sentences_ranked_by_overlap_with_query() -> None:
+    d = draft_reply(LOST, "警察に届けたほうがいいですか", "ja")
+    assert any("警察" in s for s in d.sentences)
+
+
+def test_english_draft() -> None:
+    d = draft_reply(RETURN_EN, "how long until I get my refund", "en")
+    assert d.sentences[0] == "Thank you for your question."
+    assert any("5 business days" in s for s in d.sentences)
+    assert d.sentences[-1] == "Is there anything else I can help you with?"
+    assert "30 days" not in d.text or "refund" in d.text.lower()
+
+
+def test_unsupported_sentence_detected() -> None:
+    assert not supported(["新しいカードは3日でお届けします。"], LOST, "ja")
+    assert not supported(["ポイントが2倍になるキャンペーン中です。"], LOST, "ja")
+
+
+class _Chat:
+    name = "fake"
+
+    def __init__(self, reply: str | None) -> None:
+        self.reply = reply
+
+    def complete(self, messages: list[Message], *, json_mode: bool) -> str:
+        if self.reply is None:
+            raise ChatError("down")
+        return self.reply
+
+
+def test_rewrite_kept_only_when_supported() -> None:
+    ok = ReplyDrafter(_Chat("ご不便をおかけしております。新しいカードは約1週間でご登録住所へお届けします。")).draft(LOST, "なくした", "ja")
+    assert ok.backend == "fake"
+    for reply in ("新しいカードは明日お届けします。手数料は500円です。", None, ""):
+        d = ReplyDrafter(_Chat(reply)).draft(LOST, "なくした", "ja")
+        assert d.backend == "template" and d == draft_reply(LOST, "なくした", "ja")
