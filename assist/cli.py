@@ -17,7 +17,7 @@ from models import ModelError, ModelRegistry, enforce_offline
 log = logging.getLogger("assist")
 
 # Packages that add their own subcommand groups: module path -> register(subparsers) function.
-EXTENSIONS: tuple[str, ...] = ("assist.calls_cli", "assist.keys_cli")
+EXTENSIONS: tuple[str, ...] = ("assist.calls_cli", "assist.keys_cli", "knowledge.cli")
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from assist.config import Settings
 from knowledge.article import Article, utcnow
 
 log = logging.getLogger(__name__)
@@ -217,3 +218,8 @@ class KnowledgeStore:
         data["revision"] = row["revision"]
         data["updated_at"] = row["updated_at"]
         return Article.model_validate(data)
+
+
+def default_path(settings: Settings) -> Path:
+    """Where the service and ``assist kb`` keep the knowledge base: beside the call database."""
+    return settings.db_path.with_name("knowledge.db")

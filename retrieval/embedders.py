@@ -52,7 +52,7 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(self.threads)
             model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
             model.max_seq_length = min(self.max_seq_length, model.max_seq_length or self.max_seq_length)
-            self.dim = int(model.get_sentence_embedding_dimension() or self.dim)
+            self.dim = int(model.get_embedding_dimension() or self.dim)
             self._model = model
             log.info("embedder %s loaded from %s (%d dims)", self.name, self.path, self.dim)
 
