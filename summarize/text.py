@@ -14,11 +14,11 @@ from summarize.numbers import tokenize
 
 Aspect = Literal["done", "promise", "request", "question", "other"]
 
-_JA_SPLIT = re.compile(r"(?<=[。！？!?\n])")
+_JA_SPLIT = re.compile(r"(?<=[。！？!?\n])|(?<=[ぁ-ん])[ \u3000]+")  # ASR often ends sentences with a space
 _EN_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])|\n")
-_JA_FILLERS = re.compile(
-    r"^(?:(?:えーっと|えーと|えっと|ええと|あのー|あの|そのー|なんか|まあ|うーん|えー|ええ|はい|あっ|あ|いや|そうですね|"
-    r"すみません|ちょっと)[、,\s…ー]+)+"
+_JA_FILLERS = re.compile(  # long fillers go even unpunctuated (ASR); short ones only before a pause mark
+    r"^(?:(?:えーっと|えーと|えっと|ええと|あのー|そのー|うーん)[、,\s…ー]*"
+    r"|(?:あの|なんか|まあ|えー|ええ|はい|あっ|あ|いや|そうですね|すみません|ちょっと)[、,\s…ー]+)+"
 )
 _JA_INNER_FILLERS = re.compile(r"(?<=[、\s])(?:えーっと|えーと|えっと|あのー|あの|なんか|そのー)[、\s]+")
 _EN_FILLERS = re.compile(r"^(?:(?:hi|hello|hey|um+|uh+|er+|hmm+|well|so|okay|ok|oh|yeah|yes|right|like|you know)[,\s.…]+)+",

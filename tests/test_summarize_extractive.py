@@ -113,3 +113,27 @@ def test_dev_set_shape() -> None:
     assert all(8 <= len(c["turns"]) <= 20 and c["facts"] for c in calls)
     lost = next(c for c in calls if c["id"] == "ja-lost-card")
     assert lost["expected"] == {"1": ["lost-card"]}
+
+
+def test_unpunctuated_asr_text(summarizer: ExtractiveSummarizer) -> None:
+    turns = _turns([
+        ("agent", "お電話ありがとうございます ミライカードです"),
+        ("customer", "えーとカードをなくしてしまって止めてほしいんですけど"),
+        ("agent", "かしこまりました ご本人確認のためお名前をお願いします"),
+        ("customer", "山田太郎です"),
+        ("agent", "カードの利用を停止いたしました 新しいカードは1週間ほどでお届けします"),
+        ("customer", "ありがとうございます助かりました"),
+    ])
+    notes = summarizer.summarize(turns, language="ja")
+    assert notes.inquiry[0].text == "カードをなくしてしまって止めてほしいんですけど"
+    assert [a.text for a in notes.actions] == ["カードの利用を停止いたしました"]
+    assert [f.text for f in notes.follow_ups] == ["新しいカードは1週間ほどでお届けします"]
+
+
+def test_thread_safe(summarizer: ExtractiveSummarizer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = summarizer.summarize(LOST_CARD, language="ja", articles=ARTICLES)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: summarizer.summarize(LOST_CARD, language="ja", articles=ARTICLES), range(8)))
+    assert all(r == expected for r in results)
