@@ -154,7 +154,7 @@ async def put_article(request: Request, article_id: str, payload: Annotated[dict
     return await _write(request, payload, article_id=article_id, create=False)
 
 
-@router.delete("/articles/{article_id}", status_code=204, summary="Delete an article")
+@router.delete("/articles/{article_id}", status_code=204, response_model=None, summary="Delete an article")
 async def delete_article(request: Request, article_id: str) -> Any:
     services = _services(request)
     if services is None:
