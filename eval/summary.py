@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,31 @@ from summarize.notes import CallNotes
 from summarize.numbers import canonical_text, number_values
 
 
+class DataError(ValueError):
+    """A data file is missing or malformed (names the file and line)."""
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{n}: invalid JSON: {exc.msg}") from exc
+    return rows
+
+
+def _turns(call: dict[str, Any], where: str) -> list[Turn]:
+    try:
+        turns = [Turn(i, t["speaker"], str(t["text"])) for i, t in enumerate(call["turns"])]
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{where}: each call needs id and turns of speaker + text ({exc})") from exc
+    if any(t.speaker not in ("customer", "agent") for t in turns):
+        raise DataError(f"{where}: speaker must be 'customer' or 'agent'")
+    return turns
 
 
 def _articles(call: dict[str, Any], kb: dict[str, dict[str, Any]]) -> list[ArticleRef]:
@@ -64,13 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="Print each call's notes as a JSON line")
     args = parser.parse_args(argv)
 
-    kb_path = args.kb or args.calls.with_name("kb.jsonl")
-    kb = {a["id"]: a for a in _read_jsonl(kb_path)} if kb_path.is_file() else {}
+    try:
+        calls = _read_jsonl(args.calls)
+        kb_path = args.kb or args.calls.with_name("kb.jsonl")
+        kb = {a["id"]: a for a in _read_jsonl(kb_path)} if args.kb or kb_path.is_file() else {}
+        turns_of = [_turns(c, f"{args.calls}: call {c.get('id', i)}") for i, c in enumerate(calls)]
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     summarizer = build_summarizer(load_settings(args.config))
     rows, latencies = [], []
-    for call in _read_jsonl(args.calls):
+    for call, turns in zip(calls, turns_of, strict=True):
         lang = call.get("language", "ja")
-        turns = [Turn(i, t["speaker"], t["text"]) for i, t in enumerate(call["turns"])]
         articles = _articles(call, kb)
         started = time.perf_counter()
         notes = summarizer.summarize(turns, language=lang, articles=articles)

@@ -11,12 +11,12 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 
-from sudachipy import Dictionary, SplitMode
+from sudachipy import Dictionary, MorphemeList, SplitMode, Tokenizer
 
 _local = threading.local()
 
 
-def tokenizer():  # noqa: ANN201 - sudachipy's Tokenizer type is not exported for annotations
+def tokenizer() -> Tokenizer:
     """One SudachiPy tokenizer per thread (tokenizers are not thread-safe; the dictionary is shared)."""
     tok = getattr(_local, "tokenizer", None)
     if tok is None:
@@ -37,7 +37,7 @@ def _dictionary() -> Dictionary:
         return _dict
 
 
-def tokenize(text: str):  # noqa: ANN201 - returns sudachipy MorphemeList
+def tokenize(text: str) -> MorphemeList:
     return tokenizer().tokenize(text, SplitMode.C)
 
 

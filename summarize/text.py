@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from sudachipy import Morpheme
+
 from summarize.numbers import tokenize
 
 Aspect = Literal["done", "promise", "request", "question", "other"]
@@ -114,7 +116,7 @@ def _ja_aspect(sentence: str, speaker: str) -> Aspect:
     return "other"
 
 
-def _ja_customer_aspect(s: str, morphs: list) -> Aspect:
+def _ja_customer_aspect(s: str, morphs: list[Morpheme]) -> Aspect:
     """A customer's promise is first-person volitional: 送ります, 出しておきます, 考えます (not ください)."""
     last = morphs[-1]
     if last.normalized_form() != "ます" or re.search(r"ください|お願い|たい|ません", s):

@@ -137,3 +137,11 @@ def test_thread_safe(summarizer: ExtractiveSummarizer) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: summarizer.summarize(LOST_CARD, language="ja", articles=ARTICLES), range(8)))
     assert all(r == expected for r in results)
+
+
+def test_eval_rejects_bad_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert eval_summary(["--calls", str(tmp_path / "missing.jsonl")]) == 2
+    bad = tmp_path / "calls.jsonl"
+    bad.write_text('{"id": "x", "turns": [{"speaker": "bot", "text": "hi"}]}\n{not json\n', encoding="utf-8")
+    assert eval_summary(["--calls", str(bad)]) == 2
+    assert "calls.jsonl:2: invalid JSON" in capsys.readouterr().err
