@@ -169,7 +169,7 @@ class ExtractiveSummarizer:
             lines.append(NoteLine(text=restated.text, turns=[restated.turn]))
         if articles:
             titles = _LABELS[lang]["sep"].join(dict.fromkeys(a.title for a in articles))
-            lines.append(NoteLine(text=_LABELS[lang]["articles"] + titles, turns=[]))
+            lines.append(NoteLine(text=_LABELS[lang]["articles"] + titles, turns=[first.turn]))
         return lines
 
     def _actions(self, sentences: list[_Sentence], lang: str) -> list[NoteLine]:
