@@ -77,7 +77,9 @@ class BodyLimit:
         self.max_upload = max_upload_bytes
 
     def limit_for(self, content_type: str) -> int:
-        return self.max_json if content_type.split(";")[0].strip().lower() == "application/json" else self.max_upload
+        if content_type.split(";")[0].strip().lower() == "application/json":
+            return self.max_json
+        return self.max_upload + 65_536  # multipart framing around a file of the full upload size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -89,32 +91,30 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return
-        received = 0
-        started = False
-
-        async def counting() -> Message:
-            nonlocal received
+        if declared.isdigit():  # the server enforces the declared length, so checking it is enough
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()  # chunked: read it all (bounded), then hand it on
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return message
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting, tracking)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return
+            body += message.get("body", b"")
+            if len(body) > limit:
                 await _too_large(send, limit)
+                return
+            if not message.get("more_body"):
+                break
+        replayed = False
 
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _too_large(send: Send, limit: int) -> None:
