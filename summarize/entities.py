@@ -23,7 +23,9 @@ _EN_MONTHS = {m: i for i, m in enumerate(
      "november", "december"], start=1)}
 _EN_DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December)"
                       r"\s+(\d{1,2})(?:st|nd|rd|th)?\b", re.IGNORECASE)
-_EN_TIME = re.compile(r"\b(\d{1,2})(?::(\d\d))?\s?([ap])\.?m\.?(?![a-z])|\b(\d{1,2}):(\d\d)\b", re.IGNORECASE)
+_EN_TIME = re.compile(r"\b(\d{1,2})(?::(\d\d))?\s?([ap])(?:\.m\.|m\b)|\b(\d{1,2}):(\d\d)\b", re.IGNORECASE)
+_EN_WEEKDAY = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+_JA_WEEKDAY = re.compile(r"[月火水木金土日]曜日?")
 _EN_AMOUNT = re.compile(r"[$¥€£]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:dollars|yen|euros|pounds)\b",
                         re.IGNORECASE)
 _EN_COUNT_UNITS = {"business", "days", "day", "weeks", "week", "months", "month", "items", "item", "cards", "times",
@@ -82,6 +84,8 @@ def _ja_entities(text: str, turn: int) -> list[Entity]:
             if unit:
                 out.append(_entity("count", m.surface() + unit, value, turn))
             i += 1
+    for w in _JA_WEEKDAY.finditer(text):
+        out.append(_entity("date", w.group(0), w.group(0)[0] + "曜日", turn))
     for p in _JA_PRODUCT.finditer(text):
         out.append(_entity("product", p.group(0), None, turn))
     return out
@@ -94,6 +98,8 @@ def _en_entities(text: str, turn: int) -> list[Entity]:
         out.append(_entity("amount", m.group(0), value, turn))
     for m in _EN_DATE.finditer(text):
         out.append(_entity("date", m.group(0), f"--{_EN_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}", turn))
+    for w in _EN_WEEKDAY.finditer(text):
+        out.append(_entity("date", w.group(0), w.group(0).lower(), turn))
     for m in _EN_TIME.finditer(text):
         if m.group(1):
             hour = int(m.group(1)) % 12 + (12 if m.group(3).lower() == "p" else 0)
