@@ -45,7 +45,7 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
         interrupted = await loop.run_in_executor(None, services.call_store.mark_interrupted)
         if interrupted:
             log.warning("%d call(s) left live by the previous process marked interrupted", interrupted)
-        calls = CallManager(settings, services.pipeline, services.call_store, loop=loop,  # type: ignore[arg-type]
+        calls = CallManager(settings, services.pipeline, services.call_store, loop=loop,
                             status_interval_s=status_interval_s)
         app.state.calls = calls
         loading = None

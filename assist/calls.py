@@ -27,7 +27,7 @@ class CallError(Exception):
 class CallManager:
     """Created on the event loop at start-up; every method runs on that loop."""
 
-    def __init__(self, settings: Settings, pipeline: Pipeline, store: CallStore, *,
+    def __init__(self, settings: Settings, pipeline: Pipeline | None, store: CallStore, *,
                  loop: asyncio.AbstractEventLoop, status_interval_s: float = 2.0) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -78,6 +78,8 @@ class CallManager:
         return session
 
     async def _open(self, call_id: str, options: CallOptions) -> CallSession:
+        if self.pipeline is None:
+            raise CallError("not_ready", "models are still loading; retry when /readyz answers 200")
         if self.active >= self.settings.server.max_calls:
             metrics.CALLS_REJECTED.labels("too_many_calls").inc()
             raise CallError("too_many_calls",
@@ -121,6 +123,12 @@ class CallManager:
         metrics.QUEUE_DEPTH.labels("suggestions").set(sum(s.status().queue_depth for s in self.sessions.values()))
         lags = [v for s in self.sessions.values() for v in s.status().lag_s.values()]
         metrics.ASR_LAG.set(max(lags, default=0.0))
+        stats = getattr(self.pipeline.asr, "stats", None) if self.pipeline is not None else None
+        if stats is not None:
+            asr = stats()
+            metrics.ASR_QUEUE.labels("final").set(asr.get("queue_finals", 0))
+            metrics.ASR_QUEUE.labels("partial").set(asr.get("queue_partials", 0))
+            metrics.ASR_DROPPED_PARTIALS.set(asr.get("dropped_partials", 0))
 
     async def shutdown(self, reason: EndReason = "shutdown") -> None:
         await asyncio.gather(*(s.end(reason) for s in list(self.sessions.values())), return_exceptions=True)

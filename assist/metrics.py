@@ -25,3 +25,5 @@ SUBSCRIBERS_LAGGED = Counter("assist_subscribers_lagged_total", "Event subscribe
 FRAME_ERRORS = Counter("assist_frame_errors_total", "Rejected inbound frames", ["code"])
 QUEUE_DEPTH = Gauge("assist_queue_depth", "Items waiting", ["queue"])
 ASR_LAG = Gauge("assist_asr_lag_seconds", "Recognition lag of the slowest live leg")
+ASR_QUEUE = Gauge("assist_asr_queue_depth", "Utterances waiting for a decode worker", ["kind"])
+ASR_DROPPED_PARTIALS = Gauge("assist_asr_dropped_partials", "Partial decodes dropped as stale since start-up")

@@ -77,6 +77,7 @@ class CallSession:
         self._shown_refs: dict[str, ArticleRef] = {}
         self._last_drafted: str | None = None
         self._previous_customer: str | None = None
+        self._spoken_language: str | None = None  # detected, for calls started with language "auto"
         self._pending: asyncio.Queue[_Customer | None] = asyncio.Queue()
         self._suggester = loop.create_task(self._suggest_loop(), name=f"suggest-{call_id}")
         self._status_interval = status_interval_s
@@ -142,6 +143,8 @@ class CallSession:
         if self.state == "ended":
             return
         language = ev.language or self.asr_language or "ja"
+        if ev.final and ev.leg == "customer":
+            self._spoken_language = language
         text = self.pipeline.mask(ev.text, language)
         if not ev.final:
             if self.options.interim_results:
@@ -173,7 +176,7 @@ class CallSession:
 
     async def _suggest(self, item: _Customer) -> None:
         final_at = time.monotonic()
-        language = self.asr_language
+        language = self.asr_language or self._spoken_language
         previous, self._previous_customer = self._previous_customer, item.text
         suggestion = await self.loop.run_in_executor(
             self.pipeline.executor,
@@ -210,11 +213,16 @@ class CallSession:
 
     async def _draft(self, item: _Customer, article_id: str, language: str) -> None:
         draft_fn = self.pipeline.draft
-        article = self.pipeline.retrieval.get_article(article_id)
-        if article is None or draft_fn is None:
+        if draft_fn is None:
             return
-        draft = await self.loop.run_in_executor(self.pipeline.executor,
-                                                lambda: draft_fn(article, item.text, language))
+
+        def make() -> Any:
+            article = self.pipeline.retrieval.get_article(article_id)  # may read the KB database
+            return None if article is None else draft_fn(article, item.text, language)
+
+        draft = await self.loop.run_in_executor(self.pipeline.executor, make)
+        if draft is None:
+            return
         text = self.pipeline.mask(draft.text, language)
         self.publish(ReplyDraftEvent(call_id=self.call_id, utterance_id=item.utterance_id, article_id=article_id,
                                      text=text, cited_ids=list(draft.cited_ids)))
@@ -260,9 +268,7 @@ class CallSession:
         summarizer = self.pipeline.summarizer
         if summarizer is None:
             return
-        language = self.asr_language or (self._turns[0].text and self.options.language) or "ja"
-        if language == "auto":
-            language = "ja"
+        language = self.asr_language or self._spoken_language or "ja"
         started = time.monotonic()
         try:
             notes = await self.loop.run_in_executor(
