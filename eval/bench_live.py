@@ -34,7 +34,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def turn_latencies(events: list[tuple[float, dict[str, Any]]], t0: float, tl: Timeline) -> dict[str, list[float]]:
     """Per customer turn: speech end -> first final transcript / first suggestions after it."""
-    out: dict[str, list[float]] = {"final": [], "suggestions": [], "server_suggestions": []}
+    out: dict[str, list[float]] = {"final": [], "suggestions": [], "server_suggestions": [],
+                                   "final_to_suggestions": []}
     customer = [s for s in tl.spans if s.speaker == "customer"]
     for span in customer:
         end_wall = t0 + span.speech_end
@@ -49,6 +50,9 @@ def turn_latencies(events: list[tuple[float, dict[str, Any]]], t0: float, tl: Ti
                     if kind == "suggestions" and e.get("speech_to_suggestion_ms") is not None:
                         out["server_suggestions"].append(e["speech_to_suggestion_ms"] / 1000)
                     break
+    finals = {e["utterance_id"]: t for t, e in events if e["type"] == "transcript" and e["final"]}
+    out["final_to_suggestions"] = [t - finals[e["utterance_id"]] for t, e in events
+                                   if e["type"] == "suggestions" and e["utterance_id"] in finals]
     return out
 
 
@@ -96,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     sugg = [v for r in results for v in r["suggestions"]]
     finals = [v for r in results for v in r["final"]]
     server = [v for r in results for v in r["server_suggestions"]]
+    f2s = [v for r in results for v in r["final_to_suggestions"]]
     turns = sum(r["customer_turns"] for r in results)
     summary = {
         "calls": args.calls, "customer_turns": turns, "turns_with_suggestions": len(sugg), "wall_s": round(wall, 1),
@@ -104,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         "speech_end_to_suggestions_p50_s": round(percentile(sugg, 50), 3),
         "speech_end_to_suggestions_p95_s": round(percentile(sugg, 95), 3),
         "server_reported_p50_s": round(percentile(server, 50), 3),
+        "final_to_suggestions_p50_s": round(percentile(f2s, 50), 3),
+        "final_to_suggestions_p95_s": round(percentile(f2s, 95), 3),
         "errors": sorted({c for r in results for c in r["errors"]}),
     }
     summary["pass"] = (summary["speech_end_to_suggestions_p50_s"] <= TARGET_P50_S
