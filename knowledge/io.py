@@ -63,7 +63,7 @@ def _collect(records: Iterable[tuple[int | None, str | None, dict[str, Any] | Kb
     first_seen: dict[str, int | None] = {}
     for line, source, record in records:
         if isinstance(record, KbIssue):
-            issues.append(record)
+            issues.append(KbIssue(record.code, record.message, record.line, record.field, record.file or source))
             continue
         try:
             article = parse_article(record, line)

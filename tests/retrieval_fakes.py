@@ -1,0 +1,33 @@
+"""A tiny deterministic embedder for tests about index mechanics (not about ranking quality)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from retrieval.text import char_bigrams
+
+
+class HashEmbedder:
+    name = "hash-test"
+    dim = 128
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.passages_embedded = 0
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for gram in char_bigrams(text) or [text]:
+            v[int.from_bytes(hashlib.md5(gram.encode()).digest()[:4], "little") % self.dim] += 1.0
+        return v / max(float(np.linalg.norm(v)), 1e-9)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.passages_embedded += len(texts)
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
