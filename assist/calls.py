@@ -75,6 +75,11 @@ class CallManager:
             session.attach(list(options.legs))
         except ValueError as exc:
             raise CallError("call_exists", str(exc)) from exc
+        except Exception as exc:
+            log.exception("call %s: could not open its legs", call_id)
+            if session.sources == 0:
+                self.loop.create_task(session.end("error"))
+            raise CallError("internal", "the call's audio could not be opened") from exc
         return session
 
     async def _open(self, call_id: str, options: CallOptions) -> CallSession:

@@ -86,6 +86,11 @@ class CallSession:
         self.ended = asyncio.Event()
 
     @property
+    def sources(self) -> int:
+        """Audio sockets currently attached."""
+        return self._sources
+
+    @property
     def asr_language(self) -> str | None:
         return None if self.options.language == "auto" else self.options.language
 
@@ -113,7 +118,7 @@ class CallSession:
 
     def feed(self, leg: Leg, samples: np.ndarray) -> None:
         stream = self._legs.get(leg)
-        if stream is None:
+        if stream is None or self.state != "live":  # audio racing the end of the call is dropped
             return
         stream.feed(samples)
         self._audio_samples[leg] = self._audio_samples.get(leg, 0) + len(samples)
