@@ -71,7 +71,8 @@ def served(tmp_path: Path, registry: Any) -> Iterator[str]:
     home = tmp_path / "home"
     home.mkdir()
     (home / "models").symlink_to(registry.cache_dir)
-    env = {**os.environ, "ASSIST_HOME": str(home), "ASSIST_LOG_LEVEL": "WARNING"}
+    # open mode: the test's server listens on 127.0.0.1 only (keys mode is covered by test_browser_widget)
+    env = {**os.environ, "ASSIST_HOME": str(home), "ASSIST_LOG_LEVEL": "WARNING", "ASSIST_AUTH__MODE": "open"}
     env.pop("ASSIST_CONFIG", None)
     imported = subprocess.run([*ASSIST, "kb", "import", str(KB)], env=env, cwd=ROOT, capture_output=True,
                               text=True, timeout=300)
@@ -122,7 +123,9 @@ def test_demo_call_end_to_end(served: str) -> None:
         assert not driver.find_elements("css selector", "#transcript li.partial")
 
         card = driver.find_element("css selector", '#suggestions [data-article="lost-card"]')
-        assert card.find_element("css selector", ".title").text
+        assert card.get_attribute("data-query"), "a card names the utterance it answers"
+        shown = [c for c in driver.find_elements("css selector", "#suggestions li.card") if c.is_displayed()]
+        assert 1 <= len(shown) <= 4, "older cards fold away"
         assert driver.find_element("id", "draft-text").get_attribute("value")
 
         inquiry = [el.get_attribute("value") for el in
@@ -132,17 +135,18 @@ def test_demo_call_end_to_end(served: str) -> None:
             for turn in json.loads(row.get_attribute("data-turns")):
                 assert driver.find_elements("css selector", f'#transcript li[data-turn="{turn}"]'), turn
 
-        driver.find_element("id", "search-q").send_keys("財布をなくした")
-        driver.find_element("css selector", "#search-form button").click()
-        wait_for(lambda: driver.find_elements("css selector", "#search-results li.card"), 20, "search results")
-        found = [el.get_attribute("data-article") for el in
-                 driver.find_elements("css selector", "#search-results li.card")]
-        assert "lost-card" in found
-
         detail = httpx.get(f"{served}/api/calls/{call_id}", timeout=10).json()
         assert detail["state"] == "ended" and detail["summary"]["notes"]["inquiry"]
         screenshot(driver, "widget-demo-real")
         assert console_errors(driver) == []
+
+        if importlib.util.find_spec("knowledge.api") is not None:  # the manual search box's endpoint
+            driver.find_element("id", "search-q").send_keys("財布をなくした")
+            driver.find_element("css selector", "#search-form button").click()
+            wait_for(lambda: driver.find_elements("css selector", "#search-results li.card"), 20, "search results")
+            found = [el.get_attribute("data-article") for el in
+                     driver.find_elements("css selector", "#search-results li.card")]
+            assert "lost-card" in found
 
     card_s = (timings["card"] - timings["click"]) / 1000 - customer_end
     notes_s = (timings["notes"] - timings["click"]) / 1000 - turns[-1]["end"]

@@ -18,7 +18,7 @@ const DEMO_SPEED = Math.min(8, Math.max(1, Number(params.get("demo_speed")) || 1
 const state = { callId: null, stream: null, callState: null, connection: "idle", lagS: null, suggestMs: null };
 
 const transcript = new TranscriptView($("transcript"), $("transcript-empty"));
-const suggestions = new CardList($("suggestions"), (id, action) => sendFeedback(id, action));
+const suggestions = new CardList($("suggestions"), (id, action) => sendFeedback(id, action), { visible: 4 });
 const searchResults = new CardList($("search-results"), (id, action) => sendFeedback(id, action));
 const notes = new NotesEditor(
   $("notes-form"),
@@ -223,7 +223,7 @@ $("search-form").addEventListener("submit", async (ev) => {
   const q = $("search-q").value.trim();
   if (!q) return;
   try {
-    const items = listOf(await api.searchKb(q), "articles").map((item, i) => ({
+    const items = listOf(await api.searchKb(q), "hits").map((item, i) => ({
       ...item, article_id: item.article_id ?? item.id, rank: item.rank ?? i + 1,
     }));
     searchResults.upsert(items, { replace: true });

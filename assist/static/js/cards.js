@@ -39,17 +39,41 @@ export class CardList {
    * @param {HTMLElement} list
    * @param {(articleId: string, action: string) => void} onFeedback
    */
-  constructor(list, onFeedback) {
+  constructor(list, onFeedback, { visible = Infinity } = {}) {
     this.list = list;
     this.onFeedback = onFeedback;
     this.cards = new Map();
     this.verdicts = new Map();
+    // Only the newest cards stay open; older ones fold behind one button instead of pushing the
+    // draft off screen during a long call.
+    this.visible = visible;
+    this.expanded = false;
+    this.more = document.createElement("button");
+    this.more.type = "button";
+    this.more.className = "more small ghost";
+    this.more.hidden = true;
+    this.more.addEventListener("click", () => {
+      this.expanded = !this.expanded;
+      this.#fold();
+    });
+    list.after(this.more);
   }
 
   reset() {
     this.cards.clear();
     this.verdicts.clear();
     this.list.replaceChildren();
+    this.expanded = false;
+    this.#fold();
+  }
+
+  #fold() {
+    const cards = [...this.list.children];
+    cards.forEach((card, i) => (card.hidden = !this.expanded && i >= this.visible));
+    const folded = Math.max(0, cards.length - this.visible);
+    this.more.hidden = folded === 0;
+    this.more.setAttribute("aria-expanded", String(this.expanded));
+    this.more.textContent = this.expanded ? t("suggest.fewer") : t("suggest.more", { n: folded });
   }
 
   get size() {
@@ -82,6 +106,7 @@ export class CardList {
       if (card !== anchor) this.list.insertBefore(card, anchor);
       anchor = card.nextSibling;
     }
+    this.#fold();
   }
 
   /** Restore feedback the server already recorded (after a reload), now or when the card arrives. */
@@ -163,6 +188,7 @@ export class CardList {
       el.title = t(el.dataset.i18nAriaLabel);
     }
     for (const el of this.list.querySelectorAll(".copy")) el.textContent = t("card.copy");
+    this.#fold();
     for (const card of this.cards.values()) {
       if (card.dataset.query) {
         card.querySelector(".query").textContent = t("suggest.from_query", { query: card.dataset.query });
