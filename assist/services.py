@@ -56,13 +56,12 @@ class Services:
         return result
 
     def _build(self) -> None:
-        from retrieval.service import RetrievalService
-        from summarize.factory import build_summarizer
-
         from asr.engine import AsrEngine
         from asr.whisper import WhisperRecognizer
         from knowledge.store import KnowledgeStore
-        from summarize.pii import mask_pii
+        from retrieval.service import RetrievalService
+        from summarize.factory import build_summarizer
+        from summarize.pii import masker
 
         s = self.settings
         self.kb = self._timed("knowledge", lambda: KnowledgeStore(s.db_path.with_name("knowledge.db")))
@@ -76,7 +75,7 @@ class Services:
         # retrieval, drafts and notes: one worker per core the ASR does not hold busy
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assist-model")
         self.pipeline = Pipeline(asr=self.asr, retrieval=retrieval, summarizer=build_summarizer(s),
-                                 draft=_draft_from_article, mask=mask_pii, executor=self._executor,
+                                 draft=_draft_from_article, mask=masker(s.privacy.mask_entities), executor=self._executor,
                                  top_k=s.retrieval.top_k)
 
     def readiness(self) -> dict[str, Any]:

@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "calls": "eval.calls",
     "report": "eval.report",
     "gate": "eval.gate",
+    "soak": "eval.soak",
+    "pii": "eval.pii",
 }
 
 

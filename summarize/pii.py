@@ -10,7 +10,7 @@ utterance with ``mask_pii`` before anything is stored or logged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 _LABELS = {
     "ja": {"card": "[カード番号]", "phone": "[電話番号]", "dob": "[生年月日]", "address": "[住所]",
@@ -55,18 +55,20 @@ _MYNUMBER_CTX = re.compile(r"マイナンバ[ー-]|個人番号|my ?number|indiv
 _TOLL_FREE = re.compile(r"^(?:0120|0800|0570|0088|1800|800|888|877|866)")
 _PHONE = re.compile(
     r"(?<![\dA-Za-z])(?:\+\s?81[\s\-]?\(?0?\)?\d{1,4}[\s\-]?\d{1,4}[\s\-]?\d{3,4}"   # +81 …
+    r"|\+\s?[2-9]\d{0,2}(?:[\s\-]?\(?\d{1,4}\)?){2,4}"                              # +44 20 7946 0958
     r"|\+?1?[\s\-]?\(\d{3}\)\s?\d{3}[\s\-]\d{4}"                                # (555) 123-4567
     r"|\+1[\s\-]?\d{3}[\s\-]\d{3}[\s\-]\d{4}"                                   # +1 555 123 4567
     r"|0\d{1,4}[\s\-()]{1,2}\d{1,4}[\s\-()]{1,2}\d{3,4}"                               # 090-1234-5678, 03-1234-5678
     r"|0[789]0\d{8}|0\d{9}"                                                     # 09012345678, 0312345678
     r"|\d{3}[\s\-.]\d{3}[\s\-.]\d{4})(?!\d)"                                    # 555-123-4567
 )
-_EMAIL = re.compile(r"[\w.+\-]+\s?(?:@|＠|アットマーク)\s?[\w\-]+(?:\.[\w\-]+)+", re.ASCII | re.IGNORECASE)
+_EMAIL = re.compile(r"[\w.+\-]+\s?(?:@|＠|アットマ[ー-]ク)\s?[\w\-]+(?:\s?(?:\.|ドット)\s?[\w\-]+)+",
+                    re.ASCII | re.IGNORECASE)
 _EMAIL_SPOKEN = re.compile(r"\b(?:\w+ dot )*[\w.+\-]+ at [\w\-]+ dot (?:com|net|org|co|jp|ne)(?: dot [a-z]{2})?\b", re.IGNORECASE)
 
 _ERA = r"(?:昭和|平成|令和|大正|[SHRT])"
 _JA_NUM = r"[\d十]{1,3}"
-_JA_DATE_FULL = re.compile(rf"(?:(?:19|20)\d\d|{_ERA}\s?(?:元|{_JA_NUM}))\s?年\s?{_JA_NUM}\s?月\s?{_JA_NUM}\s?日")
+_JA_DATE_FULL = re.compile(rf"(?:(?:19|20)\d\d|{_ERA}\s?(?:元|{_JA_NUM}))\s?年\s?の?\s?{_JA_NUM}\s?月\s?{_JA_NUM}\s?日")
 _JA_DATE_MD = re.compile(rf"{_JA_NUM}\s?月\s?{_JA_NUM}\s?日")
 _JA_DOB_CTX = re.compile(r"生年月日|誕生日|生まれ")
 _EN_MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -89,6 +91,9 @@ _JA_ADDRESS = re.compile(
     rf"[^\s、。,]{{0,12}}?[\d十]{{1,3}}(?:\s?丁目|-)\s?[\d十]{{1,4}}(?:\s?番地?|-)?\s?(?:[\d十]{{1,4}}\s?号?)?"
     rf"(?:\s?[^\s、。,]{{0,12}}?\d{{1,4}}号室)?"
 )
+_JA_ADDRESS_NUMBER = re.compile(  # 京都府京都市左京区下鴨本町15: a prefecture makes a bare house number safe to mask
+    rf"{_PREFS}[^\s、。,\d]{{0,12}}?[市区町村郡][^\s、。,\d]{{1,12}}?[\d十]{{1,4}}(?:\s?番地?|\s?号)?(?![\d円])"
+)
 _POSTAL = re.compile(r"〒\s?\d{3}-?\d{4}|郵便番号[はがをで\s]*\d{3}-?\d{4}")
 _EN_ADDRESS = re.compile(
     r"\b\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|"
@@ -97,6 +102,7 @@ _EN_ADDRESS = re.compile(
 )
 
 _Span = tuple[int, int, str]
+_DIGIT_NO = re.compile(r"(?<=\d)[の、](?=\d)")
 
 
 def _digits(s: str) -> str:
@@ -153,18 +159,27 @@ def _regex(pattern: re.Pattern[str], kind: str) -> Callable[[str], list[_Span]]:
 _DETECTORS: dict[str, list[Callable[[str], list[_Span]]]] = {
     "ja": [_regex(_EMAIL, "email"), _cards, _mynumbers, _phones,
            lambda s: _dates(s, _JA_DATE_FULL, _JA_DATE_MD, _JA_DOB_CTX),
-           _regex(_JA_ADDRESS, "address"), _regex(_POSTAL, "address")],
+           _regex(_JA_ADDRESS, "address"), _regex(_JA_ADDRESS_NUMBER, "address"), _regex(_POSTAL, "address")],
     "en": [_regex(_EMAIL, "email"), _regex(_EMAIL_SPOKEN, "email"), _cards, _mynumbers, _phones,
            lambda s: _dates(s, _EN_DATE_FULL, _EN_DATE_MD, _EN_DOB_CTX), _regex(_EN_ADDRESS, "address")],
 }
 
 
-def find_pii(text: str, language: str) -> list[_Span]:
-    """Non-overlapping ``(start, end, kind)`` spans of personal data, earliest and longest first."""
-    shadow = _shadow(text)
+ENTITIES = frozenset(_LABELS["en"])
+
+
+def find_pii(text: str, language: str, entities: Collection[str] | None = None) -> list[_Span]:
+    """Non-overlapping ``(start, end, kind)`` spans of personal data, earliest and longest first.
+
+    ``entities`` limits the kinds (settings ``privacy.mask_entities``); ``None`` means all of them.
+    """
+    # 〇九〇の一二三四の五六七八: spoken groups joined by の or 、 are separators (same length: spans line up)
+    shadow = _DIGIT_NO.sub("-", _shadow(text))
     spans: list[_Span] = []
     for detect in _DETECTORS["ja" if language == "ja" else "en"]:
         spans.extend(detect(shadow))
+    if entities is not None:
+        spans = [s for s in spans if s[2] in entities]
     spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
     kept: list[_Span] = []
     for span in spans:
@@ -174,14 +189,23 @@ def find_pii(text: str, language: str) -> list[_Span]:
     return kept
 
 
-def mask_pii(text: str, language: str) -> str:
+def mask_pii(text: str, language: str, entities: Collection[str] | None = None) -> str:
     """``text`` with every span of personal data replaced by a label such as ``[電話番号]`` / ``[PHONE]``."""
     labels = _LABELS["ja" if language == "ja" else "en"]
     out: list[str] = []
     pos = 0
-    for start, end, kind in find_pii(text, language):
+    for start, end, kind in find_pii(text, language, entities):
         out.append(text[pos:start])
         out.append(labels[kind])
         pos = end
     out.append(text[pos:])
     return "".join(out)
+
+
+def masker(entities: Collection[str] | None = None) -> Callable[[str, str], str]:
+    """``mask_pii`` bound to the configured kinds, in the ``(text, language)`` shape the live service calls."""
+    kinds = None if entities is None else frozenset(entities)
+    unknown = (kinds or frozenset()) - ENTITIES
+    if unknown:
+        raise ValueError(f"unknown PII kinds {sorted(unknown)}; expected some of {sorted(ENTITIES)}")
+    return lambda text, language: mask_pii(text, language, kinds)
