@@ -70,10 +70,12 @@ class StartMessage(_Message):
         "default: one channel = customer, two = customer + agent")
     leg: Leg | None = Field(None, description="For one-socket-per-leg clients: the single leg of this socket")
     interim_results: bool = Field(True, description="Send partial transcripts (`final: false`)")
-    endpointing: int | None = Field(None, ge=100, le=5000,
-                                    description="Milliseconds of silence that end an utterance")
-    utterance_end_ms: int | None = Field(None, ge=100, le=30000,
-                                         description="Longest utterance in ms before it is cut")
+    endpointing: int | None = Field(
+        None, ge=100, le=5000, description="Milliseconds of silence that end an utterance. Accepted for "
+        "Deepgram-style clients and validated; the server's `asr.endpointing_ms` currently applies to every call")
+    utterance_end_ms: int | None = Field(
+        None, ge=100, le=30000, description="Longest utterance in ms before it is cut. Accepted and validated; "
+        "the server's `asr.max_utterance_s` currently applies")
     metadata: dict[str, str] = Field(default_factory=dict, description="Free-form labels (agent id, queue)")
 
     @model_validator(mode="after")
