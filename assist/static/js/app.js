@@ -32,8 +32,16 @@ const demo = new DemoPlayer({
   onProgress: (done, total) => {
     $("demo-progress").textContent = t("demo.progress", { done: done.toFixed(0), total: total.toFixed(0) });
   },
-  onError: (err) => showError(err),
+  onError: (err) => {
+    // A refused demo call will never exist: stop waiting for it on the events socket.
+    if (err.fatal) stopWaitingForCall();
+    showError(err);
+  },
 });
+
+function stopWaitingForCall() {
+  if (state.stream) state.stream.waitForCall = false;
+}
 
 function showError(err) {
   if (AUTH_ERRORS.has(err.code)) {
@@ -210,6 +218,7 @@ $("demo-button").addEventListener("click", async () => {
       $("demo-progress").textContent = t("demo.done");
     }, DEMO_SPEED);
   } catch (err) {
+    stopWaitingForCall();
     btn.dataset.state = "idle";
     btn.dataset.i18n = "demo.play";
     btn.textContent = t("demo.play");
