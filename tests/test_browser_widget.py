@@ -199,3 +199,38 @@ def test_api_key_mode(tmp_path) -> None:
         headers = {"Authorization": f"Bearer {key}"}
         wait_for(lambda: httpx.get(f"{srv.http}/api/calls/{call_id}", headers=headers).json()["feedback"], 10,
                  "feedback sent with the key")
+
+
+def test_refused_demo_call_is_reported_and_not_retried(tmp_path) -> None:
+    """At the server's call limit the demo's audio socket is refused: the page says why (with the code)
+    and its events socket stops waiting for a call that will never exist."""
+    import asyncio
+
+    import websockets
+
+    require_chromium()
+    settings = make_settings(tmp_path, max_calls=1)
+
+    async def hold_a_call(url: str, release: asyncio.Event) -> None:
+        async with websockets.connect(f"{url}/ws/calls/busy/audio") as ws:
+            await ws.send('{"type": "start", "call_id": "busy"}')
+            await release.wait()
+
+    with (LiveServer(settings, Services(settings, pipeline=demo_pipeline())) as srv,
+          chromium(width=480, height=900) as driver):
+        loop = asyncio.new_event_loop()
+        release = asyncio.Event()
+        task = loop.create_task(hold_a_call(srv.url, release))
+        loop.run_until_complete(asyncio.sleep(0.5))
+        try:
+            driver.get(srv.http)
+            driver.find_element("id", "demo-button").click()
+            alert = wait_for(lambda: driver.find_element("id", "alert").text, 10, "the refusal")
+            assert "too_many_calls" in alert
+            wait_for(lambda: driver.find_element("id", "conn-text").get_attribute("data-state") == "closed", 15,
+                     "the events socket to give up")
+            assert driver.find_element("id", "demo-button").get_attribute("data-state") == "idle"
+        finally:
+            release.set()
+            loop.run_until_complete(task)
+            loop.close()
