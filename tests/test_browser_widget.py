@@ -125,6 +125,7 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
         assert "1,000円" in flagged.find_element("css selector", "textarea").get_attribute("value")
         assert driver.find_element("id", "notes-outcome").get_attribute("value") == "resolved"
         assert len(driver.find_elements("css selector", ".note-line.entity")) == 2
+        driver.find_elements("css selector", ".note-line.entity .remove")[1].click()
 
         # edit and save: PATCH stores the edited notes
         area = inquiry.find_element("css selector", "textarea")
@@ -135,6 +136,7 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
         summary = httpx.get(f"{server.http}/api/calls/{call_id}").json()["summary"]
         assert summary["edited"] and summary["notes"]["inquiry"][0]["text"] == "財布ごとクレジットカードを紛失"
         assert summary["notes"]["follow_ups"][1]["flagged"] is True
+        assert [e["text"] for e in summary["notes"]["entities"]] == ["1985年4月12日"]
 
         # a reload replays the call from the server: nothing lost, nothing doubled, edits kept
         driver.refresh()

@@ -87,7 +87,10 @@ export class NotesEditor {
       const [key, vars] = JSON.parse(el.dataset.i18nDyn);
       el.textContent = t(key, vars);
     }
-    for (const el of this.form.querySelectorAll("[data-title-key]")) el.title = t(el.dataset.titleKey);
+    for (const el of this.form.querySelectorAll("[data-title-key]")) {
+      el.title = t(el.dataset.titleKey);
+      if (el.hasAttribute("aria-label")) el.setAttribute("aria-label", el.title);
+    }
     for (const opt of this.form.querySelectorAll("option[data-kind]")) opt.textContent = t(`entity.${opt.dataset.kind}`);
   }
 
@@ -147,23 +150,25 @@ export class NotesEditor {
       tools.append(flag);
     }
     tools.append(this.#sources(row, line.turns));
-    if (removable) {
-      const remove = document.createElement("button");
-      remove.type = "button";
-      remove.className = "remove small ghost";
-      remove.textContent = "×";
-      remove.dataset.titleKey = "notes.remove_line";
-      remove.title = t("notes.remove_line");
-      remove.setAttribute("aria-label", t("notes.remove_line"));
-      remove.addEventListener("click", () => {
-        this.hooks.highlight(null);
-        row.remove();
-        this.#markDirty();
-      });
-      tools.append(remove);
-    }
+    if (removable) tools.append(this.#removeButton(row));
     row.append(text, tools);
     return row;
+  }
+
+  #removeButton(row) {
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "remove small ghost";
+    remove.textContent = "×";
+    remove.dataset.titleKey = "notes.remove_line";
+    remove.title = t("notes.remove_line");
+    remove.setAttribute("aria-label", t("notes.remove_line"));
+    remove.addEventListener("click", () => {
+      this.hooks.highlight(null);
+      row.remove();
+      this.#markDirty();
+    });
+    return remove;
   }
 
   #entityRow(entity) {
@@ -191,7 +196,7 @@ export class NotesEditor {
     value.setAttribute("aria-label", "value");
     const tools = document.createElement("div");
     tools.className = "line-tools";
-    tools.append(this.#sources(row, entity.turns));
+    tools.append(this.#sources(row, entity.turns), this.#removeButton(row));
     row.append(kind, text, value, tools);
     return row;
   }
