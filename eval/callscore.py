@@ -35,6 +35,8 @@ class TurnResult:
     expected: list[str] = field(default_factory=list)
     suggested: list[tuple[str, int]] = field(default_factory=list)
     """(article id, rank) pushed for this turn inside its window, in arrival order."""
+    late: list[tuple[str, int]] = field(default_factory=list)
+    """Cards for this turn that arrived after the next customer turn had started (too late to help)."""
     hit1: bool | None = None
     hit3: bool | None = None
     hit1_strict: bool | None = None
@@ -104,11 +106,13 @@ def score_call(
         index = finals.get(e.get("utterance_id", ""))
         if index is not None:
             deadline = timeline.next_customer_start(index)
+            turn = turns[index]
             if deadline is None or at < deadline:
-                turn = turns[index]
                 if turn.suggestion_latency_s is None:
                     turn.suggestion_latency_s = max(0.0, at - spans[index].speech_end)
                 turn.suggested.extend(items)
+            else:
+                turn.late.extend(items)
         shown_before.extend((at, a, r) for a, r in items)
 
     for turn in turns:
@@ -160,6 +164,7 @@ def aggregate(results: Sequence[CallResult]) -> dict[str, Any]:
         "hit@3": _mean([bool(t.hit3) for t in expected]),
         "hit@1_strict": _mean([bool(t.hit1_strict) for t in expected]),
         "hit@3_strict": _mean([bool(t.hit3_strict) for t in expected]),
+        "hit@3_untimed": _mean([bool(t.hit3) or _rank_hit(t.late, t.expected, 3) for t in expected]),
         "suggestion_latency_s_p50": percentile(sugg, 50),
         "suggestion_latency_s_p95": percentile(sugg, 95),
         "final_latency_s_p50": percentile(finals, 50),

@@ -103,9 +103,12 @@ def test_suggestion_after_the_next_customer_turn_is_a_miss() -> None:
     ]
     result = score_call(call, line, received)
     assert result.turns[1].hit3 is False and result.turns[1].suggestion_latency_s is None
+    assert result.turns[1].late == [("lost-card", 1)]
     # ...but the card is on screen when turn 3 starts: a carried hit would need turn 3 to expect it
     assert result.turns[3].hit3 is False
-    assert aggregate([result])["n_customer_turns_without_suggestion"] == 2
+    summary = aggregate([result])
+    assert summary["n_customer_turns_without_suggestion"] == 2
+    assert summary["hit@3"] == 0.0 and summary["hit@3_untimed"] == 0.5
 
 
 def test_card_already_on_screen_counts_but_not_strictly() -> None:

@@ -1,0 +1,146 @@
+"""The QA report page: one self-contained HTML file (inline CSS, figures as base64 PNG, no scripts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import Any
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans JP","Hiragino Sans",sans-serif;margin:24px auto;
+max-width:1180px;color:#1f2933;line-height:1.45;padding:0 16px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:34px 0 10px;border-bottom:2px solid #e4e7eb;
+padding-bottom:4px}.muted{color:#616e7c;font-size:13px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;margin:16px 0}
+.card{border:1px solid #d9dee3;border-radius:8px;padding:10px 12px;background:#f8fafc}
+.card .v{font-size:24px;font-weight:600}.card .k{font-size:12px;color:#52606d}.card .t{font-size:11px;color:#616e7c}
+.card.pass{border-color:#2a9d4b;background:#eef8f0}.card.fail{border-color:#d1495b;background:#fcefef}
+table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
+th,td{border-bottom:1px solid #e4e7eb;padding:5px 7px;text-align:left;vertical-align:top}
+th{background:#f1f4f7;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+img{max-width:100%;border:1px solid #e4e7eb;border-radius:6px;margin:6px 0}
+code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+pre{background:#f5f7fa;padding:10px;overflow:auto;max-height:420px}
+.bad{color:#b42335;font-weight:600}.good{color:#1e7b3a;font-weight:600}
+"""
+
+_CARDS: tuple[tuple[str, str, str], ...] = (
+    ("hit@1", "hit@1", "{:.2f}"),
+    ("hit@3", "hit@3", "{:.2f}"),
+    ("suggestion_latency_s_p50", "speech end → card, p50", "{:.2f} s"),
+    ("suggestion_latency_s_p95", "speech end → card, p95", "{:.2f} s"),
+    ("final_latency_s_p95", "speech end → final text, p95", "{:.2f} s"),
+    ("cer", "transcript CER (ja)", "{:.3f}"),
+    ("wer", "transcript WER (en)", "{:.3f}"),
+    ("fact_coverage", "notes fact coverage", "{:.2f}"),
+    ("invented_numbers", "invented numbers", "{:d}"),
+    ("summary_latency_s", "hang-up → notes, p95", "{:.2f} s"),
+    ("n_calls", "calls replayed", "{:d}"),
+    ("concurrency", "calls at once", "{:d}"),
+)
+
+
+def _fmt(value: Any, pattern: str = "{}") -> str:
+    if value is None:
+        return "–"
+    try:
+        return pattern.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = ()) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = "".join(f'<td class="num">{escape(_fmt(c))}</td>' if i in numeric else f"<td>{escape(_fmt(c))}</td>"
+                        for i, c in enumerate(row))
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _img(images: dict[str, str], key: str, alt: str) -> str:
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{images[key]}">' if key in images else ""
+
+
+def _cards(report: dict[str, Any]) -> str:
+    headline, verdicts, targets = report["headline"], report["verdicts"], report["targets"]
+    out = []
+    for key, label, pattern in _CARDS:
+        verdict = verdicts.get(key)
+        css = "" if verdict is None else " pass" if verdict else " fail"
+        target = targets.get(key)
+        note = f'<div class="t">target {"≥" if target["kind"] == "min" else "≤"} {target["limit"]:g}</div>' \
+            if target else ""
+        out.append(f'<div class="card{css}"><div class="k">{escape(label)}</div>'
+                   f'<div class="v">{escape(_fmt(headline.get(key), pattern))}</div>{note}</div>')
+    return f'<div class="cards">{"".join(out)}</div>'
+
+
+def _calls_table(calls: list[dict[str, Any]]) -> str:
+    rows = []
+    for c in calls:
+        expected = [t for t in c["turns"] if t["expected"]]
+        sugg = [t["suggestion_latency_s"] for t in c["turns"] if t["suggestion_latency_s"] is not None]
+        rows.append([c["id"], c["language"], f'{c["metric"]} {_fmt(c["error_rate"], "{:.3f}")}',
+                     f'{sum(bool(t["hit1"]) for t in expected)}/{len(expected)}',
+                     f'{sum(bool(t["hit3"]) for t in expected)}/{len(expected)}',
+                     " ".join(f"{s:.1f}" for s in sugg) or "–", _fmt(c["fact_coverage"], "{:.2f}"),
+                     c["invented_numbers"], _fmt(c["summary_latency_s"], "{:.1f} s"), ", ".join(c["errors"]) or ""])
+    return _table(["call", "lang", "transcript", "hit@1", "hit@3", "card latencies (s)", "facts", "invented",
+                   "notes after", "errors"], rows, numeric=(6, 7, 8))
+
+
+def _misses(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return '<p class="good">No expected card was missed.</p>'
+    return _table(["call", "turn", "why", "expected", "suggested", "said", "transcribed", "latency"],
+                  [[r["call"], r["turn"], r["why"], ", ".join(r["expected"]) or "–", ", ".join(r["suggested"]) or "–",
+                    r["reference"], r["transcript"], _fmt(r["latency_s"], "{:.2f} s")] for r in rows])
+
+
+def _metrics(section: dict[str, Any]) -> str:
+    flat = {k: v for k, v in section["metrics"].items() if not isinstance(v, dict | list)}
+    nested = {k: v for k, v in section["metrics"].items() if isinstance(v, dict | list)}
+    parts = [f'<p class="muted">Command: <code>{escape(section["command"])}</code> ({section["seconds"]} s)</p>']
+    if section.get("error"):
+        parts.append(f'<p class="bad">Failed: {escape(section["error"])}</p>')
+    if flat:
+        parts.append(_table(list(flat), [list(flat.values())]))
+    for key, value in nested.items():
+        parts.append(f'<p class="muted">{escape(key)}: <code>{escape(json.dumps(value, ensure_ascii=False))}</code></p>')
+    return "".join(parts)
+
+
+def render(report: dict[str, Any], images: dict[str, str]) -> str:
+    sections = report["sections"]
+    body = [f"<h1>agent-assist QA report</h1><p class='muted'>Generated {escape(report['generated'])}. "
+            "Every figure below comes from the commands shown; rerun them to reproduce.</p>"]
+    if "calls" in sections:
+        body += ["<h2>End-to-end call replay</h2>", _cards(report), _metrics(sections["calls"]),
+                 "<p class='muted'>Each call's turns are streamed on their leg at real-time pace, 0.6 s apart. "
+                 "A card counts for a customer turn if it arrives before the next customer turn starts; "
+                 "<code>strict</code> figures exclude cards already on screen from earlier turns.</p>",
+                 _img(images, "latency", "latency distributions"),
+                 "<h2>Call timelines</h2><p class='muted'>Bars: speech. ▼ final transcript. ▲ first card for "
+                 "the turn (green: expected card in the top 3, red: missed).</p>",
+                 _img(images, "timelines", "call timelines"),
+                 "<h2>Per call</h2>", _calls_table(report["calls"]), _img(images, "per_call", "per-call figures"),
+                 "<h2>Worst misses</h2>", _misses(report["worst_call_misses"])]
+    if "retrieval" in sections:
+        body += ["<h2>Retrieval (typed queries)</h2>", _metrics(sections["retrieval"]),
+                 _img(images, "query_ranks", "per-query ranks")]
+        if report["worst_query_misses"]:
+            body.append("<p>Queries whose relevant article was not in the top 3:</p>")
+            body.append(_table(["query", "text", "expected", "got (top 3)"],
+                               [[m["id"], m["query"], ", ".join(m["expected"]), ", ".join(m["got"][:3])]
+                                for m in report["worst_query_misses"]]))
+    for name, title in (("asr", "Speech recognition (utterances)"), ("summary", "After-call notes (reference text)")):
+        if name in sections:
+            body += [f"<h2>{title}</h2>", _metrics(sections[name])]
+    body.append("<h2>Raw results</h2><details><summary>report.json</summary><pre>"
+                + escape(json.dumps({k: v for k, v in report.items() if k != "calls"}, ensure_ascii=False, indent=1))
+                + "</pre></details>")
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>agent-assist QA report</title>'
+            f"<style>{_CSS}</style></head><body>{''.join(body)}</body></html>")
