@@ -57,12 +57,16 @@ class AsrSettings(_Section):
 class RetrievalSettings(_Section):
     embedder: str = Field("e5-small", description="Registry name or local sentence-transformers folder")
     dense_weight: float = Field(1.0, ge=0.0)
-    bm25_weight: float = Field(0.3, ge=0.0)
-    bigram_weight: float = Field(0.0, ge=0.0)
+    # Defaults measured on eval/data (docs/QUALITY.md): dense + a little character-bigram evidence won;
+    # Sudachi BM25 did not add to it there, but stays available for KBs full of codes and plan names.
+    bm25_weight: float = Field(0.0, ge=0.0)
+    bigram_weight: float = Field(0.2, ge=0.0)
     sudachi_mode: Literal["A", "B", "C"] = Field("C", description="SudachiPy split mode for BM25 words")
     rrf_k: int = Field(60, ge=1)
     top_k: int = Field(3, ge=1, le=20)
-    min_score: float = Field(0.0, description="Fused-score threshold below which nothing is suggested")
+    min_score: float = Field(
+        0.83, description="Abstain below this confidence (top hit's dense cosine; fused score without dense)"
+    )
     hnsw_above: int = Field(50_000, ge=1, description="Use HNSW instead of a flat index above this many passages")
     chunk_chars: int = Field(400, ge=50)
     threads: int = Field(1, ge=1)

@@ -42,6 +42,10 @@ SWEEP: tuple[tuple[str, dict[str, Any]], ...] = (
     ("dense 1 + bigram 0.3", {"dense_weight": 1.0, "bm25_weight": 0.0, "bigram_weight": 0.3}),
     ("dense 1 + bm25 0.3 + bigram 0.3", {"dense_weight": 1.0, "bm25_weight": 0.3, "bigram_weight": 0.3}),
     ("dense 1 + bm25 0.2 + bigram 0.2", {"dense_weight": 1.0, "bm25_weight": 0.2, "bigram_weight": 0.2}),
+    ("dense 1 + bm25 0.1 + bigram 0.3", {"dense_weight": 1.0, "bm25_weight": 0.1, "bigram_weight": 0.3}),
+    ("dense 1 + bigram 0.5", {"dense_weight": 1.0, "bm25_weight": 0.0, "bigram_weight": 0.5}),
+    ("dense 1 + bigram 0.2", {"dense_weight": 1.0, "bm25_weight": 0.0, "bigram_weight": 0.2}),
+    ("dense 1 + bigram 0.3, rrf_k 20", {"dense_weight": 1.0, "bm25_weight": 0.0, "bigram_weight": 0.3, "rrf_k": 20}),
 )
 
 

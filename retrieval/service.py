@@ -30,7 +30,7 @@ from retrieval.snapshot import Snapshot, apply_changes, build_snapshot, load_sna
 log = logging.getLogger(__name__)
 
 # Articles in another language than the call still count (cross-lingual matches), but rank lower.
-CROSS_LINGUAL_FACTOR = 0.8
+CROSS_LINGUAL_FACTOR = 0.9
 _PRODUCT_TERM = re.compile(r"\b[A-Za-z][A-Za-z0-9+\-]*[A-Z0-9][A-Za-z0-9+\-]*\b")
 _GLOSSARY_LIMIT = 400
 

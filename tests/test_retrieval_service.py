@@ -22,7 +22,7 @@ def make(tmp_path: Path, **settings: object) -> tuple[RetrievalService, Knowledg
     store = KnowledgeStore(tmp_path / "kb.db")
     apply_import(store, read_path(KB))
     embedder = HashEmbedder()
-    rs = RetrievalSettings(**{"bm25_weight": 0.3, "bigram_weight": 0.3, **settings})
+    rs = RetrievalSettings(**{"bm25_weight": 0.3, "bigram_weight": 0.3, "min_score": 0.0, **settings})
     service = RetrievalService(rs, embedder, store, index_dir=tmp_path / "index")
     service.load()
     return service, store, embedder
