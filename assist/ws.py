@@ -230,22 +230,23 @@ async def _join(manager: CallManager, call_id: str, options: CallOptions) -> Cal
 # ---------------------------------------------------------------- events out
 
 
-async def _pump(ws: WebSocket, sub_queue: asyncio.Queue[Envelope], last_seq: int, call_id: str) -> None:
-    """Send queued envelopes until the stream closes or the subscriber lags."""
+async def _pump(ws: WebSocket, sub_queue: asyncio.Queue[Envelope], last_seq: int | None, call_id: str) -> None:
+    """Send queued envelopes until the stream closes or the subscriber lags. ``last_seq`` skips what a
+    resuming widget already has; ``None`` (the all-calls feed, where seqs of different calls mix) skips nothing."""
     while True:
         env = await sub_queue.get()
         if env is CLOSED:
             await _close(ws, 1000, "call ended")
             return
         if env is LAGGING:
-            await _send_error(ws, call_id, FrameError(
-                "lagging", f"subscriber fell behind; reconnect with after_seq={last_seq}", fatal=True))
+            resume = "reconnect" if last_seq is None else f"reconnect with after_seq={last_seq}"
+            await _send_error(ws, call_id, FrameError("lagging", f"subscriber fell behind; {resume}", fatal=True))
             await _close(ws, TRY_LATER, "lagging")
             return
-        if env.seq and env.seq <= last_seq:
+        if last_seq is not None and env.seq and env.seq <= last_seq:
             continue
         await ws.send_text(env.json)
-        if env.seq:
+        if last_seq is not None and env.seq:
             last_seq = env.seq
 
 
@@ -254,7 +255,7 @@ async def _until_disconnect(ws: WebSocket) -> None:
         pass
 
 
-async def _serve_queue(ws: WebSocket, queue: asyncio.Queue[Envelope], last_seq: int, call_id: str) -> None:
+async def _serve_queue(ws: WebSocket, queue: asyncio.Queue[Envelope], last_seq: int | None, call_id: str) -> None:
     pump = asyncio.ensure_future(_pump(ws, queue, last_seq, call_id))
     watch = asyncio.ensure_future(_until_disconnect(ws))
     try:
@@ -338,7 +339,7 @@ async def supervisor_events(ws: WebSocket) -> None:
     try:
         for session in list(manager.sessions.values()):
             await ws.send_text(session.status().model_dump_json())
-        await _serve_queue(ws, sub.queue, 0, "*")
+        await _serve_queue(ws, sub.queue, None, "*")
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:

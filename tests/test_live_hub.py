@@ -72,3 +72,21 @@ async def test_lagging_widget_gets_error_and_can_resume(live) -> None:  # noqa: 
             first = await recv_json(again)
             assert first["seq"] == (seen[-1] if seen else 1) + 1
         await audio.send(json.dumps({"type": "stop"}))
+
+
+async def test_supervisor_feed_sees_every_call(live) -> None:  # noqa: F811
+    from test_live_support import silence
+
+    from assist.replay import replay_call
+
+    srv = live({"customer": ["カードをなくしました"]}, {"カードをなくしました": ["lost-card"]})
+    async with await connect(f"{srv.url}/ws/events") as sup:
+        await asyncio.gather(*(replay_call(srv.url, f"sup-{i}", {"customer": silence(0.6)}, realtime=False,
+                                           timeout_s=20) for i in range(2)))
+        seen: dict[str, list[str]] = {}
+        while sum(t.count("summary") for t in seen.values()) < 2:
+            event = await recv_json(sup)
+            seen.setdefault(event["call_id"], []).append(event["type"])
+    assert set(seen) == {"sup-0", "sup-1"}
+    for types in seen.values():
+        assert types[0] == "call_started" and "suggestions" in types and types[-2:] == ["call_ended", "summary"]
