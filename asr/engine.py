@@ -26,6 +26,8 @@ from gpu.batching import batch_limit, decode_finals
 
 log = logging.getLogger(__name__)
 
+PARTIAL_MAX_LAG_S = 1.0  # above this backlog on any leg, partials are skipped until it clears
+
 
 class AsrEngine:
     """One per process; owns the recognizer, the VAD thread, worker threads and bounded queues."""
@@ -39,7 +41,7 @@ class AsrEngine:
         self._vad_model = shared_vad_model()
         self._audio: queue.SimpleQueue[tuple[LegStream, np.ndarray | None, float] | None] = queue.SimpleQueue()
         self.scheduler = DecodeScheduler(
-            settings.queue_size, workers=self.n_workers, is_stale=lambda job: job.payload[0].is_stale(job.payload[1])
+            settings.queue_size, workers=self.n_workers, is_stale=self._partial_is_stale
         )
         self._legs: dict[tuple[str, Leg], LegStream] = {}
         self._legs_lock = threading.Lock()
@@ -132,6 +134,21 @@ class AsrEngine:
         with self._legs_lock:
             if self._legs.get(leg.key) is leg:
                 del self._legs[leg.key]
+
+    def _partial_is_stale(self, job: Job) -> bool:
+        """Called with the scheduler's lock held, when a worker would start this partial.
+
+        Behind real time, partials go first: one that waited longer than a partial interval, or any
+        partial while some leg's backlog exceeds ``PARTIAL_MAX_LAG_S``, is dropped unseen.
+        """
+        leg, cut = job.payload
+        if leg.is_stale(cut):
+            return True
+        if time.monotonic() - job.enqueued > max(self.settings.partial_interval_s, 0.5):
+            return True
+        with self._legs_lock:
+            legs = list(self._legs.values())
+        return any(other.lag_s > PARTIAL_MAX_LAG_S for other in legs)
 
     def _vad_loop(self) -> None:
         while (item := self._audio.get()) is not None:

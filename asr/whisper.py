@@ -18,6 +18,7 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.transcribe import Segment
 
 from asr.base import SAMPLE_RATE, Transcription
+from asr.short_context import decode_short, fits
 from assist.config import Settings
 from gpu.device import DevicePlan, plan_device
 from models import ModelRegistry
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 # Whisper keeps at most n_text_ctx // 2 - 1 = 223 prompt tokens; faster-whisper silently keeps the tail.
 PROMPT_TOKEN_LIMIT = 223
 FINAL_TEMPERATURES = (0.0, 0.4)
+DEFAULT_CONTEXT_PAD_S = 5.0
 
 
 def merge_segments(segments: Iterable[Segment], language: str) -> Transcription:
@@ -48,8 +50,18 @@ def merge_segments(segments: Iterable[Segment], language: str) -> Transcription:
 class WhisperRecognizer:
     """Thread-safe Whisper decoder; finals use beam search, partials (``beam_size=1``) a greedy pass."""
 
-    def __init__(self, model_path: str | Path, plan: DevicePlan, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        plan: DevicePlan,
+        *,
+        name: str | None = None,
+        context_pad_s: float | None = DEFAULT_CONTEXT_PAD_S,
+    ) -> None:
+        """``context_pad_s``: decode with the audio context cut to utterance + this padding
+        (``asr/short_context.py``); ``None`` keeps Whisper's full 30 s window."""
         self.plan = plan
+        self.context_pad_s = context_pad_s
         self.name = name or Path(model_path).name
         self.model = WhisperModel(
             str(model_path),
@@ -89,9 +101,14 @@ class WhisperRecognizer:
         beam_size: int = 5,
         prompt: str | None = None,
     ) -> Transcription:
+        audio = np.asarray(audio, dtype=np.float32)
+        if language is not None and self.context_pad_s is not None and fits(len(audio), self.context_pad_s):
+            return decode_short(
+                self.model, [audio], language=language, beam_size=beam_size, prompt=prompt, pad_s=self.context_pad_s
+            )[0]
         partial = beam_size <= 1
         segments, info = self.model.transcribe(
-            np.asarray(audio, dtype=np.float32),
+            audio,
             language=language,
             beam_size=beam_size,
             best_of=1 if partial else 5,
@@ -119,6 +136,10 @@ class WhisperRecognizer:
         """
         if not audios:
             return []
+        if self.context_pad_s is not None and all(fits(len(a), self.context_pad_s) for a in audios):
+            return decode_short(
+                self.model, audios, language=language, beam_size=beam_size, prompt=prompt, pad_s=self.context_pad_s
+            )
         clips: list[dict[str, float]] = []
         offset = 0
         for a in audios:

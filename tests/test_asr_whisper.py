@@ -90,3 +90,13 @@ def test_batched_finals_match_single_decodes(recognizer: WhisperRecognizer, lost
     batch = decode_finals(recognizer, [points, lost_card], language="ja", beam_size=5, prompt=None)
     assert len(batch) == 2
     assert "ポイント" in batch[0].text and "カード" in batch[1].text
+
+
+def test_full_window_path_agrees(whisper_path: Path, recognizer: WhisperRecognizer, lost_card: np.ndarray, points: np.ndarray) -> None:
+    """Short audio context (the default) and Whisper's 30 s window both find the words."""
+    full = WhisperRecognizer(whisper_path, plan_device("cpu", "int8", workers=1), context_pad_s=None)
+    short = recognizer.transcribe(lost_card, language="ja")
+    assert "カード" in short.text and "カード" in full.transcribe(lost_card, language="ja").text
+    assert short.no_speech_prob < 0.5 and short.avg_logprob > -1.0
+    batch = full.transcribe_batch([points, lost_card], language="ja")  # BatchedInferencePipeline clips
+    assert "ポイント" in batch[0].text and "カード" in batch[1].text
