@@ -107,3 +107,14 @@ async def test_max_calls(live) -> None:  # noqa: F811
         async with await connect(f"{srv.url}/ws/calls/x/audio") as dup:
             await dup.send(json.dumps({**START, "leg": "customer"}))
             await _expect_fatal(dup, "call_exists")
+
+
+async def test_not_ready_until_models_load(tmp_path) -> None:
+    from test_live_support import LiveServer, make_settings
+
+    from assist.services import Services
+
+    settings = make_settings(tmp_path)
+    with LiveServer(settings, Services(settings)) as srv:
+        async with await connect(f"{srv.url}/ws/calls/early/audio") as ws:
+            await _expect_fatal(ws, "not_ready", close_code=1013)
