@@ -89,6 +89,12 @@ class Services:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        if self.retrieval is not None:
+            self.retrieval.close()  # stops its KB watcher thread
+            self.retrieval = None
+        if self.kb is not None:
+            self.kb.close()
+            self.kb = None
         self.call_store.close()
 
 
