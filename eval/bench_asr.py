@@ -22,10 +22,11 @@ from asr.base import SAMPLE_RATE, TranscriptEvent
 from asr.engine import AsrEngine
 from asr.whisper import WhisperRecognizer
 from assist.config import load_settings
-from eval.asr import read_manifest, read_wav
+from eval.asr import kb_glossary, read_manifest, read_wav
 from models import ModelRegistry
 
 DEFAULT_MANIFEST = Path(__file__).parent / "data" / "asr" / "manifest.jsonl"
+DEFAULT_KB = Path(__file__).parent / "data" / "asr" / "kb.jsonl"
 KEEP_UP_LAG_S = 3.0  # a leg whose backlog never exceeds this is serving live
 DRAIN_S = 10.0
 
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="audio per leg")
     parser.add_argument("--chunk-ms", type=int, default=20)
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    parser.add_argument("--kb", type=Path, default=DEFAULT_KB, help="glossary source, as in production")
+    parser.add_argument("--no-glossary", action="store_true")
     parser.add_argument("--config", type=Path)
     args = parser.parse_args(argv)
 
@@ -120,14 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     clips = [read_wav(i.audio) for i in read_manifest(args.manifest) if i.language == "ja"]
     recognizer = WhisperRecognizer.from_settings(settings, ModelRegistry(settings.models_dir))
     engine = AsrEngine(recognizer, settings.asr)
-    engine.set_glossary([])
+    engine.set_glossary([] if args.no_glossary else kb_glossary(args.kb))
     load = os.getloadavg()[0]
     results = []
     try:
         for n in [int(x) for x in args.streams.split(",")]:
             result = bench(engine, clips, n, args.seconds, args.chunk_ms)
-            result |= {"cores": os.cpu_count(), "loadavg_before": round(load, 2), "device": recognizer.device,
-                       "workers": engine.n_workers}
+            result |= {
+                "cores": os.cpu_count(),
+                "loadavg_before": round(load, 2),
+                "device": recognizer.device,
+                "workers": engine.n_workers,
+                "glossary": not args.no_glossary,
+            }
             results.append(result)
             print(" ".join(f"{k}={v}" for k, v in result.items()), file=sys.stderr)
             load = os.getloadavg()[0]
