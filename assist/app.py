@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from assist import __version__, api_calls, api_keys, auth, security, ws
+from assist import __version__, api_calls, api_keys, auth, security, ws, ws_twilio
 from assist.calls import CallManager
 from assist.config import Settings
 from assist.services import Services
@@ -98,6 +98,7 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
     app.include_router(api_calls.router)
     app.include_router(api_keys.router)
     app.include_router(ws.router)
+    app.include_router(ws_twilio.router)
     if STATIC_DIR.is_dir():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="widget")
     return app
