@@ -39,7 +39,6 @@ ERROR_CODES: dict[str, str] = {
     "bad_after_seq": "`after_seq` must be a non-negative integer.",
     "lagging": "This subscriber fell too far behind and was disconnected; reconnect with after_seq.",
     "not_ready": "Models are still loading; retry when /readyz answers 200.",
-    "asr_overloaded": "Recognition is behind; some audio was dropped.",
     "internal": "An unexpected server error; the call continues where possible.",
 }
 

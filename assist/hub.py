@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from assist import metrics
 from assist.events import _Event
@@ -38,7 +38,6 @@ class Subscriber:
     queue: asyncio.Queue[Envelope]
     last_seq: int = 0
     lagging: bool = False
-    dropped: int = field(default=0)
 
     def offer(self, env: Envelope) -> bool:
         """Queue without waiting; on overflow the backlog is discarded and the subscriber told to resync."""
@@ -50,7 +49,6 @@ class Subscriber:
         except asyncio.QueueFull:
             self.lagging = True
             metrics.SUBSCRIBERS_LAGGED.inc()
-            self.dropped = self.queue.qsize()
             while not self.queue.empty():
                 self.queue.get_nowait()
             self.queue.put_nowait(LAGGING)
@@ -63,7 +61,6 @@ class Broadcaster:
     def __init__(self, queue_size: int) -> None:
         self.queue_size = queue_size
         self.subscribers: set[Subscriber] = set()
-        self.lagged = 0
 
     def subscribe(self) -> Subscriber:
         sub = Subscriber(asyncio.Queue(self.queue_size))
@@ -76,7 +73,6 @@ class Broadcaster:
     def fanout(self, env: Envelope) -> None:
         for sub in list(self.subscribers):
             if not sub.offer(env):
-                self.lagged += 1
                 self.subscribers.discard(sub)
 
 
@@ -101,10 +97,6 @@ class CallHub:
     @property
     def last_seq(self) -> int:
         return self._next_seq - 1
-
-    @property
-    def lagged(self) -> int:
-        return self._subs.lagged
 
     @property
     def subscriber_count(self) -> int:
