@@ -32,7 +32,7 @@ All messages are JSON objects with a `type` (Twilio's own messages use `event`).
 | endpoint | direction | purpose |
 |---|---|---|
 | `WS /ws/calls/{call_id}/audio` | client → server | one audio source: a `start` message, then binary audio frames, then `stop` (or close) |
-| `WS /ws/calls/{call_id}/events?after_seq=N` | server → client | one call's events for widgets and supervisors; `after_seq` resumes after the last event received |
+| `WS /ws/calls/{call_id}/events?after_seq=N&wait=1` | server → client | one call's events for widgets and supervisors; `after_seq` resumes after the last event received, `wait=1` waits for a call that has not started |
 | `WS /ws/events` | server → client | every call's events (supervisor wall); no replay |
 | `WS /twilio/media` | Twilio → server | Twilio Media Streams: `connected`, `start`, `media`, `stop` |
 | `GET /api/calls`, `GET /api/calls/{id}` | REST | stored calls, transcript, suggestions, feedback, notes |
@@ -63,7 +63,8 @@ later, for `too_many_calls` and `not_ready`). Audio already received is never lo
 
 Events of one call are numbered by `seq` from 1 without gaps. Connect with `after_seq` = the last seq
 you processed to receive everything after it (from memory, or from the database after a restart), then
-live events. A subscriber that falls behind by more than the server's queue size gets
+live events. Add `wait=1` to connect before the call's audio does: the socket waits for the call to
+start (a call already stored as ended is replayed at once). A subscriber that falls behind by more than the server's queue size gets
 `error` `lagging` and is disconnected: reconnect with `after_seq`. A call that is unknown gets
 `error` `unknown_call`. The socket closes after `summary` (or `call_ended` when no summary could be
 written) once the call has ended.
