@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import faiss
+
 from assist.config import RetrievalSettings, Settings
 from knowledge.article import Article
 from knowledge.store import KnowledgeStore
@@ -65,6 +67,8 @@ class RetrievalService:
         with self._write_lock:
             if self._snapshot is not None:
                 return
+            # One query never needs a team of OpenMP threads; spinning ones steal the ASR's cores.
+            faiss.omp_set_num_threads(self.settings.threads)
             if self.embedder is not None and hasattr(self.embedder, "load"):
                 self.embedder.load()
             revision, articles = self._read_store()
