@@ -1,0 +1,77 @@
+"""Schemathesis against the app's own OpenAPI: generated (valid and invalid) requests to every REST
+operation of the real server must never produce a 5xx. Bounded: a few examples per operation."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from test_live_support import LiveServer, fake_pipeline
+
+from assist.app import create_app
+from assist.config import Settings
+from assist.services import Services
+from knowledge.store import KnowledgeStore
+
+
+class KbRetrieval:
+    """The writes of ``RetrievalService`` go to a real store; searching answers nothing (no models here)."""
+
+    def __init__(self, kb: KnowledgeStore) -> None:
+        self.kb = kb
+
+    def upsert(self, article: Any) -> None:
+        self.kb.upsert(article)
+
+    def delete(self, article_id: str) -> None:
+        self.kb.delete(article_id)
+
+    def refresh(self) -> bool:
+        return False
+
+    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Any]:
+        return []
+
+
+def _settings(home: Path) -> Settings:
+    return Settings(home=home, auth={"mode": "open"},
+                    server={"preload_models": False, "max_json_bytes": 16_384, "max_upload_bytes": 65_536})
+
+
+def _schema() -> Any:
+    home = Path(tempfile.mkdtemp(prefix="fuzz-schema-"))
+    app = create_app(_settings(home), Services(_settings(home), pipeline=fake_pipeline()))
+    return schemathesis.openapi.from_dict(app.openapi())
+
+
+schema = _schema()
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    home = tmp_path_factory.mktemp("fuzz")
+    services = Services(_settings(home), pipeline=fake_pipeline())
+    services.kb = KnowledgeStore(home / "knowledge.db")
+    services.retrieval = KbRetrieval(services.kb)
+    services.call_store.create_call("c1", language="ja", source="websocket", legs=["customer"])
+    srv = LiveServer(services.settings, services).__enter__()
+    yield srv
+    srv.__exit__(None, None, None)
+    services.kb.close()
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+def test_no_server_errors(case: Any, fuzz_server: LiveServer) -> None:
+    response = case.call(base_url=fuzz_server.http, timeout=10)
+    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+    content_type = str(response.headers.get("content-type") or "")
+    if response.status_code >= 400 and "application/json" in content_type:
+        error = response.json().get("error") or response.json().get("detail")
+        assert error, f"{case.method} {case.formatted_path}: a 4xx without an error body: {response.text[:200]}"
