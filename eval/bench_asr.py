@@ -20,9 +20,11 @@ import numpy as np
 
 from asr.base import SAMPLE_RATE, TranscriptEvent
 from asr.engine import AsrEngine
-from asr.whisper import WhisperRecognizer
-from assist.config import load_settings
+from asr.glossary import build_prompts
+from asr.whisper import DEFAULT_CONTEXT_PAD_S, WhisperRecognizer
+from assist.config import Settings, load_settings
 from eval.asr import kb_glossary, read_manifest, read_wav
+from gpu.device import plan_device
 from models import ModelRegistry
 
 DEFAULT_MANIFEST = Path(__file__).parent / "data" / "asr" / "manifest.jsonl"
@@ -108,6 +110,27 @@ def bench(engine: AsrEngine, clips: list[np.ndarray], streams: int, seconds: flo
     }
 
 
+def decode_cost(settings: Settings, clips: list[np.ndarray], prompt_terms: list[str]) -> list[dict]:
+    """CPU seconds per decode, one worker thread: 30 s window vs short context, final vs partial."""
+    path = ModelRegistry(settings.models_dir).resolve(settings.asr.model, allow_downloads=settings.allow_downloads)
+    rows = []
+    for pad in (None, DEFAULT_CONTEXT_PAD_S):
+        rec = WhisperRecognizer(path, plan_device("cpu", "int8", cpu_threads=1, workers=1), context_pad_s=pad)
+        prompt = build_prompts(prompt_terms, count_tokens=rec.count_tokens)["ja"]
+        for kind, beam, p in (("final", 5, None), ("final+glossary", 5, prompt), ("partial", 1, None)):
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            for clip in clips:
+                rec.transcribe(clip, language="ja", beam_size=beam, prompt=p)
+            rows.append({
+                "context": "30s" if pad is None else f"utterance+{pad:g}s",
+                "decode": kind,
+                "cpu_s": round((time.process_time() - cpu0) / len(clips), 3),
+                "wall_s": round((time.perf_counter() - wall0) / len(clips), 3),
+                "mean_utterance_s": round(float(np.mean([len(c) for c in clips])) / SAMPLE_RATE, 2),
+            })
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval bench-asr", description=__doc__.splitlines()[0])
     parser.add_argument("--streams", default="4", help="legs fed at once; a comma list runs each in turn")
@@ -117,10 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kb", type=Path, default=DEFAULT_KB, help="glossary source, as in production")
     parser.add_argument("--no-glossary", action="store_true")
     parser.add_argument("--config", type=Path)
+    parser.add_argument("--decode-cost", action="store_true", help="only measure CPU seconds per decode")
     args = parser.parse_args(argv)
 
     settings = load_settings(args.config)
     clips = [read_wav(i.audio) for i in read_manifest(args.manifest) if i.language == "ja"]
+    if args.decode_cost:
+        for row in decode_cost(settings, clips, kb_glossary(args.kb)):
+            print(json.dumps(row))
+        return 0
     recognizer = WhisperRecognizer.from_settings(settings, ModelRegistry(settings.models_dir))
     engine = AsrEngine(recognizer, settings.asr)
     engine.set_glossary([] if args.no_glossary else kb_glossary(args.kb))
