@@ -22,8 +22,8 @@ from eval.callset import CallSpec, Timeline
 Received = tuple[float, dict[str, Any]]
 """(monotonic receive time, event as sent)."""
 
-NotesScorer = Callable[[CallSpec, dict[str, Any]], tuple[float, int]]
-"""(call, notes as sent) -> (fact coverage, invented numbers)."""
+NotesScorer = Callable[[CallSpec, dict[str, Any]], tuple[float, list[str], list[str]]]
+"""(call, notes as sent) -> (fact coverage, facts missing, numbers not said in the call)."""
 
 
 @dataclass(slots=True)
@@ -55,6 +55,8 @@ class CallResult:
     metric: str = "cer"
     fact_coverage: float | None = None
     invented_numbers: int | None = None
+    missing_facts: list[str] = field(default_factory=list)
+    invented: list[str] = field(default_factory=list)
     summary_latency_s: float | None = None
     notes: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
@@ -133,7 +135,8 @@ def score_call(
             result.summary_latency_s = round(max(0.0, recv - t0 - ended), 3)
             result.notes = e.get("notes")
             if notes_scorer is not None and result.notes is not None:
-                result.fact_coverage, result.invented_numbers = notes_scorer(call, result.notes)
+                result.fact_coverage, result.missing_facts, result.invented = notes_scorer(call, result.notes)
+                result.invented_numbers = len(result.invented)
     return result
 
 

@@ -18,7 +18,8 @@ padding-bottom:4px}.muted{color:#616e7c;font-size:13px}
 .card.pass{border-color:#2a9d4b;background:#eef8f0}.card.fail{border-color:#d1495b;background:#fcefef}
 table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
 th,td{border-bottom:1px solid #e4e7eb;padding:5px 7px;text-align:left;vertical-align:top}
-th{background:#f1f4f7;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f1f4f7;font-weight:600}table.kv th{width:14%;font-weight:500;font-size:12px}
+table.kv td{width:11%}td.num{text-align:right;font-variant-numeric:tabular-nums}
 img{max-width:100%;border:1px solid #e4e7eb;border-radius:6px;margin:6px 0}
 code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 pre{background:#f5f7fa;padding:10px;overflow:auto;max-height:420px}
@@ -100,17 +101,31 @@ def _misses(rows: list[dict[str, Any]]) -> str:
                     r["reference"], r["transcript"], _fmt(r["latency_s"], "{:.2f} s")] for r in rows])
 
 
-def _metrics(section: dict[str, Any]) -> str:
-    flat = {k: v for k, v in section["metrics"].items() if not isinstance(v, dict | list)}
-    nested = {k: v for k, v in section["metrics"].items() if isinstance(v, dict | list)}
+def _metrics(section: dict[str, Any], per_row: int = 4) -> str:
+    """The command, then its headline metrics as metric/value pairs, ``per_row`` pairs a row."""
+    flat = [(k, v) for k, v in section["metrics"].items() if not isinstance(v, dict | list)]
+    nested = {k: v for k, v in section["metrics"].items() if isinstance(v, dict | list) and v}
     parts = [f'<p class="muted">Command: <code>{escape(section["command"])}</code> ({section["seconds"]} s)</p>']
     if section.get("error"):
         parts.append(f'<p class="bad">Failed: {escape(section["error"])}</p>')
     if flat:
-        parts.append(_table(list(flat), [list(flat.values())]))
+        rows = []
+        for i in range(0, len(flat), per_row):
+            chunk = flat[i : i + per_row]
+            rows.append("".join(f"<th>{escape(k)}</th><td class='num'>{escape(_fmt(v))}</td>" for k, v in chunk))
+        parts.append(f"<table class='kv'>{''.join(f'<tr>{r}</tr>' for r in rows)}</table>")
     for key, value in nested.items():
         parts.append(f'<p class="muted">{escape(key)}: <code>{escape(json.dumps(value, ensure_ascii=False))}</code></p>')
     return "".join(parts)
+
+
+def _notes(calls: list[dict[str, Any]]) -> str:
+    return _table(["call", "fact coverage", "facts missing from the notes", "numbers in the notes never said",
+                   "what the notes say was done (対応内容)"],
+                  [[c["id"], _fmt(c["fact_coverage"], "{:.2f}"), ", ".join(c["missing_facts"]) or "–",
+                    ", ".join(c["invented"]) or "–",
+                    " / ".join(line["text"] for line in (c["notes"] or {}).get("actions", []))[:240] or "–"]
+                   for c in calls], numeric=(1,))
 
 
 def render(report: dict[str, Any], images: dict[str, str]) -> str:
@@ -127,9 +142,14 @@ def render(report: dict[str, Any], images: dict[str, str]) -> str:
                  "the turn (green: expected card in the top 3, red: missed).</p>",
                  _img(images, "timelines", "call timelines"),
                  "<h2>Per call</h2>", _calls_table(report["calls"]), _img(images, "per_call", "per-call figures"),
-                 "<h2>Worst misses</h2>", _misses(report["worst_call_misses"])]
+                 "<h2>Missed cards, then the slowest cards</h2>", _misses(report["worst_call_misses"]),
+                 "<h2>After-call notes from the live transcript</h2><p class='muted'>Facts and numbers are "
+                 "checked against what was said (the script), so recognition errors that reach the notes "
+                 "count against them.</p>", _notes(report["calls"])]
     if "retrieval" in sections:
         body += ["<h2>Retrieval (typed queries)</h2>", _metrics(sections["retrieval"]),
+                 "<p class='muted'>Rank of the first relevant article per answerable query, grouped by the "
+                 "query's language and the article's category.</p>",
                  _img(images, "query_ranks", "per-query ranks")]
         if report["worst_query_misses"]:
             body.append("<p>Queries whose relevant article was not in the top 3:</p>")

@@ -75,7 +75,7 @@ def test_hits_latencies_and_error_rate() -> None:
         (t0 + 8.1, suggestions("u2", ("pin", 1))),
         (t0 + 9.0, {"type": "summary", "notes": {"inquiry": []}}),
     ]
-    result = score_call(call, line, received, lambda c, n: (0.5, 1))
+    result = score_call(call, line, received, lambda c, n: (0.5, ["紛失"], ["3"]))
     t1, t3 = result.turns[1], result.turns[3]
     assert (t1.hit1, t1.hit3) == (False, True)
     assert (t3.hit1, t3.hit3) == (True, True)
@@ -86,7 +86,7 @@ def test_hits_latencies_and_error_rate() -> None:
     # one substituted character out of the 4 turns' 40 characters
     assert result.error_rate == pytest.approx(1 / 40, abs=1e-3)
     assert result.summary_latency_s == pytest.approx(9.0 - 7.8)
-    assert (result.fact_coverage, result.invented_numbers) == (0.5, 1)
+    assert (result.fact_coverage, result.invented_numbers, result.missing_facts) == (0.5, 1, ["紛失"])
 
     summary = aggregate([result])
     assert summary["hit@1"] == 0.5 and summary["hit@3"] == 1.0

@@ -21,7 +21,7 @@ def results() -> tuple[list[CallResult], dict[str, list[TurnSpan]]]:
                    suggested=[("pin", 1)], hit1=False, hit3=False, suggestion_latency_s=1.4, final_latency_s=1.2),
     ]
     spans = [TurnSpan(0, "agent", 0.6, 2.0, 0.7, 1.9), TurnSpan(1, "customer", 2.6, 4.0, 2.7, 3.9)]
-    call = CallResult("ja-1", "ja", turns, error_rate=0.0, fact_coverage=0.8, invented_numbers=1,
+    call = CallResult("ja-1", "ja", turns, error_rate=0.0, fact_coverage=0.8, invented_numbers=1, invented=["5"],
                       summary_latency_s=0.7)
     return [call], {"ja-1": spans}
 
