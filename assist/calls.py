@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from assist import metrics
 from assist.config import Settings
@@ -89,6 +90,9 @@ class CallManager:
             metrics.CALLS_REJECTED.labels("too_many_calls").inc()
             raise CallError("too_many_calls",
                             f"the server is at its maximum of {self.settings.server.max_calls} concurrent calls")
+        # integrators put customer fields in metadata: mask them like speech before they are stored or sent
+        language = options.language if options.language != "auto" else self.settings.language
+        options = replace(options, metadata={k: self.pipeline.mask(v, language) for k, v in options.metadata.items()})
         first_seq = await self.loop.run_in_executor(None, self._reopen, call_id, options)
         self._ended_hubs.pop(call_id, None)
         hub = CallHub(call_id, loop=self.loop, writer=self.writer, queue_size=self.settings.server.subscriber_queue,
