@@ -131,8 +131,9 @@ class WhisperRecognizer:
     ) -> list[Transcription]:
         """Decode several utterances (of one language) in one batched encoder/decoder pass.
 
-        The utterances are laid end to end and handed to ``BatchedInferencePipeline`` as clips; each
-        segment comes back tagged with its clip's offset (``seek``), which maps it to its utterance.
+        With a short audio context they are stacked as one batch (``decode_short``); with the 30 s
+        window they are laid end to end and handed to ``BatchedInferencePipeline`` as clips, each segment
+        coming back tagged with its clip's offset (``seek``), which maps it to its utterance.
         """
         if not audios:
             return []
