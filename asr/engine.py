@@ -47,6 +47,7 @@ class AsrEngine:
         self._legs_lock = threading.Lock()
         self._prompts: dict[str, str | None] = {}
         self._closed = False
+        self._count_lock = threading.Lock()
         self.decodes_final = 0
         self.decodes_partial = 0
         self.max_lag_s = 0.0
@@ -184,14 +185,16 @@ class AsrEngine:
                         prompt=self.prompt(language),
                     )
                 )
-                self.decodes_final += len(pairs)
+                with self._count_lock:
+                    self.decodes_final += len(pairs)
             else:
                 results = [
                     self.recognizer.transcribe(
                         pairs[0][1].audio, language=language, beam_size=self.settings.partial_beam_size
                     )
                 ]
-                self.decodes_partial += 1
+                with self._count_lock:
+                    self.decodes_partial += 1
         except Exception:
             log.exception("decode failed (%d %s)", len(pairs), "finals" if final else "partial")
             results = [None] * len(pairs)
