@@ -92,7 +92,8 @@ class CallManager:
                             f"the server is at its maximum of {self.settings.server.max_calls} concurrent calls")
         # integrators put customer fields in metadata: mask them like speech before they are stored or sent
         language = options.language if options.language != "auto" else self.settings.language
-        options = replace(options, metadata={k: self.pipeline.mask(v, language) for k, v in options.metadata.items()})
+        metadata = {k: v if k == "owner" else self.pipeline.mask(v, language) for k, v in options.metadata.items()}
+        options = replace(options, metadata=metadata)
         first_seq = await self.loop.run_in_executor(None, self._reopen, call_id, options)
         self._ended_hubs.pop(call_id, None)
         hub = CallHub(call_id, loop=self.loop, writer=self.writer, queue_size=self.settings.server.subscriber_queue,

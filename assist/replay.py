@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import soxr
 import websockets
-from websockets.exceptions import ConnectionClosedError
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from asr.base import SAMPLE_RATE, Leg
 
@@ -97,12 +97,14 @@ async def replay_call(
     start_options: Mapping[str, Any] | None = None,
     on_audio_start: Callable[[], None] | None = None,
     timeout_s: float = 300.0,
+    api_key: str | None = None,
 ) -> list[dict[str, Any]]:
     """Stream a call's legs (or its turns) to ``url`` and return every event of the call, in order.
 
     One socket per leg, or one two-channel socket with ``stereo``. Returns once the server closes the
     events socket (after the summary) or ``timeout_s`` passes. ``on_audio_start`` is called just before
-    the first audio frame is sent (call time 0, for latency measurements).
+    the first audio frame is sent (call time 0, for latency measurements). ``api_key`` is sent as a
+    bearer header on every socket (servers in ``auth.mode = keys``).
     """
     if (legs_audio is None) == (turns is None):
         raise ValueError("give exactly one of legs_audio and turns")
@@ -110,6 +112,7 @@ async def replay_call(
     if not legs:
         raise ValueError("nothing to replay")
     call_id = call_id or f"replay-{uuid.uuid4().hex[:8]}"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     base = url.rstrip("/")
     events: list[dict[str, Any]] = []
     start = {"type": "start", "call_id": call_id, "language": language, "encoding": "pcm16", "sample_rate": 16000,
@@ -125,12 +128,15 @@ async def replay_call(
         last = 0
         while True:
             url_events = f"{base}/ws/calls/{call_id}/events?wait=1&after_seq={last}"
-            async with websockets.connect(url_events, max_size=None) as ws:
+            async with websockets.connect(url_events, max_size=None, additional_headers=headers) as ws:
                 try:
                     async for message in ws:
                         event = json.loads(message)
                         if event.get("code") == "lagging":
                             break
+                        if event.get("type") == "error" and event.get("fatal"):  # refused: retrying cannot help
+                            sink(event)
+                            return
                         last = max(last, event.get("seq", 0))
                         sink(event)
                     else:
@@ -151,7 +157,7 @@ async def replay_call(
     try:
         async with asyncio.timeout(timeout_s):
             await asyncio.gather(*(_one_socket(base, call_id, msg, audio, channels, realtime, sink,
-                                               on_audio_start if i == 0 else None)
+                                               on_audio_start if i == 0 else None, headers)
                                    for i, (msg, audio, channels) in enumerate(sockets)))
             if any(e.get("type") == "error" and e.get("fatal") for e in events):
                 collector.cancel()  # the call was refused or broken: its events socket would wait forever
@@ -165,12 +171,16 @@ async def replay_call(
 
 async def _one_socket(base: str, call_id: str, start: dict[str, Any], interleaved: np.ndarray, channels: int,
                       realtime: bool, sink: Callable[[dict[str, Any]], None],
-                      on_audio_start: Callable[[], None] | None) -> None:
+                      on_audio_start: Callable[[], None] | None, headers: dict[str, str]) -> None:
     frame = SAMPLE_RATE * FRAME_MS // 1000 * channels
     pcm = _pcm16(interleaved)
     frames = [pcm[i : i + frame * 2] for i in range(0, len(pcm), frame * 2)]
-    async with websockets.connect(f"{base}/ws/calls/{call_id}/audio", max_size=None) as ws:
-        await ws.send(json.dumps(start))
+    async with websockets.connect(f"{base}/ws/calls/{call_id}/audio", max_size=None,
+                                  additional_headers=headers) as ws:
+        try:
+            await ws.send(json.dumps(start))
+        except ConnectionClosed:  # refused at once (auth): its error event is still buffered below
+            pass
         sender = asyncio.create_task(_stream(ws, frames, realtime, on_audio_start))
         try:
             async for message in ws:  # only errors come back here; the server closes after flushing

@@ -127,4 +127,17 @@ async def test_call_owner_is_the_streaming_key(server: KeyedServer) -> None:
             pass
     async with httpx.AsyncClient(base_url=server.http, timeout=10) as client:
         detail = (await client.get("/api/calls/owned-2", headers=headers)).json()
-    assert detail["metadata"] == {"owner": server.key_ids["agent"], "queue": "cards"}
+    assert detail.get("metadata") == {"owner": server.key_ids["agent"], "queue": "cards"}, detail
+
+
+async def test_whole_call_in_keys_mode_with_replay(server: KeyedServer) -> None:
+    from test_live_support import silence
+
+    from assist.replay import replay_call
+
+    events = await replay_call(server.url, "keyed-call", {"customer": silence(0.6)}, realtime=False, timeout_s=20,
+                               api_key=server.keys["agent"])
+    assert [e["type"] for e in events][-2:] == ["call_ended", "summary"]
+    refused = await replay_call(server.url, "keyed-call-2", {"customer": silence(0.6)}, realtime=False, timeout_s=10,
+                                api_key=server.keys["knowledge-manager"])
+    assert any(e.get("code") == "forbidden" for e in refused)

@@ -54,8 +54,11 @@ async def test_lagging_widget_gets_error_and_can_resume(live) -> None:  # noqa: 
             done = asyncio.Event()
 
             def flood() -> None:
+                # holding the loop until every write committed queues all deliveries back to back, so the
+                # widget's sender cannot drain between them: the overflow is certain, not a timing race
                 for _ in range(400):
                     session.publish(session.status())
+                calls.writer.flush()
                 done.set()
 
             calls.loop.call_soon_threadsafe(flood)
