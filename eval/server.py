@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -48,11 +49,28 @@ def prepare_home(home: Path, kb: Path, settings: Settings) -> int:
         store.close()
 
 
+@dataclass(frozen=True)
+class EvalServer:
+    """A running evaluation server: its ``ws://`` base URL and its process id (for /proc readings)."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
 def running_server(
     kb: Path, settings: Settings, *, config: Path | None = None, ready_timeout_s: float = 300.0
 ) -> Iterator[str]:
     """Yield the ``ws://`` base URL of a fresh server that serves ``kb``; stop it on exit."""
+    with eval_server(kb, settings, config=config, ready_timeout_s=ready_timeout_s) as server:
+        yield server.url
+
+
+@contextmanager
+def eval_server(
+    kb: Path, settings: Settings, *, config: Path | None = None, ready_timeout_s: float = 300.0
+) -> Iterator[EvalServer]:
+    """Start ``assist serve`` over ``kb`` in a throwaway home; stop it on exit."""
     with tempfile.TemporaryDirectory(prefix="assist-eval-") as tmp:
         home = Path(tmp) / "home"
         n = prepare_home(home, kb, settings)
@@ -67,7 +85,7 @@ def running_server(
             try:
                 _wait_ready(proc, f"http://127.0.0.1:{port}", ready_timeout_s, log_path)
                 log.info("evaluation server on port %d with %d articles", port, n)
-                yield f"ws://127.0.0.1:{port}"
+                yield EvalServer(f"ws://127.0.0.1:{port}", proc.pid)
             finally:
                 proc.terminate()
                 try:

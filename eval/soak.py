@@ -16,9 +16,7 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -28,7 +26,7 @@ from typing import Any
 from assist.config import load_settings
 from assist.replay import replay_call
 from eval.callset import CallSpec, read_calls, replay_turns
-from eval.server import _wait_ready, free_port, prepare_home
+from eval.server import eval_server
 
 log = logging.getLogger(__name__)
 
@@ -195,23 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     calls = read_calls(args.call_set)
     audio = load_audio(calls)
     settings = load_settings(args.config)
-    with tempfile.TemporaryDirectory(prefix="assist-soak-") as tmp:
-        home = Path(tmp) / "home"
-        prepare_home(home, args.kb, settings)
-        port = free_port()
-        env = {**os.environ, "ASSIST_HOME": str(home), "ASSIST_LOG_LEVEL": "WARNING", "ASSIST_AUTH__MODE": "open"}
-        cmd = [sys.executable, "-m", "assist.cli"] + (["--config", str(args.config)] if args.config else [])
-        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port)]
-        log_path = Path(tmp) / "server.log"
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-            try:
-                _wait_ready(proc, f"http://127.0.0.1:{port}", 300, log_path)
-                report = asyncio.run(soak(f"ws://127.0.0.1:{port}", proc.pid, calls, audio, minutes=args.minutes,
-                                          concurrency=args.calls, sample_s=args.sample_s))
-            finally:
-                proc.terminate()
-                proc.wait(timeout=60)
+    with eval_server(args.kb, settings, config=args.config) as server:
+        report = asyncio.run(soak(server.url, server.pid, calls, audio, minutes=args.minutes,
+                                  concurrency=args.calls, sample_s=args.sample_s))
     brief = {k: v for k, v in asdict(report).items() if k not in ("samples", "runs")}
     print(json.dumps(brief, indent=1))
     if args.out:
