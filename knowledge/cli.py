@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from assist.config import Settings
 from knowledge.article import Article, KnowledgeError
 from knowledge.io import FORMATS, apply_import, export, read_path
@@ -76,7 +78,12 @@ def _fail(exc: KnowledgeError) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     try:
-        report = apply_import(store, read_path(args.path, args.format), dry_run=args.dry_run)
+        articles = read_path(args.path, args.format)
+        # Writing (or, for a dry run, comparing) is the long part of a big import; parsing is quick.
+        # The bar goes to stderr, only on a terminal, never with --json, and only after a second.
+        with tqdm(articles, desc="checking" if args.dry_run else "importing", unit="article", leave=False,
+                  delay=1.0, disable=True if args.json else None) as rows:
+            report = apply_import(store, rows, dry_run=args.dry_run)
     except KnowledgeError as exc:
         return _fail(exc)
     if args.json:

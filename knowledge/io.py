@@ -170,8 +170,9 @@ def _read(path: Path) -> str:
         raise KnowledgeError("invalid_encoding", f"{path.name} is not UTF-8 text") from exc
 
 
-def apply_import(store: KnowledgeStore, articles: list[Article], *, dry_run: bool = False) -> ImportReport:
-    """Upsert in one transaction; with ``dry_run`` only report what would change."""
+def apply_import(store: KnowledgeStore, articles: Iterable[Article], *, dry_run: bool = False) -> ImportReport:
+    """Upsert in one transaction (``articles`` is read once, so a progress bar can wrap it); with
+    ``dry_run`` only report what would change."""
     report = ImportReport(dry_run=dry_run)
     if dry_run:
         for article in articles:
