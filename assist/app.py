@@ -19,6 +19,7 @@ from assist import __version__, api_calls, api_keys, auth, security, ws, ws_twil
 from assist.calls import CallManager
 from assist.config import Settings
 from assist.services import Services
+from models import enforce_offline
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def _optional_router(module: str) -> object | None:
 
 
 def create_app(settings: Settings, services: Services | None = None, *, status_interval_s: float = 2.0) -> FastAPI:
+    """Build the app; hub access is switched off here too, so an app built without the CLI is also offline."""
+    enforce_offline(settings.allow_downloads)  # before Services loads any model library
     services = services or Services(settings)
 
     @asynccontextmanager

@@ -9,6 +9,8 @@ import time
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record; newlines in messages and tracebacks stay escaped inside it."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
@@ -19,7 +21,9 @@ class JsonFormatter(logging.Formatter):
         for key in ("call_id", "leg", "code"):
             if hasattr(record, key):
                 payload[key] = getattr(record, key)
-        if record.exc_info:
+        if record.exc_text:  # the redacting filter (assist/security.py) leaves the masked traceback here
+            payload["exc"] = record.exc_text
+        elif record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False)
 

@@ -52,12 +52,14 @@ EN: dict[str, str] = {
 }
 TELEPHONE = ("ja-card-lost", "ja-card-double", "ja-tel-net")
 TEST_FIXTURES = {"en_refund.wav": "en-ec-return", "ja_points.wav": "ja-ec-points"}
+# Test-only utterances, older than the eval set: normal speed, untrimmed, so the committed WAVs reproduce byte for byte.
+STANDALONE_FIXTURES: dict[str, str] = {"ja_lost_card.wav": "クレジットカードをなくしてしまいました。"}
 
 
-def tts_ja(text: str) -> np.ndarray:
+def tts_ja(text: str, speed: float = 1.2) -> np.ndarray:
     import pyopenjtalk
 
-    x, sr = pyopenjtalk.tts(text, speed=1.2)
+    x, sr = pyopenjtalk.tts(text, speed=speed)
     return soxr.resample((x / 32768.0).astype(np.float32), sr, SR)
 
 
@@ -124,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     for name, key in TEST_FIXTURES.items():
         write_wav(args.fixtures / name, audio[key])
+    for name, text in STANDALONE_FIXTURES.items():
+        write_wav(args.fixtures / name, tts_ja(text, speed=1.0))
     total = sum(p.stat().st_size for p in (args.out / "audio").glob("*.wav"))
     sys.stdout.write(f"{len(rows)} utterances, {total / 1e6:.2f} MB in {args.out}\n")
     return 0
