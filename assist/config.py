@@ -79,6 +79,11 @@ class SummarizeSettings(_Section):
     openai_api_key: str | None = None
     transformers_model: str | None = Field(None, description="Local folder of a chat model")
     timeout_s: float = Field(20.0, gt=0)
+    reply_backend: Literal["template", "openai"] = Field(
+        "template", description="Reply drafts: the template, or a rewrite by openai_base_url / openai_model that "
+        "is kept only when the cited article supports every sentence")
+    reply_timeout_s: float = Field(3.0, gt=0, description="Longest wait for a reply rewrite before the template "
+                                   "is sent (the call's next draft waits behind it)")
 
 
 class ServerSettings(_Section):

@@ -170,6 +170,12 @@ class ReplyDraftEvent(_Event):
     article_id: str
     text: str
     cited_ids: list[str]
+    language: str = Field("ja", description="The draft's language: always the cited article's (drafts are not "
+                          "translated, so every sentence stays checkable against the article)")
+    cross_lingual: bool = Field(False, description="The article, and so the draft, is not in the call's language: "
+                                "the agent has to put it in their own words")
+    backend: str = Field("template", description="`template`, or the rewrite's backend (`openai:MODEL`) when its "
+                         "every sentence was supported by the article")
 
 
 class SummaryEvent(_Event):

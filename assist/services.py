@@ -6,12 +6,16 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from assist.config import Settings
-from assist.pipeline import Pipeline
+from assist.pipeline import DraftFn, Pipeline
 from assist.store import CallStore
 from models import ModelRegistry
+
+if TYPE_CHECKING:
+    from summarize.reply import ReplyDraft, ReplyDrafter
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +79,7 @@ class Services:
         # retrieval, drafts and notes: one worker per core the ASR does not hold busy
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assist-model")
         self.pipeline = Pipeline(asr=self.asr, retrieval=retrieval, summarizer=build_summarizer(s),
-                                 draft=_draft_from_article, mask=masker(s.privacy.mask_entities), executor=self._executor,
+                                 draft=build_draft(s), mask=masker(s.privacy.mask_entities), executor=self._executor,
                                  top_k=s.retrieval.top_k)
 
     def readiness(self) -> dict[str, Any]:
@@ -98,9 +102,26 @@ class Services:
         self.call_store.close()
 
 
-def _draft_from_article(article: Any, query: str, language: str) -> Any:
-    """Adapts a knowledge ``Article`` to ``summarize.reply.draft_reply``."""
-    from summarize.reply import ArticleText, draft_reply
+def build_draft(settings: Settings) -> DraftFn:
+    """The session's draft function: the template, or the rewrite behind the support check when configured."""
+    from summarize.factory import SummarizerConfigError
+    from summarize.reply import ReplyDrafter
+
+    s = settings.summarize
+    if s.reply_backend == "template":
+        return partial(_draft_from_article, ReplyDrafter())
+    if not s.openai_base_url or not s.openai_model:
+        raise SummarizerConfigError("summarize.reply_backend=openai needs summarize.openai_base_url and openai_model")
+    from summarize.openai_compat import OpenAIChat
+
+    chat = OpenAIChat(s.openai_base_url, s.openai_model, api_key=s.openai_api_key, timeout_s=s.reply_timeout_s,
+                      max_tokens=256)  # 2-4 sentences
+    return partial(_draft_from_article, ReplyDrafter(chat))
+
+
+def _draft_from_article(drafter: ReplyDrafter, article: Any, query: str, language: str) -> ReplyDraft:
+    """Adapts a knowledge ``Article`` to ``ReplyDrafter.draft``; ``language`` is the draft's."""
+    from summarize.reply import ArticleText
 
     text = ArticleText(article.id, article.title, article.answer, getattr(article, "language", None) or language)
-    return draft_reply(text, query, language)
+    return drafter.draft(text, query, language)

@@ -76,6 +76,7 @@ class CallSession:
         self._shown: dict[str, int] = {}  # article_id -> best rank shown
         self._shown_refs: dict[str, ArticleRef] = {}
         self._last_drafted: str | None = None
+        self._drafts: asyncio.Task[None] | None = None  # the newest draft; it awaits the ones before it
         self._previous_customer: str | None = None
         self._spoken_language: str | None = None  # detected, for calls started with language "auto"
         self._pending: asyncio.Queue[_Customer | None] = asyncio.Queue()
@@ -214,9 +215,21 @@ class CallSession:
         top = suggestion.hits[0]
         if self.pipeline.draft is not None and top.article_id != self._last_drafted:
             self._last_drafted = top.article_id
-            await self._draft(item, top.article_id, language or top.language or "ja")
+            # A mixed-language draft (call-language courtesy around article-language answers) can be read out
+            # by nobody, and a translation could not be checked against the article: the draft is in the
+            # article's language and the event says when that is not the call's.
+            draft_language = top.language or language or "ja"
+            cross_lingual = language is not None and draft_language != language
+            # drafts (a rewrite may wait seconds on its endpoint) run beside the next utterance's retrieval,
+            # one after another so the newest draft is the last one sent
+            self._drafts = self.loop.create_task(
+                self._draft(self._drafts, item, top.article_id, draft_language, cross_lingual),
+                name=f"draft-{self.call_id}-{item.utterance_id}")
 
-    async def _draft(self, item: _Customer, article_id: str, language: str) -> None:
+    async def _draft(self, previous: asyncio.Task[None] | None, item: _Customer, article_id: str, language: str,
+                     cross_lingual: bool) -> None:
+        if previous is not None:
+            await previous
         draft_fn = self.pipeline.draft
         if draft_fn is None:
             return
@@ -225,12 +238,17 @@ class CallSession:
             article = self.pipeline.retrieval.get_article(article_id)  # may read the KB database
             return None if article is None else draft_fn(article, item.text, language)
 
-        draft = await self.loop.run_in_executor(self.pipeline.executor, make)
+        try:
+            draft = await self.loop.run_in_executor(self.pipeline.executor, make)
+        except Exception:
+            log.exception("call %s: reply draft failed for %s", self.call_id, item.utterance_id)
+            return
         if draft is None:
             return
         text = self.pipeline.mask(draft.text, language)
         self.publish(ReplyDraftEvent(call_id=self.call_id, utterance_id=item.utterance_id, article_id=article_id,
-                                     text=text, cited_ids=list(draft.cited_ids)))
+                                     text=text, cited_ids=list(draft.cited_ids), language=language,
+                                     cross_lingual=cross_lingual, backend=getattr(draft, "backend", "template")))
 
     # ------------------------------------------------------------ status and end
 
@@ -260,6 +278,8 @@ class CallSession:
         await asyncio.sleep(0)  # let transcripts scheduled by the flushed legs run
         self._pending.put_nowait(None)
         await self._suggester
+        if self._drafts is not None:
+            await self._drafts
         duration = time.time() - self.started
         self.publish(CallEndedEvent(call_id=self.call_id, reason=reason, duration_s=round(duration, 2)))
         if self.writer is not None:

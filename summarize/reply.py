@@ -4,6 +4,8 @@ Runs on every suggestion, so the default is a template (well under 5 ms): a cush
 answer sentences that best match the customer's words (character-bigram overlap, robust to ASR spellings),
 and a closing. A generative rewrite is optional and kept only when every sentence is supported by the
 cited article (its numbers appear there, its content overlaps it); otherwise the template stands.
+Drafts are never translated: a draft is in its ``language`` (the live service passes the article's), even when
+the customer spoke another one, so every sentence stays checkable against the article.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ def draft_reply(article: ArticleText, query: str, language: str) -> ReplyDraft:
     grams = [_grams(a, lang) for a in answer]
     ranked = sorted(range(len(answer)), key=lambda i: (-len(grams[i] & q), -len(grams[i] & title), i))
     body = [_polite(answer[i], lang) for i in sorted(ranked[:_MAX_SENTENCES])]
-    cushion = _CUSHION[lang][0 if _TROUBLE[lang].search(query) else 1]
+    # the customer may speak another language than the article's: look for trouble words in either
+    trouble = any(pattern.search(query) for pattern in _TROUBLE.values())
+    cushion = _CUSHION[lang][0 if trouble else 1]
     sentences = [cushion, *body, _CLOSING[lang]]
     return ReplyDraft(text=("" if lang == "ja" else " ").join(sentences), cited_ids=[article.article_id],
                       sentences=sentences)
@@ -100,7 +104,7 @@ _REWRITE_PROMPT = {
     "ja": ("あなたはコールセンターのオペレーターです。次のFAQの回答だけを根拠に、お客様の言葉に答える丁寧な返答を"
            "2〜4文で書いてください。FAQにない事実や数字は書かないでください。返答の文だけを出力してください。"),
     "en": ("You are a contact-center agent. Using only the FAQ answer below, write a polite reply of 2-4 sentences "
-           "to the customer's words. Add no fact or number that is not in the FAQ. Output only the reply."),
+           "to the customer's words, in English. Add no fact or number that is not in the FAQ. Output only the reply."),
 }
 
 

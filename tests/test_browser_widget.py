@@ -108,12 +108,15 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
         lost.find_element("css selector", ".title").click()
         driver.find_element("css selector", '[data-article="fees"] .copy').click()
 
-        def feedback() -> set[tuple[str, str]]:
+        def feedback() -> list[tuple[str, str]]:
             detail = httpx.get(f"{server.http}/api/calls/{call_id}").json()
-            return {(f["article_id"], f["action"]) for f in detail["feedback"]}
+            return [(f["article_id"], f["action"]) for f in detail["feedback"]]
 
-        wanted = {("lost-card", "used"), ("lost-card", "clicked"), ("fees", "copied")}
-        wait_for(lambda: wanted <= feedback(), 10, "feedback rows")
+        # every card rendered reported `shown`, once (the socket dropped and resumed in between)
+        wanted = {("lost-card", "used"), ("lost-card", "clicked"), ("fees", "copied"),
+                  ("lost-card", "shown"), ("reissue", "shown"), ("fees", "shown")}
+        wait_for(lambda: wanted <= set(feedback()), 10, "feedback rows")
+        assert sorted(a for a, action in feedback() if action == "shown") == ["fees", "lost-card", "reissue"]
 
         # notes: sources highlight on hover, the flagged line is marked 要確認
         inquiry = driver.find_element("css selector", '[data-field="inquiry"] .note-line')

@@ -35,6 +35,7 @@ def test_the_committed_thresholds_load() -> None:
     checks = {c.name: c for c in load_thresholds()}
     assert {"summary", "calls"} <= set(checks)
     assert checks["calls"].maximum["invented_numbers"] == 0
+    assert checks["summary"].maximum == {"invented_numbers": 0, "promised_as_done": 0}
     assert all(c.command and (c.minimum or c.maximum) for c in checks.values())
 
 
@@ -61,3 +62,12 @@ def test_run_check_reads_the_last_json_line_and_reports_crashes(tmp_path: Path) 
         "passed": True, "failures": []}
     with pytest.raises(RuntimeError, match="exited with 2"):
         gate.run_check(Check("typo", ["no-such-evaluation"], {}, {}))
+
+
+def test_a_promise_listed_as_done_fails_the_summary_gate() -> None:
+    summary = {c.name: c for c in load_thresholds()}["summary"]
+    ok = {"fact_coverage": 0.95, "invented_numbers": 0, "promised_as_done": 0}
+    assert evaluate(summary, ok) == []
+    [violation] = evaluate(summary, {**ok, "promised_as_done": 1})
+    assert (violation.metric, violation.value, violation.kind) == ("promised_as_done", 1.0, "max")
+    assert violation.message() == "summary: promised_as_done = 1 > 0 (the maximum in eval/thresholds.toml)"

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-import httpx
-from test_live_support import connect, live, recv_all, silence  # noqa: F401
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import httpx
+from test_live_support import FakeAsr, FakeRetrieval, connect, fake_mask, live, recv_all, silence  # noqa: F401
+from test_summarize_reply import RETURN_EN
+
+from assist.config import Settings
 from assist.events import parse_event
+from assist.pipeline import Pipeline
 from assist.replay import ReplayTurn, replay_call
+from assist.services import build_draft
+from retrieval.base import Hit
 
 CUSTOMER = ["カードをなくしました", "カードをなくしたんです", "再発行はできますか", "番号は1234です"]
 RESPONSES = {
@@ -88,3 +98,36 @@ async def test_stereo_socket_carries_both_legs(live) -> None:  # noqa: F811
     assert events[0]["legs"] == ["customer", "agent"]
     legs = {e["leg"] for e in events if e["type"] == "transcript" and e["final"]}
     assert legs == {"customer", "agent"}
+
+
+class _BilingualKb(FakeRetrieval):
+    """An English article for the refund question, Japanese ones otherwise."""
+
+    def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
+                k: int | None = None) -> Any:
+        if latest != "返金はいつですか":
+            return super().suggest(latest, previous, language=language, k=k)
+        hit = Hit(RETURN_EN.article_id, RETURN_EN.title, RETURN_EN.answer[:40], 0.9, language="en")
+        return SimpleNamespace(query=latest, hits=[hit], latency_ms=5.0, abstained=False)
+
+    def get_article(self, article_id: str) -> Any:
+        if article_id != RETURN_EN.article_id:
+            return super().get_article(article_id)
+        return SimpleNamespace(id=article_id, title=RETURN_EN.title, answer=RETURN_EN.answer, language="en")
+
+
+async def test_draft_from_an_article_in_another_language_is_in_its_language_and_flagged(
+    live, tmp_path: Path  # noqa: F811
+) -> None:
+    customer = ["カードをなくしました", "返金はいつですか"]
+    pipeline = Pipeline(asr=FakeAsr({"customer": customer}), retrieval=_BilingualKb({customer[0]: ["lost-card"]}),
+                        draft=build_draft(Settings(home=tmp_path)), mask=fake_mask)
+    srv = live(pipeline=pipeline)
+    events = await replay_call(srv.url, "call-x", {"customer": silence(1.1)}, realtime=False, timeout_s=30)
+    same, other = [e for e in events if e["type"] == "reply_draft"]
+    assert (same["language"], same["cross_lingual"]) == ("ja", False)
+    assert same["text"].endswith("ほかにご不明な点はございますか。")
+    assert (other["article_id"], other["language"], other["cross_lingual"]) == ("return-policy-en", "en", True)
+    # English throughout (no Japanese courtesy around English answers), and still grounded in the article
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", other["text"])
+    assert other["text"].startswith("Thank you for your question.") and "5 business days" in other["text"]

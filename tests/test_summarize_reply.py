@@ -64,3 +64,10 @@ def test_rewrite_kept_only_when_supported() -> None:
     for reply in ("新しいカードは明日お届けします。手数料は500円です。", None, ""):
         d = ReplyDrafter(_Chat(reply)).draft(LOST, "なくした", "ja")
         assert d.backend == "template" and d == draft_reply(LOST, "なくした", "ja")
+
+
+def test_trouble_in_the_customers_language_picks_the_apology_in_the_drafts() -> None:
+    # a Japanese call, an English article: the draft is English, the apology still follows the customer's words
+    assert draft_reply(RETURN_EN, "届いた商品が壊れていました", "en").sentences[0] == "I'm sorry for the inconvenience."
+    assert draft_reply(RETURN_EN, "返品はできますか", "en").sentences[0] == "Thank you for your question."
+    assert draft_reply(LOST, "I lost my card", "ja").sentences[0] == "ご不便をおかけしております。"

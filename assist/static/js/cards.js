@@ -1,6 +1,7 @@
 // Knowledge cards. A card is keyed by article id and updated in place (score, snippet, query), and a
 // newer suggestion moves the existing node to the top instead of re-creating it: no flicker, and the
-// agent's 👍/👎 state stays on the card.
+// agent's 👍/👎 state stays on the card. A suggested article reports `shown` once per call, when its card is
+// first rendered, so feedback rates have a denominator.
 
 import { t } from "./i18n.js";
 
@@ -44,6 +45,7 @@ export class CardList {
     this.onFeedback = onFeedback;
     this.cards = new Map();
     this.verdicts = new Map();
+    this.reported = new Set(); // article ids whose `shown` was sent, or found stored after a reload
     // Only the newest cards stay open; older ones fold behind one button instead of pushing the
     // draft off screen during a long call.
     this.visible = visible;
@@ -62,6 +64,7 @@ export class CardList {
   reset() {
     this.cards.clear();
     this.verdicts.clear();
+    this.reported.clear();
     this.list.replaceChildren();
     this.expanded = false;
     this.#fold();
@@ -80,7 +83,10 @@ export class CardList {
     return this.cards.size;
   }
 
-  /** Show these items on top, best first; cards already shown are updated and moved, not rebuilt. */
+  /**
+   * Show these items on top, best first; cards already shown are updated and moved, not rebuilt.
+   * `replace` lists (search results) are the agent's own look-ups, not suggestions: they report no `shown`.
+   */
   upsert(items, { query = null, replace = false } = {}) {
     if (replace) {
       for (const [id, card] of this.cards) {
@@ -92,11 +98,13 @@ export class CardList {
     }
     const ordered = [...items].sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
     let anchor = this.list.firstChild;
+    const created = [];
     for (const item of ordered) {
       let card = this.cards.get(item.article_id);
       if (!card) {
         card = this.#create(item);
         this.cards.set(item.article_id, card);
+        if (!replace) created.push(item.article_id);
       } else if (!replace) {
         card.classList.remove("fresh");
         void card.offsetWidth;
@@ -107,10 +115,16 @@ export class CardList {
       anchor = card.nextSibling;
     }
     this.#fold();
+    for (const id of created) {
+      if (this.reported.has(id)) continue;
+      this.reported.add(id);
+      this.onFeedback(id, "shown");
+    }
   }
 
   /** Restore feedback the server already recorded (after a reload), now or when the card arrives. */
   markFeedback(articleId, action) {
+    if (action === "shown") this.reported.add(articleId);
     if (action !== "used" && action !== "dismissed") return;
     this.verdicts.set(articleId, action);
     const card = this.cards.get(articleId);
