@@ -32,6 +32,8 @@ from retrieval.snapshot import Snapshot, apply_changes, build_snapshot, load_sna
 log = logging.getLogger(__name__)
 
 # Articles in another language than the call still count (cross-lingual matches), but rank lower.
+# Lexical signals cannot match across languages, so such an article is scored on its dense rank alone,
+# scaled up to the full weight, instead of being punished for votes it could never get.
 CROSS_LINGUAL_FACTOR = 0.9
 _PRODUCT_TERM = re.compile(r"\b[A-Za-z][A-Za-z0-9+\-]*[A-Z0-9][A-Za-z0-9+\-]*\b")
 _GLOSSARY_LIMIT = 400
@@ -229,6 +231,14 @@ class RetrievalService:
             except Exception:
                 log.exception("knowledge-base refresh failed; retrying in %.0f s", self.watch_interval_s)
 
+    def _cross_lingual(self, fused: dict[str, float], snapshot: Snapshot, rankings: dict[str, list[str]],
+                       weights: dict[str, float], language: str) -> None:
+        scale = _dense_only_scale(rankings, weights)
+        dense = weighted_rrf({"dense": rankings["dense"]}, weights, self.settings.rrf_k) if scale else {}
+        for aid in fused:
+            if snapshot.articles[aid].language != language:  # lexical votes that did come still count
+                fused[aid] = max(fused[aid], dense.get(aid, 0.0) * scale) * CROSS_LINGUAL_FACTOR
+
     def _rank(self, snapshot: Snapshot, query: str, k: int, language: str | None) -> list[Hit]:
         settings = self.settings
         depth = max(50, k * 10)
@@ -253,9 +263,7 @@ class RetrievalService:
         weights = {"dense": settings.dense_weight, "bm25": settings.bm25_weight, "bigram": settings.bigram_weight}
         fused = weighted_rrf(rankings, weights, settings.rrf_k)
         if language:
-            for aid in fused:
-                if snapshot.articles[aid].language != language:
-                    fused[aid] *= CROSS_LINGUAL_FACTOR
+            self._cross_lingual(fused, snapshot, rankings, weights, language)
         best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
         hits = []
         for aid, score in best:
@@ -263,6 +271,13 @@ class RetrievalService:
             hits.append(Hit(article_id=aid, title=article.title, snippet=snippet(article), score=round(score, 6),
                             language=article.language, category=article.category, signals=signals.get(aid, {})))
         return hits
+
+
+def _dense_only_scale(rankings: dict[str, list[str]], weights: dict[str, float]) -> float:
+    """Total weight of the signals that ran over the dense weight (0 when dense did not run)."""
+    if "dense" not in rankings or weights.get("dense", 0.0) <= 0:
+        return 0.0
+    return sum(w for name, w in weights.items() if w > 0 and name in rankings) / weights["dense"]
 
 
 def confidence(hit: Hit) -> float:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assist.config import RetrievalSettings
@@ -150,3 +152,40 @@ def test_language_preference(tmp_path: Path) -> None:
     service = RetrievalService(RetrievalSettings(), HashEmbedder(), store)
     assert [h.article_id for h in service.search("lost card", k=2, language="ja")] == ["twin-b", "twin-a"]
     assert [h.article_id for h in service.search("lost card", k=2, language="en")] == ["twin-a", "twin-b"]
+
+
+class ConceptEmbedder:
+    """Embeds by shared concepts across languages, like a multilingual model, so a test can pit a
+    cross-lingual dense match against same-language articles."""
+
+    name = "concept-test"
+    dim = 3
+    CONCEPTS = (("gas", "ガス"), ("smell", "におい", "odor"), ("house", "家"))
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.array([sum(text.lower().count(w) for w in words) for words in self.CONCEPTS], np.float32) + 0.01
+        return v / float(np.linalg.norm(v))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts])
+
+    embed_passages = embed_queries
+
+
+def test_cross_lingual_match_is_not_punished_for_missing_lexical_votes(tmp_path: Path) -> None:
+    store = KnowledgeStore(tmp_path / "kb.db")
+    for row in ({"id": "gas-leak", "title": "ガスのにおいがする場合", "question": "ガスのにおい", "answer": "窓を開けてください。",
+                 "language": "ja"},
+                {"id": "odor-en", "title": "Odor in the house", "question": "odor", "answer": "Open the windows.",
+                 "language": "en"}):
+        store.upsert(parse_article(row))
+    rs = RetrievalSettings(bm25_weight=0.0, bigram_weight=0.3, min_score=0.0)
+    service = RetrievalService(rs, ConceptEmbedder(), store, index_dir=tmp_path / "index")
+    service.load()
+    # dense: gas-leak (gas + smell) first, odor-en (smell) second; no lexical overlap with either
+    hits = service.search("it smells like gas", k=2, language="en")
+    assert [h.article_id for h in hits] == ["gas-leak", "odor-en"]
+    assert hits[0].score == pytest.approx(1.3 / (rs.rrf_k + 1) * 0.9, abs=1e-6)
+    # the call's language still wins a tie on dense rank
+    hits = service.search("ガスのにおい", k=2, language="ja")
+    assert hits[0].article_id == "gas-leak"
