@@ -51,7 +51,7 @@ class ReplyDraftLike(Protocol):
 
 
 DraftFn = Callable[[Any, str, str], ReplyDraftLike]
-"""(article, query, language) -> draft; the real one is ``summarize.reply.draft_reply`` on an ArticleText."""
+"""(article, query, language) -> draft; the real one is ``assist.services.build_draft(settings)``."""
 
 
 def no_mask(text: str, language: str) -> str:
