@@ -36,6 +36,10 @@ from summarize.base import ArticleRef, Turn
 
 log = logging.getLogger(__name__)
 
+# The notes name the articles that answered the customer best (top card), in the order they came up;
+# every card ever shown would bury the one that mattered under lookalikes.
+MATCHED_IN_NOTES = 3
+
 EndReason = Literal["stop", "disconnect", "error", "shutdown"]
 
 
@@ -74,7 +78,7 @@ class CallSession:
         self._sources = 0
         self._turns: list[Turn] = []
         self._shown: dict[str, int] = {}  # article_id -> best rank shown
-        self._shown_refs: dict[str, ArticleRef] = {}
+        self._matched: dict[str, ArticleRef] = {}  # articles that topped a suggestion, for the notes' 用件
         self._last_drafted: str | None = None
         self._drafts: asyncio.Task[None] | None = None  # the newest draft; it awaits the ones before it
         self._previous_customer: str | None = None
@@ -191,12 +195,13 @@ class CallSession:
         if suggestion.abstained or not suggestion.hits:
             return
         items: list[SuggestionItem] = []
+        top = suggestion.hits[0]
+        self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, getattr(top, "category", None)))
         for rank, hit in enumerate(suggestion.hits, start=1):
             best = self._shown.get(hit.article_id)
             if best is not None and best <= rank:
                 continue
             self._shown[hit.article_id] = rank
-            self._shown_refs[hit.article_id] = ArticleRef(hit.article_id, hit.title, getattr(hit, "category", None))
             items.append(SuggestionItem(article_id=hit.article_id, title=hit.title, snippet=hit.snippet,
                                         score=round(float(hit.score), 4), rank=rank,
                                         category=getattr(hit, "category", None)))
@@ -299,7 +304,7 @@ class CallSession:
             notes = await self.loop.run_in_executor(
                 self.pipeline.executor,
                 lambda: summarizer.summarize(list(self._turns), language=language,
-                                             articles=list(self._shown_refs.values())),
+                                             articles=list(self._matched.values())[:MATCHED_IN_NOTES]),
             )
         except Exception:
             log.exception("call %s: summary failed", self.call_id)

@@ -55,6 +55,9 @@ async def test_call_events_dedupe_drafts_summary_and_store(live) -> None:  # noq
 
     notes = events[-1]["notes"]
     assert notes["inquiry"][0]["text"] == "カードをなくしました"
+    matched = srv.services.pipeline.summarizer.articles
+    assert [a.article_id for a in matched] == ["lost-card", "reissue"], "the notes name top cards only, not every card shown"
+    assert notes["disposition"] == "カードを紛失・盗難にあった場合"
 
     async with httpx.AsyncClient(base_url=srv.http) as client:
         detail = (await client.get("/api/calls/call-1")).json()

@@ -104,7 +104,11 @@ class FakeRetrieval:
 class FakeSummarizer:
     name = "fake"
 
+    def __init__(self) -> None:
+        self.articles: list[Any] = []  # the articles of the last call summarized
+
     def summarize(self, turns: Any, *, language: str, articles: Any = ()) -> CallNotes:
+        self.articles = list(articles)
         customer = [t for t in turns if t.speaker == "customer"]
         return CallNotes(language=language, backend="fake",
                          inquiry=[NoteLine(text=t.text, turns=[t.index]) for t in customer[:1]],
