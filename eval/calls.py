@@ -85,13 +85,18 @@ def notes_scorer(kb: Path | None = None) -> NotesScorer:
         rows = [json.loads(line) for line in kb.read_text(encoding="utf-8").splitlines() if line.strip()]
         titles = {r["id"]: r for r in rows}
 
-    def score(call: CallSpec, notes: dict[str, Any]) -> tuple[float, list[str], list[str]]:
-        turns = [Turn(t.index, t.speaker, t.text) for t in call.turns]  # type: ignore[arg-type]
+    def score(call: CallSpec, notes: dict[str, Any], heard: Sequence[str]) -> tuple[float, list[str], list[str],
+                                                                                 list[str]]:
+        said = [Turn(t.index, t.speaker, t.text) for t in call.turns]  # type: ignore[arg-type]
         ids = dict.fromkeys(i for ids in call.expected.values() for i in ids)
         articles = [ArticleRef(i, titles[i]["title"], titles[i].get("category")) for i in ids if i in titles]
-        row = score_notes({"id": call.id, "language": call.language, "facts": call.facts},
-                          CallNotes.model_validate(notes), turns, articles)
-        return round(float(row["fact_coverage"]), 4), list(row["missing_facts"]), list(row["invented_numbers"])
+        spec = {"id": call.id, "language": call.language, "facts": call.facts}
+        parsed = CallNotes.model_validate(notes)
+        row = score_notes(spec, parsed, said, articles)
+        transcript = [Turn(t.index, t.speaker, text) for t, text in zip(call.turns, heard, strict=True)]  # type: ignore[arg-type]
+        ungrounded = score_notes(spec, parsed, transcript, articles)["invented_numbers"]
+        return (round(float(row["fact_coverage"]), 4), list(row["missing_facts"]), list(row["invented_numbers"]),
+                list(ungrounded))
 
     return score
 

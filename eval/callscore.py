@@ -22,8 +22,10 @@ from eval.callset import CallSpec, Timeline
 Received = tuple[float, dict[str, Any]]
 """(monotonic receive time, event as sent)."""
 
-NotesScorer = Callable[[CallSpec, dict[str, Any]], tuple[float, list[str], list[str]]]
-"""(call, notes as sent) -> (fact coverage, facts missing, numbers not said in the call)."""
+NotesScorer = Callable[[CallSpec, dict[str, Any], Sequence[str]], tuple[float, list[str], list[str], list[str]]]
+"""(call, notes as sent, the final transcript of each turn) -> (fact coverage, facts missing, numbers not said in
+the call, numbers not in the transcript). A number said wrongly by ASR is in the third list only: the notes
+repeated what the service heard. One in the fourth list got past the fact check: the summarizer invented it."""
 
 
 @dataclass(slots=True)
@@ -57,6 +59,7 @@ class CallResult:
     invented_numbers: int | None = None
     missing_facts: list[str] = field(default_factory=list)
     invented: list[str] = field(default_factory=list)
+    ungrounded: list[str] = field(default_factory=list)
     summary_latency_s: float | None = None
     notes: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
@@ -135,7 +138,9 @@ def score_call(
             result.summary_latency_s = round(max(0.0, recv - t0 - ended), 3)
             result.notes = e.get("notes")
             if notes_scorer is not None and result.notes is not None:
-                result.fact_coverage, result.missing_facts, result.invented = notes_scorer(call, result.notes)
+                heard = [t.hypothesis for t in turns]
+                result.fact_coverage, result.missing_facts, result.invented, result.ungrounded = notes_scorer(
+                    call, result.notes, heard)
                 result.invented_numbers = len(result.invented)
     return result
 
@@ -176,6 +181,7 @@ def aggregate(results: Sequence[CallResult]) -> dict[str, Any]:
         "wer": by_lang.get("en"),
         "fact_coverage": _mean([r.fact_coverage for r in scored if r.fact_coverage is not None]),
         "invented_numbers": sum(r.invented_numbers or 0 for r in scored) if scored else None,
+        "ungrounded_numbers": sum(len(r.ungrounded) for r in scored) if scored else None,
         "summary_latency_s": percentile(summaries, 95),
         "summary_latency_s_p50": percentile(summaries, 50),
         "n_calls": len(results),

@@ -34,6 +34,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "suggestion_latency_s_p95": ("max", 2.5),
     "fact_coverage": ("min", 0.9),
     "invented_numbers": ("max", 0),
+    "ungrounded_numbers": ("max", 0),
 }
 
 

@@ -35,7 +35,8 @@ _CARDS: tuple[tuple[str, str, str], ...] = (
     ("cer", "transcript CER (ja)", "{:.3f}"),
     ("wer", "transcript WER (en)", "{:.3f}"),
     ("fact_coverage", "notes fact coverage", "{:.2f}"),
-    ("invented_numbers", "invented numbers", "{:d}"),
+    ("invented_numbers", "numbers never said (incl. misheard)", "{:d}"),
+    ("ungrounded_numbers", "numbers never heard (fact check failures)", "{:d}"),
     ("summary_latency_s", "hang-up → notes, p95", "{:.2f} s"),
     ("n_calls", "calls replayed", "{:d}"),
     ("concurrency", "calls at once", "{:d}"),
@@ -121,9 +122,9 @@ def _metrics(section: dict[str, Any], per_row: int = 4) -> str:
 
 def _notes(calls: list[dict[str, Any]]) -> str:
     return _table(["call", "fact coverage", "facts missing from the notes", "numbers in the notes never said",
-                   "what the notes say was done (対応内容)"],
+                   "… nor in the transcript", "what the notes say was done (対応内容)"],
                   [[c["id"], _fmt(c["fact_coverage"], "{:.2f}"), ", ".join(c["missing_facts"]) or "–",
-                    ", ".join(c["invented"]) or "–",
+                    ", ".join(c["invented"]) or "–", ", ".join(c.get("ungrounded") or []) or "–",
                     " / ".join(line["text"] for line in (c["notes"] or {}).get("actions", []))[:240] or "–"]
                    for c in calls], numeric=(1,))
 

@@ -75,7 +75,10 @@ def test_hits_latencies_and_error_rate() -> None:
         (t0 + 8.1, suggestions("u2", ("pin", 1))),
         (t0 + 9.0, {"type": "summary", "notes": {"inquiry": []}}),
     ]
-    result = score_call(call, line, received, lambda c, n: (0.5, ["紛失"], ["3"]))
+    heard: list[list[str]] = []
+    result = score_call(call, line, received,
+                        lambda c, n, h: (heard.append(list(h)), (0.5, ["紛失"], ["3"], []))[1])
+    assert heard == [["お電話ありがとうございます", "カードを落としました", "停止いたします", "暗唱番号も忘れました"]]
     t1, t3 = result.turns[1], result.turns[3]
     assert (t1.hit1, t1.hit3) == (False, True)
     assert (t3.hit1, t3.hit3) == (True, True)
@@ -90,7 +93,7 @@ def test_hits_latencies_and_error_rate() -> None:
 
     summary = aggregate([result])
     assert summary["hit@1"] == 0.5 and summary["hit@3"] == 1.0
-    assert summary["n_calls"] == 1 and summary["invented_numbers"] == 1
+    assert summary["n_calls"] == 1 and summary["invented_numbers"] == 1 and summary["ungrounded_numbers"] == 0
     assert summary["suggestion_latency_s_p50"] == pytest.approx(0.9)
 
 
@@ -138,3 +141,17 @@ def test_read_calls_rejects_an_expected_agent_turn(tmp_path: Path) -> None:
     path.write_text(json.dumps({**CALL, "expected": {"0": ["x"]}}, ensure_ascii=False) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"calls.jsonl:1: .*not a customer turn"):
         read_calls(path)
+
+
+def test_misheard_numbers_are_told_apart_from_invented_ones() -> None:
+    from eval.calls import notes_scorer
+
+    call, _ = build()
+    notes = {"language": "ja", "backend": "extractive",
+             "inquiry": [{"text": "カードを5枚落としました", "turns": [1]}],
+             "actions": [{"text": "7日以内に停止いたします", "turns": [2]}]}
+    heard = ["お電話ありがとうございます", "カードを5枚落としました", "停止いたします", "暗証番号も忘れました"]
+    coverage, missing, invented, ungrounded = notes_scorer(None)(call, notes, heard)
+    assert (coverage, missing) == (0.0, ["紛失"])
+    assert invented == ["5", "7"], "neither number was said"
+    assert ungrounded == ["7"], "5 was in the transcript (misheard); 7 was in nothing the service heard"

@@ -34,7 +34,7 @@ def test_above_maximum_and_missing_metrics_fail() -> None:
 def test_the_committed_thresholds_load() -> None:
     checks = {c.name: c for c in load_thresholds()}
     assert {"summary", "calls"} <= set(checks)
-    assert checks["calls"].maximum["invented_numbers"] == 0
+    assert checks["calls"].maximum["ungrounded_numbers"] == 0
     assert checks["summary"].maximum == {"invented_numbers": 0, "promised_as_done": 0}
     assert all(c.command and (c.minimum or c.maximum) for c in checks.values())
 
