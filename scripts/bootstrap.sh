@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(sox espeak-ng chromium chromium-driver)
+APT_PACKAGES=(sox espeak-ng chromium chromium-driver fonts-ipafont-gothic)  # the font: Japanese labels in eval plots
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
