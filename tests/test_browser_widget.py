@@ -101,6 +101,7 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
         assert "落として" in lost.find_element("css selector", ".query").text
         assert "ご不便をおかけしております" in driver.find_element("id", "draft-text").get_attribute("value")
         assert "fees" in texts(driver, "#draft-cites .cite")
+        assert not driver.find_elements("css selector", "#draft-cites .cross-lingual"), "same-language draft"
         assert "提示" in driver.find_element("id", "sugg-latency").text
 
         # feedback from the card buttons reaches the store

@@ -85,12 +85,21 @@ function showDraft(e) {
   const area = $("draft-text");
   if (document.activeElement !== area) area.value = e.text;
   area.dataset.article = e.article_id;
-  $("draft-cites").replaceChildren(...(e.cited_ids ?? []).map((id) => {
+  const chips = (e.cited_ids ?? []).map((id) => {
     const chip = document.createElement("span");
     chip.className = "cite";
     chip.textContent = id;
     return chip;
-  }));
+  });
+  if (e.cross_lingual) {
+    // the only answer is in another language: say so before the agent reads it out
+    const flag = document.createElement("span");
+    flag.className = "cite cross-lingual";
+    flag.dataset.language = e.language ?? "";
+    flag.textContent = t("draft.cross_lingual", { language: t(`lang.name.${e.language}`) });
+    chips.unshift(flag);
+  }
+  $("draft-cites").replaceChildren(...chips);
 }
 
 const handlers = {
