@@ -103,3 +103,15 @@ def test_copy_of_prepared_model_is_usable_as_local_folder(tmp_path: Path, regist
     dest = tmp_path / "copy"
     shutil.copytree(src, dest)
     assert registry.resolve(str(dest)) == str(dest.resolve())
+
+
+@pytest.mark.parametrize("name", ["whisper-base", "e5-small"])
+def test_prepare_from_the_installed_packages_into_an_empty_cache(tmp_path: Path, name: str) -> None:
+    """The set-up path itself (the shared cache was prepared by bootstrap, so other tests only reuse it)."""
+    registry = ModelRegistry(tmp_path)
+    path = registry.prepare(name)
+    assert path.parent == tmp_path and path.is_dir()
+    report = registry.verify(name)
+    assert report.ok, report.problems
+    assert report.size == sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    assert not [p for p in tmp_path.iterdir() if p != path], "no temporary folder left behind"
