@@ -15,6 +15,8 @@ from assist.store import CallStore, StoreWriter
 
 log = logging.getLogger(__name__)
 
+ENDED_HUB_MEMORY = 64  # events an ended call keeps in memory for resumes (the summary and what led to it)
+
 
 class CallError(Exception):
     """A call could not be opened or joined; ``code`` is the protocol's error code."""
@@ -121,6 +123,7 @@ class CallManager:
         await session.ended.wait()
         if self.sessions.get(session.call_id) is session:
             del self.sessions[session.call_id]
+            session.hub.shrink(ENDED_HUB_MEMORY)
             self._ended_hubs[session.call_id] = session.hub
             while len(self._ended_hubs) > 100:
                 self._ended_hubs.pop(next(iter(self._ended_hubs)))

@@ -146,6 +146,11 @@ class CallHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subs.unsubscribe(sub)
 
+    def shrink(self, keep: int) -> None:
+        """Keep only the last ``keep`` events in memory: an ended call's widgets rarely resume, and those
+        that do read the rest from the store, so a hundred ended calls do not each hold their whole stream."""
+        self._recent = deque(list(self._recent)[-keep:], maxlen=keep)
+
     async def close(self) -> None:
         """No more events: once every published event is delivered, subscribers are closed."""
         await self.drained()

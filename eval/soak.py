@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assist.config import load_settings
 from assist.replay import replay_call
 from eval.callset import CallSpec, read_calls, replay_turns
@@ -45,6 +47,7 @@ class Sample:
 class CallRun:
     started: float  # seconds since the soak started
     call_id: str
+    call: str  # the call of the set it replays
     suggest_ms: list[float]
     summary_ms: float | None
     errors: list[str]
@@ -60,6 +63,8 @@ class SoakReport:
     rss_start_mb: float
     rss_end_mb: float
     rss_growth_pct: float
+    rss_slope_mb_per_h: float  # least-squares slope after warm-up: a leak keeps it up, settling brings it down
+    warm_up_s: float
     threads_start: int
     threads_end: int
     fds_start: int
@@ -83,10 +88,26 @@ def _p50(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
+def _warm_up_end(runs: list[CallRun]) -> float:
+    """When the last distinct call of the set first finished (0 without runs)."""
+    first: dict[str, float] = {}
+    for r in sorted(runs, key=lambda r: r.started + r.seconds):
+        first.setdefault(r.call, r.started + r.seconds)
+    return max(first.values(), default=0.0)
+
+
+def _slope_per_hour(samples: list[Sample]) -> float:
+    if len(samples) < 2 or samples[-1].t == samples[0].t:
+        return 0.0
+    slope = float(np.polyfit([s.t for s in samples], [s.rss_mb for s in samples], 1)[0])
+    return round(slope * 3600, 1)
+
+
 def summarize(samples: list[Sample], runs: list[CallRun], minutes: float, concurrency: int) -> SoakReport:
-    """RSS growth from the end of warm-up (the first completed round of calls) to the end; latency drift
-    between the first and the last third of the calls."""
-    warm_t = sorted(r.started + r.seconds for r in runs)[min(concurrency, len(runs)) - 1] if runs else 0.0
+    """RSS growth from the end of warm-up to the end; latency drift between the first and the last third of
+    the calls. Warm-up ends once every call of the set has played once: each brings new utterance lengths,
+    and the decoder's and allocator's buffers grow to the largest shape they have seen, which is not a leak."""
+    warm_t = _warm_up_end(runs)
     warm = [s for s in samples if s.t >= warm_t] or samples
     head, tail = warm[: max(1, len(warm) // 10)], warm[-max(1, len(warm) // 10):]
     rss0, rss1 = statistics.median(s.rss_mb for s in head), statistics.median(s.rss_mb for s in tail)
@@ -98,6 +119,7 @@ def summarize(samples: list[Sample], runs: list[CallRun], minutes: float, concur
     return SoakReport(
         minutes=minutes, concurrency=concurrency, calls_done=len(ok), calls_failed=len(runs) - len(ok),
         rss_start_mb=round(rss0, 1), rss_end_mb=round(rss1, 1), rss_growth_pct=round((rss1 - rss0) / rss0 * 100, 2),
+        rss_slope_mb_per_h=_slope_per_hour(warm), warm_up_s=warm_t,
         threads_start=head[0].threads, threads_end=tail[-1].threads, fds_start=head[0].fds, fds_end=tail[-1].fds,
         suggest_p50_first_ms=first, suggest_p50_last_ms=last, suggest_drift_pct=drift,
         summary_p50_ms=_p50([r.summary_ms for r in ok if r.summary_ms is not None]), samples=samples, runs=runs)
@@ -117,7 +139,7 @@ async def _worker(url: str, calls: list[CallSpec], audio: dict[str, list[Any]], 
         if not any(e.get("type") == "summary" for e in events):
             errors.append("no summary")
         runs.append(CallRun(
-            started=round(started - t0, 1), call_id=call_id,
+            started=round(started - t0, 1), call_id=call_id, call=call.id,
             suggest_ms=[e["speech_to_suggestion_ms"] for e in events if e.get("type") == "suggestions"],
             summary_ms=next((e.get("latency_ms") for e in events if e.get("type") == "summary"), None),
             errors=errors, seconds=round(time.monotonic() - started, 1)))
@@ -164,6 +186,7 @@ def plot(report: SoakReport, path: Path) -> None:
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
     ax1.plot([s.t / 60 for s in report.samples], [s.rss_mb for s in report.samples])
+    ax1.axvline(report.warm_up_s / 60, color="grey", linestyle="--", linewidth=1)  # every call played once
     ax1.set_ylabel("server RSS (MB)")
     ax2.scatter([r.started / 60 for r in report.runs for _ in r.suggest_ms],
                 [v for r in report.runs for v in r.suggest_ms], s=6)

@@ -93,3 +93,19 @@ async def test_supervisor_feed_sees_every_call(live) -> None:  # noqa: F811
     assert set(seen) == {"sup-0", "sup-1"}
     for types in seen.values():
         assert types[0] == "call_started" and "suggestions" in types and types[-2:] == ["call_ended", "summary"]
+
+
+async def test_shrunk_hub_sends_older_resumes_to_the_store(tmp_path: Path) -> None:
+    store = CallStore(tmp_path / "calls.db")
+    store.create_call("s", language="ja", source="websocket", legs=["customer"])
+    writer = StoreWriter(store)
+    hub = CallHub("s", loop=asyncio.get_running_loop(), writer=writer, queue_size=8)
+    for _ in range(100):
+        hub.publish(StatusEvent(call_id="s", state="live"))
+    await hub.drained()
+    hub.shrink(10)
+    _, backlog = hub.subscribe(95)
+    assert [e.seq for e in backlog or []] == [96, 97, 98, 99, 100]
+    _, backlog = hub.subscribe(50)
+    assert backlog is None, "memory no longer reaches back: the caller reads the store"
+    writer.close()
