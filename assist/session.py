@@ -36,10 +36,6 @@ from summarize.base import ArticleRef, Turn
 
 log = logging.getLogger(__name__)
 
-# The notes name the articles that answered the customer best (top card), in the order they came up;
-# every card ever shown would bury the one that mattered under lookalikes.
-MATCHED_IN_NOTES = 3
-
 EndReason = Literal["stop", "disconnect", "error", "shutdown"]
 
 
@@ -59,6 +55,7 @@ class _Customer:
     utterance_id: str
     text: str
     speech_end: float  # monotonic time the speech ended
+    turn: int  # its index among the call's turns
 
 
 class CallSession:
@@ -78,7 +75,9 @@ class CallSession:
         self._sources = 0
         self._turns: list[Turn] = []
         self._shown: dict[str, int] = {}  # article_id -> best rank shown
-        self._matched: dict[str, ArticleRef] = {}  # articles that topped a suggestion, for the notes' 用件
+        # articles that came up as the top card, for the notes' 用件: every card ever shown would bury the one
+        # that mattered under lookalikes
+        self._matched: dict[str, ArticleRef] = {}
         self._last_drafted: str | None = None
         self._drafts: asyncio.Task[None] | None = None  # the newest draft; it awaits the ones before it
         self._previous_customer: str | None = None
@@ -173,7 +172,7 @@ class CallSession:
             self.writer.submit(lambda s: s.add_utterance(self.call_id, ev.utterance_id, leg=ev.leg, text=text,
                                                           start=ev.start, end=ev.end))
         if ev.leg == "customer":
-            self._pending.put_nowait(_Customer(ev.utterance_id, text, received - ev.latency_s))
+            self._pending.put_nowait(_Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1))
 
     # ------------------------------------------------------------ suggestions
 
@@ -196,7 +195,8 @@ class CallSession:
             return
         items: list[SuggestionItem] = []
         top = suggestion.hits[0]
-        self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, getattr(top, "category", None)))
+        self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, getattr(top, "category", None),
+                                                            turn=item.turn))
         for rank, hit in enumerate(suggestion.hits, start=1):
             best = self._shown.get(hit.article_id)
             if best is not None and best <= rank:
@@ -304,7 +304,7 @@ class CallSession:
             notes = await self.loop.run_in_executor(
                 self.pipeline.executor,
                 lambda: summarizer.summarize(list(self._turns), language=language,
-                                             articles=list(self._matched.values())[:MATCHED_IN_NOTES]),
+                                             articles=list(self._matched.values())),
             )
         except Exception:
             log.exception("call %s: summary failed", self.call_id)

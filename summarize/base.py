@@ -31,6 +31,8 @@ class ArticleRef:
     article_id: str
     title: str
     category: str | None = None
+    turn: int | None = None
+    """The customer turn it answered, when known: the notes name the articles of the request turn first."""
 
 
 @runtime_checkable

@@ -30,6 +30,7 @@ class _Sentence:
     aspect: Aspect
 
 
+NAMED_ARTICLES = 3  # titles in the 該当FAQ line
 _LABELS = {"ja": {"articles": "該当FAQ: ", "customer": "お客様: ", "explained": "案内: ", "sep": "、"},
            "en": {"articles": "Matched FAQ: ", "customer": "Customer: ", "explained": "Explained: ", "sep": "; "}}
 
@@ -115,10 +116,15 @@ class ExtractiveSummarizer:
         actions = self._actions(sentences, lang)
         follow_ups = self._follow_ups(sentences, lang)
         result, result_line = self._result(sentences, actions, follow_ups, lang)
+        inquiry = self._inquiry(sentences, articles, lang)
+        articles = self._request_articles(inquiry, articles)
+        if articles and inquiry:
+            titles = _LABELS[lang]["sep"].join(dict.fromkeys(a.title for a in articles))
+            inquiry.append(NoteLine(text=_LABELS[lang]["articles"] + titles, turns=[inquiry[0].turns[0]]))
         return CallNotes(
             language=lang,
             backend=self.name,
-            inquiry=self._inquiry(sentences, articles, lang),
+            inquiry=inquiry,
             actions=actions,
             result=result,
             result_line=result_line,
@@ -167,10 +173,15 @@ class ExtractiveSummarizer:
         if lang == "ja" and restated is not None and _RESTATES.search(restated.text) \
                 and _bigrams(restated.text) & _bigrams("".join(s.text for s in chosen)) - _POLITE_GRAMS:
             lines.append(NoteLine(text=restated.text, turns=[restated.turn]))
-        if articles:
-            titles = _LABELS[lang]["sep"].join(dict.fromkeys(a.title for a in articles))
-            lines.append(NoteLine(text=_LABELS[lang]["articles"] + titles, turns=[first.turn]))
         return lines
+
+    @staticmethod
+    def _request_articles(inquiry: list[NoteLine], articles: Sequence[ArticleRef]) -> list[ArticleRef]:
+        """The articles that answered the request turn; all of them when none is tied to it (or turns are
+        unknown). Cards for a later "thank you" are not what the call was about."""
+        request = {t for line in inquiry for t in line.turns}
+        tied = [a for a in articles if a.turn is not None and a.turn in request]
+        return (tied or list(articles))[:NAMED_ARTICLES]
 
     def _actions(self, sentences: list[_Sentence], lang: str) -> list[NoteLine]:
         """Done actions, then (marked as explanations) what the agent told the customer with a figure or

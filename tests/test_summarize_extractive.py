@@ -40,6 +40,18 @@ def test_is_a_summarizer(summarizer: ExtractiveSummarizer) -> None:
     assert isinstance(summarizer, Summarizer)
 
 
+def test_notes_name_the_articles_of_the_request_turn(summarizer: ExtractiveSummarizer) -> None:
+    articles = [ArticleRef("atm-fee", "ATM手数料", "銀行", turn=3),  # the top card for the birth-date turn
+                ArticleRef("lost-card", "カードを紛失・盗難にあった場合", "カード", turn=1),
+                ArticleRef("police", "警察への届け出", "その他", turn=7)]
+    notes = summarizer.summarize(LOST_CARD, language="ja", articles=articles)
+    named = next(line for line in notes.inquiry if line.text.startswith("該当FAQ"))
+    assert named.text == "該当FAQ: カードを紛失・盗難にあった場合" and named.turns == [1]
+    assert notes.disposition == "カード"
+    untied = [ArticleRef(a.article_id, a.title, a.category) for a in articles]  # turns unknown: all, in order
+    notes = summarizer.summarize(LOST_CARD, language="ja", articles=untied)
+    assert any(line.text == "該当FAQ: ATM手数料、カードを紛失・盗難にあった場合、警察への届け出" for line in notes.inquiry)
+
 def test_lost_card_notes(summarizer: ExtractiveSummarizer) -> None:
     notes = summarizer.summarize(LOST_CARD, language="ja", articles=ARTICLES)
     assert notes.status == "ok" and notes.language == "ja" and notes.backend == "extractive"
