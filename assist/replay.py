@@ -156,8 +156,9 @@ async def replay_call(
         sockets = [({**start, "leg": leg}, audio, 1) for leg, audio in legs.items()]
     try:
         async with asyncio.timeout(timeout_s):
+            ready = asyncio.Barrier(len(sockets))
             await asyncio.gather(*(_one_socket(base, call_id, msg, audio, channels, realtime, sink,
-                                               on_audio_start if i == 0 else None, headers)
+                                               on_audio_start if i == 0 else None, headers, ready)
                                    for i, (msg, audio, channels) in enumerate(sockets)))
             if any(e.get("type") == "error" and e.get("fatal") for e in events):
                 collector.cancel()  # the call was refused or broken: its events socket would wait forever
@@ -171,16 +172,26 @@ async def replay_call(
 
 async def _one_socket(base: str, call_id: str, start: dict[str, Any], interleaved: np.ndarray, channels: int,
                       realtime: bool, sink: Callable[[dict[str, Any]], None],
-                      on_audio_start: Callable[[], None] | None, headers: dict[str, str]) -> None:
+                      on_audio_start: Callable[[], None] | None, headers: dict[str, str],
+                      ready: asyncio.Barrier) -> None:
     frame = SAMPLE_RATE * FRAME_MS // 1000 * channels
     pcm = _pcm16(interleaved)
     frames = [pcm[i : i + frame * 2] for i in range(0, len(pcm), frame * 2)]
-    async with websockets.connect(f"{base}/ws/calls/{call_id}/audio", max_size=None,
-                                  additional_headers=headers) as ws:
+    try:
+        ws = await websockets.connect(f"{base}/ws/calls/{call_id}/audio", max_size=None, additional_headers=headers)
+    except BaseException:
+        await ready.abort()
+        raise
+    async with ws:
         try:
             await ws.send(json.dumps(start))
         except ConnectionClosed:  # refused at once (auth): its error event is still buffered below
             pass
+        try:
+            # every leg has joined before audio flows: a short leg that stops first cannot end the call alone
+            await ready.wait()
+        except asyncio.BrokenBarrierError:
+            return
         sender = asyncio.create_task(_stream(ws, frames, realtime, on_audio_start))
         try:
             async for message in ws:  # only errors come back here; the server closes after flushing
