@@ -64,9 +64,9 @@ class RetrievalSettings(_Section):
     sudachi_mode: Literal["A", "B", "C"] = Field("C", description="SudachiPy split mode for BM25 words")
     rrf_k: int = Field(60, ge=1)
     top_k: int = Field(3, ge=1, le=20)
-    min_score: float = Field(
-        0.83, description="Abstain below this confidence (top hit's dense cosine; fused score without dense)"
-    )
+    min_score: float | None = Field(
+        None, description="Abstain below this confidence (top hit's dense cosine; fused score without dense). "
+        "Unset: the embedder's calibrated value (retrieval.embedders.CALIBRATED_MIN_SCORE), 0 for other models")
     hnsw_above: int = Field(50_000, ge=1, description="Use HNSW instead of a flat index above this many passages")
     chunk_chars: int = Field(400, ge=50)
     threads: int = Field(1, ge=1)

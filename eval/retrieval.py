@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, update in SWEEP:
             config = rs.model_copy(update=update)
             service = build_service(args.kb, config, cached if config.dense_weight > 0 else None)
-            metrics = score(queries, run(service, queries), config.min_score)
+            metrics = score(queries, run(service, queries), service.min_score)
             rows.append((label, metrics))
             _print_report(label, metrics)
         print("\n| configuration | R@1 | R@3 | R@5 | MRR | nDCG@10 |\n|---|---|---|---|---|---|")
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     service = build_service(args.kb, rs, embedder)
     run(service, queries[:5])  # warm-up: first calls pay lazy initialization
     results = run(service, queries)
-    metrics = score(queries, results, rs.min_score)
+    metrics = score(queries, results, service.min_score)
     if args.calibrate and not args.json:
         print("\n| threshold | answerable silenced | off-topic silenced |\n|---|---|---|")
         for row in calibrate(queries, results):

@@ -114,6 +114,21 @@ class UseEmbedder:
 
 Loadable = SentenceTransformerEmbedder | UseEmbedder
 
+# Abstain thresholds on the top hit's cosine, calibrated on the dev set (`python -m eval retrieval --calibrate`,
+# docs/QUALITY.md): each model's cosines live on their own scale, so one number cannot serve all of them.
+CALIBRATED_MIN_SCORE: dict[str, float] = {"e5-small": 0.83, "use-multilingual": 0.265, "embeddinggemma": 0.27}
+
+
+def default_min_score(embedder: str, dense: bool) -> float:
+    """The calibrated threshold for a registry embedder; 0 (never abstain) for an uncalibrated model or
+    without the dense signal, whose fused scores carry no absolute meaning."""
+    if not dense:
+        return 0.0
+    if embedder not in CALIBRATED_MIN_SCORE:
+        log.warning("no calibrated min_score for embedder %s: suggesting at any confidence; calibrate with "
+                    "`python -m eval retrieval --calibrate` and set retrieval.min_score", embedder)
+    return CALIBRATED_MIN_SCORE.get(embedder, 0.0)
+
 
 def build_embedder(settings: Settings, registry: ModelRegistry) -> Loadable:
     """The configured embedder, unloaded. A registry name picks its runtime; any other local folder is

@@ -23,7 +23,7 @@ from knowledge.article import Article
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry
 from retrieval.base import Embedder, Hit, Suggestion
-from retrieval.embedders import build_embedder
+from retrieval.embedders import build_embedder, default_min_score
 from retrieval.fusion import weighted_rrf
 from retrieval.passages import snippet
 from retrieval.query import build_query
@@ -46,6 +46,8 @@ class RetrievalService:
                  index_dir: Path | None = None, watch_interval_s: float = 0.0) -> None:
         self.settings = settings
         self.embedder = embedder if settings.dense_weight > 0 else None
+        self.min_score = (settings.min_score if settings.min_score is not None
+                          else default_min_score(settings.embedder, self.embedder is not None))
         self.store = store
         self.index_dir = index_dir
         self.watch_interval_s = watch_interval_s
@@ -113,7 +115,7 @@ class RetrievalService:
         if not built.text:
             return Suggestion("", [], (time.perf_counter() - started) * 1000, True)
         hits = self.search(built.text, k=k or self.settings.top_k, language=language)
-        abstained = not hits or confidence(hits[0]) < self.settings.min_score
+        abstained = not hits or confidence(hits[0]) < self.min_score
         return Suggestion(built.text, hits, (time.perf_counter() - started) * 1000, abstained)
 
     def get_article(self, article_id: str) -> Article | None:

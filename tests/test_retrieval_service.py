@@ -189,3 +189,17 @@ def test_cross_lingual_match_is_not_punished_for_missing_lexical_votes(tmp_path:
     # the call's language still wins a tie on dense rank
     hits = service.search("ガスのにおい", k=2, language="ja")
     assert hits[0].article_id == "gas-leak"
+
+
+def test_abstain_threshold_follows_the_embedder_unless_set(tmp_path: Path) -> None:
+    store = KnowledgeStore(tmp_path / "kb.db")
+
+    def threshold(**settings: object) -> float:
+        return RetrievalService(RetrievalSettings(**settings), HashEmbedder(), store).min_score
+
+    assert threshold() == 0.83  # e5-small, the default
+    assert threshold(embedder="embeddinggemma") == 0.27, "gemma's cosines are far lower than e5's"
+    assert threshold(embedder="use-multilingual") == 0.265
+    assert threshold(embedder="/models/my-own-model") == 0.0, "uncalibrated: never silence suggestions"
+    assert threshold(embedder="embeddinggemma", min_score=0.5) == 0.5
+    assert threshold(dense_weight=0.0) == 0.0, "fused lexical scores have no absolute scale"
