@@ -149,7 +149,7 @@ class CallHub:
     def shrink(self, keep: int) -> None:
         """Keep only the last ``keep`` events in memory: an ended call's widgets rarely resume, and those
         that do read the rest from the store, so a hundred ended calls do not each hold their whole stream."""
-        self._recent = deque(list(self._recent)[-keep:], maxlen=keep)
+        self._recent = deque(self._recent, maxlen=keep)  # a bounded deque keeps the newest
 
     async def close(self) -> None:
         """No more events: once every published event is delivered, subscribers are closed."""

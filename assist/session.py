@@ -217,7 +217,6 @@ class CallSession:
         if self.writer is not None:
             rows = [(i.article_id, i.title, i.rank, i.score) for i in items]
             self.writer.submit(lambda s: s.add_suggestions(self.call_id, item.utterance_id, suggestion.query, rows))
-        top = suggestion.hits[0]
         if self.pipeline.draft is not None and top.article_id != self._last_drafted:
             self._last_drafted = top.article_id
             # A mixed-language draft (call-language courtesy around article-language answers) can be read out

@@ -76,6 +76,7 @@ async def replay_all(
 def notes_scorer(kb: Path | None = None) -> NotesScorer:
     """Fact coverage and invented numbers, scored as ``python -m eval summary`` scores them: against what
     was said (the script, not the ASR text) and the titles of the call's expected articles."""
+    from eval.summary import invented_numbers
     from eval.summary import score_call as score_notes
     from summarize.base import ArticleRef, Turn
     from summarize.notes import CallNotes
@@ -90,13 +91,11 @@ def notes_scorer(kb: Path | None = None) -> NotesScorer:
         said = [Turn(t.index, t.speaker, t.text) for t in call.turns]  # type: ignore[arg-type]
         ids = dict.fromkeys(i for ids in call.expected.values() for i in ids)
         articles = [ArticleRef(i, titles[i]["title"], titles[i].get("category")) for i in ids if i in titles]
-        spec = {"id": call.id, "language": call.language, "facts": call.facts}
         parsed = CallNotes.model_validate(notes)
-        row = score_notes(spec, parsed, said, articles)
+        row = score_notes({"id": call.id, "language": call.language, "facts": call.facts}, parsed, said, articles)
         transcript = [Turn(t.index, t.speaker, text) for t, text in zip(call.turns, heard, strict=True)]  # type: ignore[arg-type]
-        ungrounded = score_notes(spec, parsed, transcript, articles)["invented_numbers"]
-        return (round(float(row["fact_coverage"]), 4), list(row["missing_facts"]), list(row["invented_numbers"]),
-                list(ungrounded))
+        ungrounded = invented_numbers(parsed, transcript, articles, call.language)
+        return round(float(row["fact_coverage"]), 4), list(row["missing_facts"]), list(row["invented_numbers"]), ungrounded
 
     return score
 

@@ -64,6 +64,12 @@ def _lines(notes: CallNotes) -> list[str]:
     return [line.text for line in lines if not line.flagged]
 
 
+def invented_numbers(notes: CallNotes, turns: list[Turn], articles: list[ArticleRef], lang: str) -> list[str]:
+    """Numbers in the unflagged note lines that neither ``turns`` nor a cited title contains."""
+    allowed = grounded_numbers(turns, lang, [a.title for a in articles])
+    return sorted({v for t in _lines(notes) for v in number_values(t, lang)} - allowed)
+
+
 def score_call(call: dict[str, Any], notes: CallNotes, turns: list[Turn],
                articles: list[ArticleRef]) -> dict[str, Any]:
     lang = call.get("language", "ja")
@@ -71,8 +77,7 @@ def score_call(call: dict[str, Any], notes: CallNotes, turns: list[Turn],
     shown = canonical_text("\n".join([*texts, *(e.text for e in notes.entities), notes.disposition or ""]), lang)
     facts = call.get("facts", [])
     missing = [f for f in facts if canonical_text(f, lang) not in shown]
-    allowed = grounded_numbers(turns, lang, [a.title for a in articles])
-    invented = sorted({v for t in texts for v in number_values(t, lang)} - allowed)
+    invented = invented_numbers(notes, turns, articles, lang)
     actions = canonical_text("\n".join(line.text for line in notes.actions), lang)
     as_done = [p for p in call.get("promises", []) if canonical_text(p, lang) in actions]
     return {"id": call["id"], "status": notes.status, "backend": notes.backend,

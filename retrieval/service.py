@@ -235,11 +235,15 @@ class RetrievalService:
 
     def _cross_lingual(self, fused: dict[str, float], snapshot: Snapshot, rankings: dict[str, list[str]],
                        weights: dict[str, float], language: str) -> None:
-        scale = _dense_only_scale(rankings, weights)
-        dense = weighted_rrf({"dense": rankings["dense"]}, weights, self.settings.rrf_k) if scale else {}
+        """An other-language article gets the full weight of every signal that ran at its dense rank, as if each
+        had ranked it there (lexical votes that did come still count if they score higher)."""
+        total = sum(w for name, w in weights.items() if w > 0 and name in rankings)
+        dense_rank = ({aid: r for r, aid in enumerate(rankings.get("dense", ()), start=1)}
+                      if weights.get("dense", 0.0) > 0 else {})
         for aid in fused:
-            if snapshot.articles[aid].language != language:  # lexical votes that did come still count
-                fused[aid] = max(fused[aid], dense.get(aid, 0.0) * scale) * CROSS_LINGUAL_FACTOR
+            if snapshot.articles[aid].language != language:
+                imputed = total / (self.settings.rrf_k + dense_rank[aid]) if aid in dense_rank else 0.0
+                fused[aid] = max(fused[aid], imputed) * CROSS_LINGUAL_FACTOR
 
     def _rank(self, snapshot: Snapshot, query: str, k: int, language: str | None) -> list[Hit]:
         settings = self.settings
@@ -273,13 +277,6 @@ class RetrievalService:
             hits.append(Hit(article_id=aid, title=article.title, snippet=snippet(article), score=round(score, 6),
                             language=article.language, category=article.category, signals=signals.get(aid, {})))
         return hits
-
-
-def _dense_only_scale(rankings: dict[str, list[str]], weights: dict[str, float]) -> float:
-    """Total weight of the signals that ran over the dense weight (0 when dense did not run)."""
-    if "dense" not in rankings or weights.get("dense", 0.0) <= 0:
-        return 0.0
-    return sum(w for name, w in weights.items() if w > 0 and name in rankings) / weights["dense"]
 
 
 def confidence(hit: Hit) -> float:
