@@ -78,7 +78,6 @@ POLICY: dict[str, str] = {
     "GET /api/kb/articles/{article_id}/history": "kb:read",
     "GET /api/kb/search": "kb:read",
     "GET /api/kb/export": "kb:read",
-    "GET /api/kb/stats": "kb:read",
     "POST /api/kb/articles": "kb:write",
     "PUT /api/kb/articles/{article_id}": "kb:write",
     "DELETE /api/kb/articles/{article_id}": "kb:write",

@@ -57,6 +57,8 @@ def test_every_route_has_a_policy() -> None:
     missing = [r for r in ROUTES if r not in POLICY]
     assert not missing, f"routes without an access policy in assist.auth.POLICY: {missing}"
     assert all(POLICY[r] in GRANTS for r in ROUTES), "a policy names an unknown permission"
+    stale = sorted(set(POLICY) - set(ROUTES))
+    assert not stale, f"policies for routes that do not exist: {stale}"
 
 
 @pytest.mark.parametrize("role", [*ROLES, None])
