@@ -7,7 +7,7 @@ this package; the live service only sees ``TranscriptEvent``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -42,6 +42,15 @@ class Recognizer(Protocol):
     ) -> Transcription: ...
 
 
+class Correction(NamedTuple):
+    """One vocabulary correction of a final (``asr/vocab.py``): ``text[start:end]`` was ``original``."""
+
+    original: str
+    replacement: str
+    start: int
+    end: int
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptEvent:
     """One partial or final hypothesis of an utterance on a call leg.
@@ -60,3 +69,4 @@ class TranscriptEvent:
     end: float
     language: str
     latency_s: float = 0.0
+    corrections: tuple[Correction, ...] = ()  # vocabulary corrections applied to ``text`` (finals only)

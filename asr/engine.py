@@ -1,26 +1,28 @@
 """``AsrEngine``: one Recognizer shared by every call, a VAD thread, and decode workers.
 
-Threads: callers only enqueue audio (``LegStream.feed``); a single VAD thread runs Silero for all
-legs (about 0.1 ms per 32 ms window) and submits cuts to the ``DecodeScheduler``; ``workers``
-decode threads take finals before partials and hand results back to their leg.
+Threads: callers only enqueue audio (``LegStream.feed``) on their leg's bounded inbox; a single VAD
+thread runs Silero for all legs (about 0.1 ms per 32 ms window), one chunk per leg in turn so a leg that
+sends a lot cannot delay the others, and submits cuts to the ``DecodeScheduler``; ``workers`` decode
+threads take finals before partials and hand results back to their leg.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from asr.base import SAMPLE_RATE, Leg, Recognizer, TranscriptEvent, Transcription
 from asr.glossary import DEFAULT_TOKEN_BUDGET, approx_tokens, build_prompts
-from asr.leg import LegStream
+from asr.leg import LegBacklogFull, LegStream
 from asr.scheduler import DecodeScheduler, Job
 from asr.stream import Cut, Segmenter
 from asr.vad import StreamingVad, shared_vad_model
+from asr.vocab import VocabCorrector
 from assist.config import AsrSettings
 from gpu.batching import batch_limit, decode_finals
 
@@ -39,13 +41,17 @@ class AsrEngine:
         self.n_workers = settings.workers or getattr(plan, "num_workers", 0) or 2
         self.max_batch = batch_limit(recognizer, settings.batch_size)
         self._vad_model = shared_vad_model()
-        self._audio: queue.SimpleQueue[tuple[LegStream, np.ndarray | None, float] | None] = queue.SimpleQueue()
+        self._audio = threading.Condition()  # guards every leg's inbox and the ready queue
+        self._ready: deque[LegStream] = deque()  # legs with queued audio, each at most once: served in turn
+        self._queued = 0  # chunks waiting over all legs
+        self._backlog_limit = int(settings.max_backlog_s * SAMPLE_RATE)
         self.scheduler = DecodeScheduler(
             settings.queue_size, workers=self.n_workers, is_stale=self._partial_is_stale
         )
         self._legs: dict[tuple[str, Leg], LegStream] = {}
         self._legs_lock = threading.Lock()
         self._prompts: dict[str, str | None] = {}
+        self.vocab = VocabCorrector(enabled=settings.vocab_correction)  # applied to finals via on_event
         self._closed = False
         self._count_lock = threading.Lock()
         self.decodes_final = 0
@@ -77,7 +83,7 @@ class AsrEngine:
             call_id,
             leg,
             language=language,
-            on_event=on_event,
+            on_event=self.vocab.wrap(on_event),
             segmenter=Segmenter(self.settings, StreamingVad(self._vad_model)),
         )
         with self._legs_lock:
@@ -88,6 +94,7 @@ class AsrEngine:
 
     def set_glossary(self, terms: Sequence[str]) -> None:
         """Domain terms for finals' prompt (knowledge-base titles, tags); bounded to the prompt budget."""
+        self.vocab.set_terms(terms)
         if not self.settings.glossary:
             return
         count = getattr(self.recognizer, "count_tokens", approx_tokens)
@@ -108,7 +115,7 @@ class AsrEngine:
             "legs": len(legs),
             "queue_finals": finals,
             "queue_partials": partials,
-            "audio_backlog": self._audio.qsize(),
+            "audio_backlog": self._queued,
             "dropped_partials": self.scheduler.dropped_partials,
             "decodes_final": self.decodes_final,
             "decodes_partial": self.decodes_partial,
@@ -120,16 +127,51 @@ class AsrEngine:
         """Stop threads after queued finals are decoded; open legs get no further events."""
         if self._closed:
             return
-        self._closed = True
-        self._audio.put(None)
+        with self._audio:
+            self._closed = True
+            self._audio.notify_all()
         self._threads[0].join()
         self.scheduler.close()
         for t in self._threads[1:]:
             t.join()
 
     # ---- internals -----------------------------------------------------------------------------
-    def enqueue_audio(self, leg: LegStream, samples: np.ndarray | None, arrival: float) -> None:
-        self._audio.put((leg, samples, arrival))
+    def enqueue_audio(self, leg: LegStream, samples: np.ndarray | None, arrival: float, *, wait: bool = False) -> None:
+        """Queue on the leg's inbox; past ``max_backlog_s`` of unread audio, refuse (or ``wait`` for room).
+
+        ``None`` (end of stream) is always accepted.
+        """
+        with self._audio:
+            if samples is not None and leg.backlog_samples >= self._backlog_limit:
+                if not wait:
+                    raise LegBacklogFull(f"recognition of leg {leg.leg} of call {leg.call_id} is more than "
+                                         f"{self.settings.max_backlog_s:g} s of audio behind")
+                self._audio.wait_for(lambda: leg.backlog_samples < self._backlog_limit or self._closed)
+            leg.inbox.append((samples, arrival))
+            leg.backlog_samples += 0 if samples is None else len(samples)
+            self._queued += 1
+            if not leg.scheduled:
+                leg.scheduled = True
+                self._ready.append(leg)
+                self._audio.notify_all()
+
+    def _next_audio(self) -> tuple[LegStream, np.ndarray | None, float] | None:
+        """VAD thread: the oldest chunk of the next leg in turn; ``None`` once closed and drained."""
+        with self._audio:
+            while not self._ready:
+                if self._closed:
+                    return None
+                self._audio.wait()
+            leg = self._ready.popleft()
+            samples, arrival = leg.inbox.popleft()
+            leg.backlog_samples -= 0 if samples is None else len(samples)
+            self._queued -= 1
+            if leg.inbox:
+                self._ready.append(leg)
+            else:
+                leg.scheduled = False
+            self._audio.notify_all()  # a waiting offline feeder may have room now
+            return leg, samples, arrival
 
     def leg_done(self, leg: LegStream) -> None:
         with self._legs_lock:
@@ -152,10 +194,10 @@ class AsrEngine:
         return any(other.lag_s > PARTIAL_MAX_LAG_S for other in legs)
 
     def _vad_loop(self) -> None:
-        while (item := self._audio.get()) is not None:
-            leg, samples, _arrival = item
+        while (item := self._next_audio()) is not None:
+            leg, samples, arrival = item
             try:
-                cuts = leg.process(samples)
+                cuts = leg.process(samples, arrival)
             except Exception:
                 log.exception("VAD failed on call %s leg %s", leg.call_id, leg.leg)
                 continue
@@ -229,7 +271,7 @@ def transcribe_stream(
             delay = started + i / SAMPLE_RATE - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        stream.feed(samples[i : i + step])
+        stream.feed(samples[i : i + step], wait=True)
     stream.close()
     if not stream.join(timeout):
         raise TimeoutError(f"leg {leg} of call {call_id} did not finish within {timeout} s")

@@ -27,6 +27,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class LegBacklogFull(RuntimeError):
+    """More of this leg's audio waits for the VAD than ``asr.max_backlog_s``: recognition is too far behind.
+
+    Raised by ``LegStream.feed`` instead of queueing without bound; ``code`` is the protocol's error code.
+    """
+
+    code = "audio_backlog"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class LegStream:
     """One leg of one call; created by ``AsrEngine.open_leg``."""
 
@@ -48,7 +61,11 @@ class LegStream:
         self.segmenter = segmenter
         self.key = (call_id, leg)
         self._lock = threading.RLock()
-        self._arrivals: deque[float] = deque()  # wall times of frames the VAD thread has not read yet
+        # audio the VAD thread has not read yet, with its arrival time; guarded by the engine's condition,
+        # which serves legs round-robin so one leg's backlog never delays another's audio
+        self.inbox: deque[tuple[np.ndarray | None, float]] = deque()
+        self.backlog_samples = 0
+        self.scheduled = False  # in the engine's ready queue
         self._pending: dict[int, float] = {}  # final index -> speech-end wall time, queued or decoding
         self._ready: dict[int, TranscriptEvent | None] = {}  # finished finals waiting for an earlier one
         self._next_final = 0
@@ -61,8 +78,12 @@ class LegStream:
         self.partials = 0
 
     # ---- caller side -------------------------------------------------------------------------
-    def feed(self, samples: np.ndarray) -> None:
-        """Queue 16 kHz mono float32 audio; never blocks (the engine's VAD thread does the work)."""
+    def feed(self, samples: np.ndarray, *, wait: bool = False) -> None:
+        """Queue 16 kHz mono float32 audio (the engine's VAD thread does the work).
+
+        A full backlog raises ``LegBacklogFull``, or with ``wait`` (offline callers, never the event loop)
+        blocks until the VAD thread has caught up.
+        """
         if self._closing:
             raise AudioFormatError("leg_closed", f"leg {self.leg} of call {self.call_id} is closed")
         arr = np.asarray(samples)
@@ -72,9 +93,7 @@ class LegStream:
             )
         if arr.size == 0:
             return
-        now = time.monotonic()
-        self._arrivals.append(now)
-        self.engine.enqueue_audio(self, arr.astype(np.float32, copy=True), now)
+        self.engine.enqueue_audio(self, arr.astype(np.float32, copy=True), time.monotonic(), wait=wait)
 
     def close(self) -> None:
         """Flush: the trailing utterance gets its final, then no more events (see ``join``)."""
@@ -97,20 +116,21 @@ class LegStream:
         """Age of the oldest audio not yet turned into events (unread by VAD, or a final not yet out)."""
         with self._lock:
             oldest = min(self._pending.values(), default=None)
-        if self._arrivals:
-            first = self._arrivals[0]
+        try:
+            samples, first = self.inbox[0]
+        except IndexError:  # the VAD thread took it meanwhile
+            samples, first = None, 0.0
+        if samples is not None:
             oldest = first if oldest is None else min(oldest, first)
         return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
 
     # ---- engine side ---------------------------------------------------------------------------
-    def process(self, samples: np.ndarray | None) -> list[Cut]:
-        """VAD thread: cut utterances from new audio (``None`` = end of stream)."""
+    def process(self, samples: np.ndarray | None, arrival: float) -> list[Cut]:
+        """VAD thread: cut utterances from new audio that arrived at ``arrival`` (``None`` = end of stream)."""
         if samples is None:
             cuts = self.segmenter.finish(time.monotonic())
         else:
-            cuts = self.segmenter.push(samples, self._arrivals[0] if self._arrivals else time.monotonic())
-            if self._arrivals:
-                self._arrivals.popleft()
+            cuts = self.segmenter.push(samples, arrival)
         with self._lock:
             for cut in cuts:
                 if cut.final:

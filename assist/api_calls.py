@@ -6,6 +6,7 @@ Errors are ``{"error": {"code", "message", "fields"}}`` with a 4xx status.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assist.auth import principal_of
-from assist.store import CallStore
+from assist.store import CallRow, CallStore
 from summarize.notes import CallNotes
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
@@ -66,13 +67,28 @@ async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
-async def _require_call(store: CallStore, call_id: str) -> None:
-    if await _run(store.get_call, call_id) is None:
+async def _require_call(store: CallStore, call_id: str) -> CallRow:
+    row = await _run(store.get_call, call_id)
+    if row is None:
         raise ApiError(404, "unknown_call", f"no call {call_id!r}")
+    return row
+
+
+_NOT_TEXT = frozenset({"status", "language", "backend", "result", "kind", "turns", "flagged", "edited"})
+
+
+def _mask_notes(value: Any, mask: Callable[[str], str]) -> Any:
+    """Every free-text string of the notes (lines, entities, disposition, flags) through the masker: agents
+    type what the customer said, so edited notes are personal data like the transcript."""
+    if isinstance(value, dict):
+        return {k: v if k in _NOT_TEXT else _mask_notes(v, mask) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_notes(v, mask) for v in value]
+    return mask(value) if isinstance(value, str) else value
 
 
 @router.get("", summary="Stored calls, newest first")
-async def list_calls(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+async def list_calls(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=100_000),
                      state: Literal["live", "ended", "interrupted"] | None = None) -> dict[str, Any]:
     owner = principal_of(request).owner_filter("calls:read")
     rows = await _run(_store(request).list_calls, limit=limit, offset=offset, state=state, owner=owner)
@@ -90,9 +106,15 @@ async def get_call(request: Request, call_id: str) -> dict[str, Any]:
 @router.patch("/{call_id}/summary", summary="Save the agent's edited notes")
 async def patch_summary(request: Request, call_id: str, notes: CallNotes) -> dict[str, Any]:
     store = _store(request)
-    await _require_call(store, call_id)
-    edited = notes.model_copy(update={"edited": True})
-    await _run(store.save_summary, call_id, edited.model_dump(mode="json"), edited=True)
+    row = await _require_call(store, call_id)
+    pipeline = request.app.state.services.pipeline
+    if pipeline is None:
+        raise ApiError(503, "not_ready", "the personal-data masker is still loading; retry when /readyz answers 200")
+    settings = request.app.state.settings
+    language = next((x for x in (row.language, notes.language, settings.language) if x in ("ja", "en")), "ja")
+    body = notes.model_copy(update={"edited": True}).model_dump(mode="json")
+    masked = await _run(_mask_notes, body, lambda text: pipeline.mask(text, language))
+    await _run(store.save_summary, call_id, CallNotes.model_validate(masked).model_dump(mode="json"), edited=True)
     return await _run(store.summary, call_id)
 
 

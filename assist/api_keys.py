@@ -32,8 +32,9 @@ async def create_key(request: Request, body: KeyCreate) -> dict[str, Any]:
     return {**record.to_dict(), "key": key}
 
 
-@router.delete("/{key_id}", summary="Revoke a key")
+@router.delete("/{key_id}", summary="Revoke a key; its open websockets are closed (`key_revoked`, 1008)")
 async def revoke_key(request: Request, key_id: str = Path(pattern=r"^[A-Za-z0-9]{1,32}$")) -> dict[str, Any]:
-    if not await asyncio.to_thread(request.app.state.auth.keys.revoke, key_id):
+    auth = request.app.state.auth
+    if not await asyncio.to_thread(auth.keys.revoke, key_id):
         raise AuthError(404, "unknown_key", f"no active key {key_id!r}")
-    return {"id": key_id, "revoked": True}
+    return {"id": key_id, "revoked": True, "closed_sockets": auth.sockets.close_key(key_id)}

@@ -14,8 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assist import __version__, api_calls, api_keys, auth, security, ws, ws_twilio
+from assist import __version__, api_calls, api_keys, auth, http_auth, security, ws, ws_twilio
 from assist.calls import CallManager
 from assist.config import Settings
 from assist.services import Services
@@ -78,6 +79,7 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
     app.state.call_store = services.call_store
     app.add_exception_handler(api_calls.ApiError, api_calls.api_error_handler)
     app.add_exception_handler(RequestValidationError, api_calls.validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_auth.http_error_handler)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -23,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,9 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from assist.config import Settings
+from assist.dbfiles import prepare_db_file
+from assist.jsonsafe import safe_json_loads
+from assist.sockets import SocketRegistry
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,8 @@ GRANTS: dict[str, dict[Role, Scope]] = {
     "kb:write": {"knowledge-manager": "all", "admin": "all"},
     "calls:read": {"agent": "own", "supervisor": "all", "admin": "all"},
     "calls:write": {"agent": "own", "admin": "all"},
-    "calls:stream": {"agent": "all", "admin": "all"},
-    "calls:subscribe": {"agent": "all", "supervisor": "all", "admin": "all"},
+    "calls:stream": {"agent": "own", "admin": "all"},
+    "calls:subscribe": {"agent": "own", "supervisor": "all", "admin": "all"},
     "calls:watch": {"supervisor": "all", "admin": "all"},
     "ops:metrics": {"supervisor": "all", "admin": "all"},
     "keys:manage": {"admin": "all"},
@@ -87,6 +90,11 @@ POLICY: dict[str, str] = {
     "DELETE /api/keys/{key_id}": "keys:manage",
 }
 
+# Routes whose own protocol carries the key: Twilio sends neither a header nor our auth message, only the start
+# event's customParameters (assist/twilio_auth.py). Without a header key, ``authorize`` leaves the principal
+# PENDING there and the route must call ``resolve_deferred`` before it acts; ``principal_of`` refuses until then.
+DEFERRED = frozenset({"WS /twilio/media"})
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -103,8 +111,14 @@ class Principal:
         """The key id to restrict a listing to, or ``None`` when the principal sees everything."""
         return self.key_id if self.scope(permission) == "own" else None
 
+    def may(self, permission: str, owner: str | None) -> bool:
+        """Whether ``permission`` covers a call owned by ``owner`` (a key id; ``None``: made in open mode)."""
+        scope = self.scope(permission)
+        return scope == "all" or (scope == "own" and self.key_id is not None and owner == self.key_id)
+
 
 OPEN_PRINCIPAL = Principal(key_id=None, role="admin", name="open-mode")
+PENDING = Principal(key_id=None, role="agent", name="pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +175,7 @@ class KeyStore:
     """API keys in the service's SQLite database (own connection; thread-safe, synchronous)."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        prepare_db_file(path)  # 0600 file, 0700 folder
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
         self._conn.row_factory = sqlite3.Row
@@ -259,6 +272,7 @@ class Authenticator:
         self.open = settings.auth.mode == "open"
         self.keys = keys or KeyStore(settings.db_path)
         self.ws_timeout_s = settings.auth.ws_auth_timeout_s
+        self.sockets = SocketRegistry(self._active_ids)  # revoking a key closes its open websockets
 
     async def verify(self, token: str) -> Principal:
         principal = await asyncio.to_thread(self.keys.verify, token)
@@ -266,7 +280,11 @@ class Authenticator:
             raise AuthError(401, "invalid_key", "the API key is unknown or revoked")
         return principal
 
+    def _active_ids(self, key_ids: Iterable[str]) -> set[str]:
+        return {r.id for r in self.keys.list() if r.revoked is None} & set(key_ids)
+
     def close(self) -> None:
+        self.sockets.close()
         self.keys.close()
 
 
@@ -316,9 +334,9 @@ async def _first_message_token(ws: WebSocket, timeout_s: float) -> str:
     data: Any = None
     if text is not None and len(text) <= 4096:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            data = None
+            data = safe_json_loads(text)
+        except json.JSONDecodeError as exc:  # the client's bug, not a wrong key: say so
+            raise AuthError(401, "bad_json", f"the auth message is not JSON: {exc.msg}") from exc
     if not isinstance(data, dict) or data.get("type") != "auth" or not isinstance(data.get("token"), str):
         raise AuthError(401, "unauthorized",
                         'send {"type": "auth", "token": "<key>"} first, or an Authorization header')
@@ -334,13 +352,28 @@ async def _authenticate(conn: HTTPConnection, auth: Authenticator) -> Principal:
     return await auth.verify(token)
 
 
+async def may_use_call(app: Any, principal: Principal, permission: str, call_id: str) -> bool:
+    """False when ``call_id`` is live or stored and ``permission`` does not cover its owner.
+
+    The live session is asked first (its owner is known before any row is read). A call that does not exist
+    yet is allowed: whoever opens it owns it, and ``CallManager.join`` and waiting subscriptions check again
+    once it exists."""
+    if principal.scope(permission) == "all":
+        return True
+    manager = getattr(app.state, "calls", None)
+    session = manager.get(call_id) if manager is not None else None
+    if session is not None:
+        return principal.may(permission, session.options.metadata.get("owner"))
+    row = await asyncio.to_thread(app.state.call_store.get_call, call_id)
+    return row is None or principal.may(permission, row.metadata.get("owner"))
+
+
 async def _check_owner(conn: HTTPConnection, principal: Principal, permission: str) -> None:
-    """Agents only see calls they streamed; the call's ``owner`` is stamped from the key at start."""
+    """Agents only touch calls they streamed; the call's ``owner`` is stamped from the key at start."""
     call_id = conn.path_params.get("call_id")
     if call_id is None or principal.scope(permission) != "own":
         return
-    row = await asyncio.to_thread(conn.app.state.call_store.get_call, call_id)
-    if row is not None and row.metadata.get("owner") != principal.key_id:
+    if not await may_use_call(conn.app, principal, permission, call_id):
         raise AuthError(403, "forbidden", "this call belongs to another agent")
 
 
@@ -356,6 +389,8 @@ async def authorize(conn: HTTPConnection) -> Principal:
             principal = OPEN_PRINCIPAL if auth.open else Principal(key_id=None, role="agent", name="anonymous")
         elif auth.open:
             principal = OPEN_PRINCIPAL
+        elif policy_key(conn) in DEFERRED and _bearer(conn) is None and _subprotocol_token(conn) is None:
+            principal = PENDING  # the route authenticates from its own messages
         else:
             principal = await _authenticate(conn, auth)
             if principal.scope(permission) is None:
@@ -366,6 +401,8 @@ async def authorize(conn: HTTPConnection) -> Principal:
             await _refuse_socket(conn, err)
         raise
     conn.state.principal = principal
+    if isinstance(conn, WebSocket) and principal.key_id is not None:
+        auth.sockets.add(principal.key_id, conn)
     return principal
 
 
@@ -380,9 +417,31 @@ async def _refuse_socket(ws: WebSocket, err: AuthError) -> None:
     raise WebSocketException(POLICY_CLOSE, err.code)
 
 
+refuse_socket = _refuse_socket  # for routes in DEFERRED: an error event, then close 1008
+
+
+def is_pending(conn: HTTPConnection) -> bool:
+    """A DEFERRED route whose client has not authenticated yet."""
+    return getattr(conn.state, "principal", None) is PENDING
+
+
+async def resolve_deferred(ws: WebSocket, token: str) -> Principal:
+    """Finish what ``authorize`` deferred: verify the key, check its role, remember the principal (raises AuthError)."""
+    principal = await ws.app.state.auth.verify(token)
+    permission = POLICY[policy_key(ws)]
+    if principal.scope(permission) is None:
+        raise AuthError(403, "forbidden", f"role {principal.role} may not use this endpoint ({permission})")
+    ws.state.principal = principal
+    ws.app.state.auth.sockets.add(principal.key_id, ws)
+    return principal
+
+
 def principal_of(conn: HTTPConnection) -> Principal:
     """The principal ``authorize`` resolved for this request (open mode: the open principal)."""
-    return getattr(conn.state, "principal", OPEN_PRINCIPAL)
+    principal = getattr(conn.state, "principal", OPEN_PRINCIPAL)
+    if principal is PENDING:  # fail closed: a deferred route forgot to authenticate
+        raise AuthError(401, "unauthorized", "this stream has not authenticated yet")
+    return principal
 
 
 async def auth_error_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -7,11 +7,13 @@ import logging
 from dataclasses import replace
 
 from assist import metrics
+from assist.auth import Principal
 from assist.config import Settings
 from assist.hub import Broadcaster, CallHub
 from assist.pipeline import Pipeline
 from assist.session import CallOptions, CallSession, EndReason
 from assist.store import CallStore, StoreWriter
+from summarize.base import ArticleRef, Turn
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +43,16 @@ class CallManager:
         self.sessions: dict[str, CallSession] = {}
         self._ended_hubs: dict[str, CallHub] = {}
         self._status_interval = status_interval_s
-        self._waiters: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, set[asyncio.Future[None]]] = {}  # call id -> subscribers waiting for it
         self._join_lock = asyncio.Lock()
 
     @property
     def active(self) -> int:
         return sum(1 for s in self.sessions.values() if s.state == "live")
+
+    def live_calls_of(self, owner: str) -> int:
+        """Live calls opened with the key ``owner`` (for ``security.max_calls_per_key``)."""
+        return sum(1 for s in self.sessions.values() if s.state == "live" and s.options.metadata.get("owner") == owner)
 
     def get(self, call_id: str) -> CallSession | None:
         return self.sessions.get(call_id)
@@ -56,24 +62,42 @@ class CallManager:
         return session.hub if session is not None else self._ended_hubs.get(call_id)
 
     async def wait_for_call(self, call_id: str) -> CallHub:
-        """For widgets that connect before the call's audio does."""
+        """For widgets that connect before the call's audio does. A waiter that is cancelled (its socket
+        left) removes itself, so call ids that never start leave nothing behind."""
         while (hub := self.hub(call_id)) is None:
-            event = self._waiters.setdefault(call_id, asyncio.Event())
-            await event.wait()
+            waiter: asyncio.Future[None] = self.loop.create_future()
+            waiters = self._waiters.setdefault(call_id, set())
+            waiters.add(waiter)
+            try:
+                await waiter
+            finally:
+                waiters.discard(waiter)
+                if not waiters and self._waiters.get(call_id) is waiters:
+                    del self._waiters[call_id]
         return hub
 
-    async def join(self, call_id: str, options: CallOptions) -> CallSession:
-        """Attach an audio source to ``call_id``, opening the call if it is not live yet."""
-        async with self._join_lock:  # two legs' sockets starting together open one call
-            return await self._join(call_id, options)
+    def waiting(self) -> int:
+        """Subscribers waiting for calls that have not started (a leak shows here)."""
+        return sum(len(w) for w in self._waiters.values())
 
-    async def _join(self, call_id: str, options: CallOptions) -> CallSession:
+    async def join(self, call_id: str, options: CallOptions, principal: Principal | None = None) -> CallSession:
+        """Attach an audio source to ``call_id``, opening the call if it is not live yet.
+
+        ``principal`` streams: an agent only into calls it owns (live, or stored and reopened), an admin
+        into any. Without one, ``options.metadata['owner']`` must equal the call's owner."""
+        async with self._join_lock:  # two legs' sockets starting together open one call
+            return await self._join(call_id, options, principal)
+
+    async def _join(self, call_id: str, options: CallOptions, principal: Principal | None) -> CallSession:
         session = self.sessions.get(call_id)
+        if session is not None and not _may_stream(principal, options, session.options.metadata.get("owner")):
+            raise CallError("forbidden", "this call belongs to another agent")
         if session is not None and session.state != "live":
             await session.ended.wait()
-            session = self.sessions.get(call_id)
+            current = self.sessions.get(call_id)
+            session = None if current is session else current  # ended, even if not retired yet: reopen
         if session is None:
-            session = await self._open(call_id, options)
+            session = await self._open(call_id, options, principal)
         try:
             session.attach(list(options.legs))
         except ValueError as exc:
@@ -85,39 +109,69 @@ class CallManager:
             raise CallError("internal", "the call's audio could not be opened") from exc
         return session
 
-    async def _open(self, call_id: str, options: CallOptions) -> CallSession:
+    async def _open(self, call_id: str, options: CallOptions, principal: Principal | None) -> CallSession:
         if self.pipeline is None:
             raise CallError("not_ready", "models are still loading; retry when /readyz answers 200")
         if self.active >= self.settings.server.max_calls:
             metrics.CALLS_REJECTED.labels("too_many_calls").inc()
             raise CallError("too_many_calls",
                             f"the server is at its maximum of {self.settings.server.max_calls} concurrent calls")
+        owner, per_key = options.metadata.get("owner"), self.settings.security.max_calls_per_key
+        if owner is not None and self.live_calls_of(owner) >= per_key:  # open mode has no owner
+            metrics.CALLS_REJECTED.labels("too_many_calls_for_key").inc()
+            raise CallError("too_many_calls_for_key", f"this API key already streams {per_key} live calls")
         # integrators put customer fields in metadata: mask them like speech before they are stored or sent
         language = options.language if options.language != "auto" else self.settings.language
         metadata = {k: v if k == "owner" else self.pipeline.mask(v, language) for k, v in options.metadata.items()}
         options = replace(options, metadata=metadata)
-        first_seq = await self.loop.run_in_executor(None, self._reopen, call_id, options)
+        any_owner = principal is not None and principal.scope("calls:stream") == "all"
+        opened = await self.loop.run_in_executor(None, self._reopen, call_id, options, not any_owner)
+        if opened is None:
+            raise CallError("forbidden", "this call belongs to another agent")
+        epoch, first_seq, options, history, matched = opened
         self._ended_hubs.pop(call_id, None)
         hub = CallHub(call_id, loop=self.loop, writer=self.writer, queue_size=self.settings.server.subscriber_queue,
                       first_seq=first_seq, supervisor=self.supervisor)
         session = CallSession(call_id, options, pipeline=self.pipeline, hub=hub, writer=self.writer, loop=self.loop,
-                              status_interval_s=self._status_interval)
+                              status_interval_s=self._status_interval, epoch=epoch, history=history, matched=matched)
         self.sessions[call_id] = session
         metrics.CALLS_TOTAL.labels(options.source).inc()
         metrics.ACTIVE_CALLS.set(self.active)
         session.announce()
-        waiter = self._waiters.pop(call_id, None)
-        if waiter is not None:
-            waiter.set()
+        for waiter in self._waiters.pop(call_id, set()):
+            if not waiter.done():
+                waiter.set_result(None)
         self.loop.create_task(self._retire(session))
-        log.info("call %s started (%s, legs %s)", call_id, options.language, ",".join(options.legs))
+        log.info("call %s started (%s, legs %s, epoch %d)", call_id, options.language, ",".join(options.legs), epoch)
         return session
 
-    def _reopen(self, call_id: str, options: CallOptions) -> int:
+    def _reopen(self, call_id: str, options: CallOptions, same_owner: bool
+                ) -> tuple[int, int, CallOptions, list[Turn], list[ArticleRef]] | None:
+        """The store side of opening (executor): ``None`` when the stored call belongs to another key, else
+        (epoch, first seq, options, earlier turns, earlier top cards). A reopened call keeps its stored owner,
+        and its notes are rebuilt from every stored utterance, not only this connection's."""
         self.writer.flush()
-        self.store.create_call(call_id, language=options.language, source=options.source, legs=options.legs,
-                               metadata=options.metadata)
-        return self.store.last_seq(call_id) + 1
+        epoch = self.store.create_call(call_id, language=options.language, source=options.source,
+                                       legs=options.legs, metadata=options.metadata, same_owner=same_owner)
+        if epoch is None:
+            return None
+        first_seq = self.store.last_seq(call_id) + 1
+        if epoch == 0:
+            return epoch, first_seq, options, [], []
+        row = self.store.get_call(call_id)
+        owner = row.metadata.get("owner") if row is not None else None
+        metadata = {k: v for k, v in options.metadata.items() if k != "owner"}
+        options = replace(options, metadata={**metadata, "owner": owner} if owner else metadata)
+        stored = self.store.utterances(call_id)
+        history = [Turn(index=i, speaker=u["leg"], text=u["text"], start=u["start"], end=u["end"])
+                   for i, u in enumerate(stored)]
+        turn_of = {u["utterance_id"]: i for i, u in enumerate(stored)}
+        matched: dict[str, ArticleRef] = {}
+        for s in self.store.suggestions(call_id):
+            if s["rank"] == 1 and s["article_id"] not in matched:
+                matched[s["article_id"]] = ArticleRef(s["article_id"], s["title"] or "", None,
+                                                      turn=turn_of.get(s["utterance_id"]))
+        return epoch, first_seq, options, history, list(matched.values())
 
     async def _retire(self, session: CallSession) -> None:
         await session.ended.wait()
@@ -146,3 +200,10 @@ class CallManager:
     async def shutdown(self, reason: EndReason = "shutdown") -> None:
         await asyncio.gather(*(s.end(reason) for s in list(self.sessions.values())), return_exceptions=True)
         await self.loop.run_in_executor(None, self.writer.close)
+
+
+def _may_stream(principal: Principal | None, options: CallOptions, owner: str | None) -> bool:
+    """An agent streams only into its own calls, an admin into any, a supervisor into none."""
+    if principal is not None:
+        return principal.may("calls:stream", owner)
+    return owner == options.metadata.get("owner")

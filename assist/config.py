@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,20 +50,28 @@ class AsrSettings(_Section):
     partial_interval_s: float = Field(1.0, ge=0.0, le=10.0, description="0 disables partials")
     vad_threshold: float = Field(0.5, gt=0.0, lt=1.0)
     glossary: bool = Field(True, description="Bias decoding with knowledge-base terms")
+    vocab_correction: bool = Field(True, description="Fix misheard domain words in finals by reading (asr/vocab.py)")
     queue_size: int = Field(64, ge=1)
+    max_backlog_s: float = Field(30.0, ge=1.0, description="Audio of one leg waiting for the VAD thread above which "
+                                 "its socket is refused with `audio_backlog` (the server is too far behind)")
     batch_size: int = Field(8, ge=1, description="Finals batched across calls on GPU")
 
 
 class RetrievalSettings(_Section):
-    embedder: str = Field("e5-small", description="Registry name or local sentence-transformers folder")
+    embedder: str = Field("e5-small+use-multilingual", description="Registry name or local sentence-transformers "
+                          "folder; `a+b` fuses models (docs/QUALITY.md: the fusion ranks best of the MIT/Apache ones)")
     dense_weight: float = Field(1.0, ge=0.0)
     # Defaults measured on eval/data (docs/QUALITY.md): dense + a little character-bigram evidence won;
     # Sudachi BM25 did not add to it there, but stays available for KBs full of codes and plan names.
     bm25_weight: float = Field(0.0, ge=0.0)
     bigram_weight: float = Field(0.2, ge=0.0)
+    reading_weight: float = Field(0.2, ge=0.0, description="BM25 over bigrams of the SudachiPy reading (サイフ = 財布)")
     sudachi_mode: Literal["A", "B", "C"] = Field("C", description="SudachiPy split mode for BM25 words")
     rrf_k: int = Field(60, ge=1)
     top_k: int = Field(3, ge=1, le=20)
+    rerank: bool = Field(True, description="Second stage over the top candidates with the embedder's calibrated "
+                         "model (retrieval/calibration.py); off, or for an uncalibrated embedder: fused order")
+    rerank_depth: int = Field(20, ge=1, le=100, description="First-stage candidates the second stage re-scores")
     min_score: float | None = Field(
         None, description="Abstain below this confidence (top hit's dense cosine; fused score without dense). "
         "Unset: the embedder's calibrated value (retrieval.embedders.CALIBRATED_MIN_SCORE), 0 for other models")
@@ -93,7 +101,9 @@ class ServerSettings(_Section):
     subscriber_queue: int = Field(256, ge=8)
     max_frame_bytes: int = Field(64_000, ge=320)
     max_json_bytes: int = Field(65_536, ge=1024)
-    max_upload_bytes: int = Field(20_000_000, ge=1024)
+    max_upload_bytes: int = Field(20_000_000, ge=1024, description="Largest KB import upload (the only route "
+                                  "with more than max_json_bytes)")
+    max_import_rows: int = Field(10_000, ge=1, description="Most articles one KB import may hold")
     preload_models: bool = Field(True, description="Load models at start-up (readyz waits for them)")
 
 
@@ -109,10 +119,32 @@ class AuthSettings(_Section):
 class SecuritySettings(_Section):
     cors_origins: list[str] = Field(default_factory=list,
                                     description="Origins allowed to call the API cross-site; empty = same-origin only")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host names served in open mode besides "
+                                     "loopback (e.g. a tunnel's name); see assist/origin_guard.py")
     hsts: bool = Field(False, description="Send Strict-Transport-Security (behind TLS only)")
     max_messages_per_s: float = Field(400.0, gt=0, description="Sustained websocket messages per second per socket")
     message_burst: int = Field(2000, ge=1, description="Websocket messages allowed above the sustained rate")
-    max_call_s: float = Field(4 * 3600.0, gt=0, description="Longest call (wall clock or audio) before it is ended")
+    max_call_s: float = Field(4 * 3600.0, gt=0, description="Longest call (wall clock or audio) before it is "
+                              "ended (`call_too_long`); a timer, so it fires even when nothing arrives")
+    max_audio_speed: float = Field(1.5, ge=1.0, description="Sustained audio per leg, as a multiple of real time "
+                                   "(a token bucket on samples); faster streams get `audio_too_fast`")
+    audio_burst_s: float = Field(5.0, ge=1.0, description="Seconds of audio a leg may send ahead of the sustained "
+                                 "speed (network catch-up); at least one frame's length")
+    start_timeout_s: float = Field(10.0, gt=0, description="An audio socket that sends no `start` within this is "
+                                   "closed (`start_timeout`)")
+    idle_audio_s: float = Field(30.0, gt=0, description="A started audio socket that sends no audio for this long "
+                                "is ended (`idle_timeout`); telephony and the widget stream silence too")
+    max_calls_per_key: int = Field(4, ge=1, description="Live calls one API key may have open at once "
+                                   "(`too_many_calls_for_key`); open mode has no keys and only `server.max_calls`")
+
+
+class TwilioSettings(_Section):
+    """Twilio Media Streams (``WS /twilio/media``); see docs/SECURITY.md."""
+
+    auth_token: SecretStr | None = Field(None, description="The account's auth token: when set, the handshake's "
+                                         "X-Twilio-Signature must verify")
+    stream_url: str | None = Field(None, description="The wss:// URL configured in <Stream url>, when a proxy "
+                                   "rewrites Host (default: rebuilt from the request)")
 
 
 class PrivacySettings(_Section):
@@ -138,6 +170,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     security: SecuritySettings = SecuritySettings()
     privacy: PrivacySettings = PrivacySettings()
+    twilio: TwilioSettings = TwilioSettings()
 
     @field_validator("home", mode="after")
     @classmethod

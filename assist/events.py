@@ -33,10 +33,22 @@ ERROR_CODES: dict[str, str] = {
     "unsupported_encoding": "The audio encoding, sample rate or channel count is not supported.",
     "bad_audio": "A binary frame could not be decoded with the announced format.",
     "too_many_calls": "The server is at its configured maximum of concurrent calls.",
+    "too_many_calls_for_key": "This API key already has `security.max_calls_per_key` live calls (fatal, 1013).",
+    "rate_limited": "More messages a second than `security.max_messages_per_s` allows beyond its burst (fatal).",
+    "audio_too_fast": "A leg's audio arrived faster than `security.max_audio_speed` × real time beyond a burst of "
+                      "`security.audio_burst_s` seconds (fatal, 1008): stream audio as it is spoken.",
+    "audio_backlog": "Recognition of a leg is more than `asr.max_backlog_s` of audio behind: the server is "
+                     "overloaded (fatal, 1013).",
+    "start_timeout": "No `start` within `security.start_timeout_s` of connecting (fatal).",
+    "idle_timeout": "A started stream sent no audio for `security.idle_audio_s`; the call ends (fatal).",
+    "call_too_long": "The call reached `security.max_call_s` (wall clock or audio); it ends with its notes (fatal).",
+    "key_revoked": "The API key of this connection was revoked; every socket it opened is closed (fatal, 1008).",
     "call_exists": "Audio for this call and leg is already being received.",
     "call_id_mismatch": "`start.call_id` differs from the call id in the URL.",
     "unknown_call": "No live or stored call has this id.",
-    "bad_after_seq": "`after_seq` must be a non-negative integer.",
+    "bad_after_seq": "`after_seq` must be a non-negative integer (ASCII digits, at most 15).",
+    "forbidden": "The key's role may not do this, or the call belongs to another agent (also when a `wait=1` "
+                 "subscription's call opens for another key, or a `start` names another agent's call).",
     "lagging": "This subscriber fell too far behind and was disconnected; reconnect with after_seq.",
     "not_ready": "Models are still loading; retry when /readyz answers 200.",
     "internal": "An unexpected server error; the call continues where possible.",
@@ -128,7 +140,9 @@ class CallStartedEvent(_Event):
 
 class TranscriptEvent(_Event):
     """A partial (``final: false``) or final hypothesis; a final replaces every partial with its
-    ``utterance_id``. Personal data (card and phone numbers, birth dates, addresses) is masked."""
+    ``utterance_id``. Personal data (card and phone numbers, birth dates, addresses) is masked; partials also
+    lose every run of 4 or more digits. A final may come again with the same ``utterance_id`` and more of it
+    masked (a number read across two finals): it replaces the earlier one."""
 
     type: Literal["transcript"] = "transcript"
     leg: Leg

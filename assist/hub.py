@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assist import metrics
 from assist.events import _Event
-from assist.store import CallStore, StoreWriter
+from assist.store import CallStore, StoreWriter, redact_event_body
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,15 @@ class CallHub:
         """Keep only the last ``keep`` events in memory: an ended call's widgets rarely resume, and those
         that do read the rest from the store, so a hundred ended calls do not each hold their whole stream."""
         self._recent = deque(self._recent, maxlen=keep)  # a bounded deque keeps the newest
+
+    def redact(self, utterance_id: str, text: str, fragments: Sequence[tuple[str, str]] = ()) -> None:
+        """Rewrite the remembered events of an utterance masked after the fact, as the store's copy was
+        (``CallStore.redact_utterance``), so a widget replaying from memory never sees the first version."""
+        for i, env in enumerate(self._recent):
+            if env.type in ("transcript", "suggestions"):
+                body = redact_event_body(env.type, env.json, utterance_id, text, fragments)
+                if body is not None:
+                    self._recent[i] = Envelope(env.call_id, env.seq, env.type, body)
 
     async def close(self) -> None:
         """No more events: once every published event is delivered, subscribers are closed."""

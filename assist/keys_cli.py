@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
     create.add_argument("--json", action="store_true")
     listing = ksub.add_parser("list", help="Keys (ids, roles, state; never the keys themselves)")
     listing.add_argument("--json", action="store_true")
-    revoke = ksub.add_parser("revoke", help="Revoke a key by id; takes effect on the next request")
+    revoke = ksub.add_parser("revoke", help="Revoke a key by id: refused from the next request, and a running "
+                             "server closes its open websockets within about a second")
     revoke.add_argument("id")
     keys.set_defaults(handler=run)
 

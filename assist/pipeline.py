@@ -65,6 +65,8 @@ class Pipeline:
     summarizer: Summarizer | None = None
     draft: DraftFn | None = None
     mask: Callable[[str, str], str] = no_mask
+    """The service's ``summarize.masking.Masker`` (rolling window over finals, the partial rule); a plain
+    ``(text, language)`` function (test fakes) masks each text on its own."""
     executor: Executor | None = None
     """Runs retrieval, drafts and summaries off the event loop (``None`` = the loop's default)."""
     top_k: int = 3

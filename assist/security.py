@@ -18,6 +18,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assist.config import SecuritySettings, Settings
+from assist.http_auth import HttpAuth
+from assist.origin_guard import OriginGuard
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,14 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+UPLOAD_ROUTE = ("POST", "/api/kb/import")
+
+
 class BodyLimit:
     """413 ``payload_too_large`` for bodies over the limit, whether declared (Content-Length) or streamed.
 
-    JSON bodies get ``max_json_bytes``; uploads (multipart, CSV, JSON Lines) ``max_upload_bytes``.
+    Only the KB import route (``UPLOAD_ROUTE``) gets ``max_upload_bytes``; every other body, whatever its
+    content type, ``max_json_bytes``. Runs after ``HttpAuth``, so only an authorized request is buffered.
     """
 
     def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
@@ -76,17 +82,17 @@ class BodyLimit:
         self.max_json = max_json_bytes
         self.max_upload = max_upload_bytes
 
-    def limit_for(self, content_type: str) -> int:
-        if content_type.split(";")[0].strip().lower() == "application/json":
-            return self.max_json
-        return self.max_upload + 65_536  # multipart framing around a file of the full upload size
+    def limit_for(self, scope: Scope) -> int:
+        if (scope["method"], scope["path"]) == UPLOAD_ROUTE:
+            return self.max_upload + 65_536  # multipart framing around a file of the full upload size
+        return self.max_json
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        limit = self.limit_for(headers.get(b"content-type", b"").decode("latin-1"))
+        limit = self.limit_for(scope)
         declared = headers.get(b"content-length", b"").decode("latin-1")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
@@ -126,15 +132,19 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Order matters: CORS answers preflights first, then headers wrap everything, limits guard the app."""
+    """Order matters (the last added runs first): Host/Origin guard, CORS preflights, headers, auth, limits."""
     server = settings.server
     app.add_middleware(BodyLimit, max_json_bytes=server.max_json_bytes, max_upload_bytes=server.max_upload_bytes)
+    app.add_middleware(HttpAuth)  # authenticates from the headers before BodyLimit reads any body
     app.add_middleware(SecurityHeaders, hsts=settings.security.hsts)
     origins = list(settings.security.cors_origins)
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
+    # outermost: foreign Host (open mode) and foreign Origin are refused before anything reads the request
+    app.add_middleware(OriginGuard, open_mode=settings.auth.mode == "open",
+                       allowed_hosts=settings.security.allowed_hosts, allowed_origins=origins)
 
 
 # ---------------------------------------------------------------- logs
@@ -185,45 +195,92 @@ def install_log_redaction(mask: Callable[[str, str], str] | None = None) -> None
 
 
 class MessageRate:
-    """Token bucket for one websocket: ``rate`` messages a second sustained, ``burst`` above it."""
+    """Token bucket: ``rate`` units a second sustained, ``burst`` above it (messages, or seconds of audio)."""
 
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.burst = float(burst)
         self.tokens = float(burst)
         self.clock = clock
         self.last = clock()
 
-    def allow(self) -> bool:
+    def allow(self, cost: float = 1.0) -> bool:
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
         self.last = now
-        if self.tokens < 1.0:
+        if self.tokens < cost:
             return False
-        self.tokens -= 1.0
+        self.tokens -= cost
         return True
 
 
+Limit = tuple[str, str]  # (error code, message for people)
+
+
 class SocketGuard:
-    """The per-socket limits of an audio stream: message rate and call length (wall clock or audio)."""
+    """The limits of one audio socket: message rate, audio speed per leg, start and idle timeouts, call length.
+
+    Audio is refused here, before it reaches a queue. The timeouts are deadlines: the socket loop waits at most
+    ``wait_s()`` for a message and then asks ``expired()``, so they fire even when the client sends nothing.
+    """
 
     def __init__(self, settings: SecuritySettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
         self.rate = MessageRate(settings.max_messages_per_s, settings.message_burst, clock)
         self.max_call_s = settings.max_call_s
         self.clock = clock
+        self.opened = clock()
         self.started: float | None = None
-        self.audio_s = 0.0
+        self.last_audio = self.opened
+        self.audio: dict[str, float] = {}  # seconds received per leg
+        self.speed: dict[str, MessageRate] = {}  # seconds of audio per leg, at most max_audio_speed × real time
 
-    def start(self) -> None:
-        self.started = self.clock()
+    @property
+    def audio_s(self) -> float:
+        return max(self.audio.values(), default=0.0)
 
-    def add_audio(self, samples: float, sample_rate: int = 16000) -> None:
-        self.audio_s += samples / sample_rate
+    def start(self, elapsed_s: float = 0.0) -> None:
+        """The stream started; ``elapsed_s`` is how long its call has been live already (a second leg, a reconnect)."""
+        now = self.clock()
+        self.started = now - max(0.0, elapsed_s)
+        self.last_audio = now
 
-    def check(self) -> tuple[str, str] | None:
+    def add_audio(self, samples: float, sample_rate: int = 16000, leg: str = "") -> Limit | None:
+        """Count ``samples`` of ``leg``; ``audio_too_fast`` (nothing counted) when they outrun the bucket."""
+        if samples <= 0:
+            return None
+        seconds = samples / sample_rate
+        bucket = self.speed.get(leg)
+        if bucket is None:
+            bucket = self.speed[leg] = MessageRate(self.settings.max_audio_speed, self.settings.audio_burst_s,
+                                                   self.clock)
+        if not bucket.allow(seconds):
+            return "audio_too_fast", (f"audio arrives faster than {bucket.rate:g}x real time (beyond a "
+                                      f"{bucket.burst:g} s burst); send it as it is spoken")
+        self.last_audio = self.clock()
+        self.audio[leg] = self.audio.get(leg, 0.0) + seconds
+        return None
+
+    def check(self) -> Limit | None:
         """``(code, message)`` of the first limit this message breaks, else ``None``."""
         if not self.rate.allow():
             return "rate_limited", f"more than {self.rate.rate:g} messages a second"
         if self.started is not None and max(self.clock() - self.started, self.audio_s) > self.max_call_s:
             return "call_too_long", f"calls are limited to {self.max_call_s:g} s"
         return None
+
+    def _deadline(self) -> tuple[float, str, str]:
+        s = self.settings
+        if self.started is None:
+            return self.opened + s.start_timeout_s, "start_timeout", f"no start message within {s.start_timeout_s:g} s"
+        return min((self.last_audio + s.idle_audio_s, "idle_timeout", f"no audio for {s.idle_audio_s:g} s"),
+                   (self.started + self.max_call_s, "call_too_long", f"calls are limited to {self.max_call_s:g} s"))
+
+    def wait_s(self) -> float:
+        """How long the socket may wait for its next message before a deadline passes."""
+        return max(0.0, self._deadline()[0] - self.clock())
+
+    def expired(self) -> Limit | None:
+        """``(code, message)`` of the deadline that has passed (start, idle audio, call length), else ``None``."""
+        when, code, message = self._deadline()
+        return (code, message) if self.clock() >= when else None

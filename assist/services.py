@@ -13,6 +13,7 @@ from assist.config import Settings
 from assist.pipeline import DraftFn, Pipeline
 from assist.store import CallStore
 from models import ModelRegistry
+from summarize.masking import Masker
 
 if TYPE_CHECKING:
     from summarize.reply import ReplyDraft, ReplyDrafter
@@ -25,10 +26,14 @@ class Services:
 
     ``pipeline`` may be given (tests pass fakes); otherwise ``load`` builds the real one:
     KnowledgeStore → RetrievalService, WhisperRecognizer → AsrEngine, summarizer, reply drafts, PII masking.
+    ``masker`` is the one ``Masker`` (settings ``privacy.mask_entities``) behind every masking point: live
+    transcripts and drafts (``Pipeline.mask``), call metadata, the summarizers, the log redaction.
     """
 
     def __init__(self, settings: Settings, *, pipeline: Pipeline | None = None) -> None:
         self.settings = settings
+        self.masker = Masker(settings.privacy.mask_entities)
+        _redact_logs_with(self.masker)
         self.registry = ModelRegistry(settings.models_dir)
         self.call_store = CallStore(settings.db_path)
         self.kb: Any = None
@@ -65,7 +70,6 @@ class Services:
         from knowledge.store import KnowledgeStore
         from retrieval.service import RetrievalService
         from summarize.factory import build_summarizer
-        from summarize.pii import masker
 
         s = self.settings
         self.kb = self._timed("knowledge", lambda: KnowledgeStore(s.db_path.with_name("knowledge.db")))
@@ -78,8 +82,8 @@ class Services:
         retrieval.add_listener(lambda: self.asr.set_glossary(retrieval.glossary()))
         # retrieval, drafts and notes: one worker per core the ASR does not hold busy
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assist-model")
-        self.pipeline = Pipeline(asr=self.asr, retrieval=retrieval, summarizer=build_summarizer(s),
-                                 draft=build_draft(s), mask=masker(s.privacy.mask_entities), executor=self._executor,
+        self.pipeline = Pipeline(asr=self.asr, retrieval=retrieval, summarizer=build_summarizer(s, self.masker),
+                                 draft=build_draft(s), mask=self.masker, executor=self._executor,
                                  top_k=s.retrieval.top_k)
 
     def readiness(self) -> dict[str, Any]:
@@ -100,6 +104,17 @@ class Services:
             self.kb.close()
             self.kb = None
         self.call_store.close()
+
+
+def _redact_logs_with(masker: Masker) -> None:
+    """Point the log redaction that ``setup_logging`` installed at the configured masker (the handlers of a
+    process that never called it, e.g. a test runner's, are left alone)."""
+    from assist.security import RedactingFilter
+
+    for handler in logging.getLogger().handlers:
+        for f in handler.filters:
+            if isinstance(f, RedactingFilter):
+                f.mask = masker
 
 
 def build_draft(settings: Settings) -> DraftFn:

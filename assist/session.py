@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -33,6 +34,7 @@ from assist.hub import CallHub
 from assist.pipeline import Pipeline
 from assist.store import StoreWriter
 from summarize.base import ArticleRef, Turn
+from summarize.masking import Correction, LegWindow, Masker
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +58,34 @@ class _Customer:
     text: str
     speech_end: float  # monotonic time the speech ended
     turn: int  # its index among the call's turns
+    redacted: list[tuple[str, str]] = field(default_factory=list)  # (raw, label) masked after the fact
+
+    def scrub(self, query: str) -> str:
+        """A search query built from this utterance, without what was masked in it after the fact."""
+        for raw, label in self.redacted:
+            query = query.replace(raw, label)
+        return query
+
+
+@dataclass
+class _Final:
+    """A recent final, as ``_redact`` needs it to re-send and re-store it masked."""
+
+    leg: Leg
+    start: float
+    end: float
+    language: str
+    turn: int
+    customer: _Customer | None
 
 
 class CallSession:
     def __init__(self, call_id: str, options: CallOptions, *, pipeline: Pipeline, hub: CallHub,
                  writer: StoreWriter | None, loop: asyncio.AbstractEventLoop, status_interval_s: float = 2.0,
-                 leg_flush_timeout_s: float = 30.0) -> None:
+                 leg_flush_timeout_s: float = 30.0, epoch: int = 0, history: Sequence[Turn] = (),
+                 matched: Sequence[ArticleRef] = ()) -> None:
         self.call_id = call_id
+        self.epoch = epoch  # 0 for a new call, +1 on every reconnect (``_in_epoch``)
         self.options = options
         self.pipeline = pipeline
         self.hub = hub
@@ -73,16 +96,18 @@ class CallSession:
         self._legs: dict[Leg, Any] = {}
         self._audio_samples: dict[Leg, int] = {}
         self._sources = 0
-        self._turns: list[Turn] = []
+        self._turns: list[Turn] = list(history)  # a reconnected call's notes cover its earlier epochs too
         self._shown: dict[str, int] = {}  # article_id -> best rank shown
         # articles that came up as the top card, for the notes' 用件: every card ever shown would bury the one
         # that mattered under lookalikes
-        self._matched: dict[str, ArticleRef] = {}
+        self._matched: dict[str, ArticleRef] = {a.article_id: a for a in matched}
         self._last_drafted: str | None = None
         self._drafts: asyncio.Task[None] | None = None  # the newest draft; it awaits the ones before it
         self._previous_customer: str | None = None
         self._spoken_language: str | None = None  # detected, for calls started with language "auto"
         self._pending: asyncio.Queue[_Customer | None] = asyncio.Queue()
+        self._windows: dict[Leg, LegWindow] = {}  # per leg: numbers read across finals (summarize/masking.py)
+        self._finals: dict[str, _Final] = {}  # the last few finals, by utterance id
         self._suggester = loop.create_task(self._suggest_loop(), name=f"suggest-{call_id}")
         self._status_interval = status_interval_s
         self._status_task = loop.create_task(self._status_loop(), name=f"status-{call_id}")
@@ -146,7 +171,14 @@ class CallSession:
 
     def _from_asr_thread(self, event: AsrTranscript) -> None:
         received = time.monotonic()
-        self.loop.call_soon_threadsafe(self._on_transcript, event, received)
+        self.loop.call_soon_threadsafe(self._on_transcript, self._in_epoch(event), received)
+
+    def _in_epoch(self, event: AsrTranscript) -> AsrTranscript:
+        """Recognizer ids restart at ``<leg>-0`` whenever a call is (re)opened: a reconnect's ids become
+        ``e<epoch>:<id>``, so they never collide with (or overwrite) the stored rows of earlier epochs."""
+        if not self.epoch:
+            return event
+        return replace(event, utterance_id=f"e{self.epoch}:{event.utterance_id}")
 
     def _on_transcript(self, ev: AsrTranscript, received: float) -> None:
         if self.state == "ended":
@@ -154,7 +186,7 @@ class CallSession:
         language = ev.language or self.asr_language or "ja"
         if ev.final and ev.leg == "customer":
             self._spoken_language = language
-        text = self.pipeline.mask(ev.text, language)
+        text, corrections = self._mask(ev, language)
         if not ev.final:
             if self.options.interim_results:
                 self.publish(TranscriptEvent(call_id=self.call_id, leg=ev.leg, utterance_id=ev.utterance_id,
@@ -165,14 +197,60 @@ class CallSession:
         metrics.SPEECH_TO_FINAL.labels(ev.leg).observe(ev.latency_s)
         self.publish(TranscriptEvent(call_id=self.call_id, leg=ev.leg, utterance_id=ev.utterance_id, text=text,
                                      final=True, start=ev.start, end=ev.end, language=language))
+        self._redact(corrections)
         if not text.strip():
             return
         self._turns.append(Turn(index=len(self._turns), speaker=ev.leg, text=text, start=ev.start, end=ev.end))
         if self.writer is not None:
             self.writer.submit(lambda s: s.add_utterance(self.call_id, ev.utterance_id, leg=ev.leg, text=text,
                                                           start=ev.start, end=ev.end))
+        customer = None
         if ev.leg == "customer":
-            self._pending.put_nowait(_Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1))
+            customer = _Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1)
+            self._pending.put_nowait(customer)
+        self._finals[ev.utterance_id] = _Final(ev.leg, ev.start, ev.end, language, len(self._turns) - 1, customer)
+        if len(self._finals) > 32:
+            del self._finals[next(iter(self._finals))]
+
+    def _mask(self, ev: AsrTranscript, language: str) -> tuple[str, tuple[Correction, ...]]:
+        """Partials lose every run of ≥ 4 digits besides what finals lose; a final goes through its leg's
+        rolling window, which may also correct the leg's earlier finals (``_redact``). A plain mask
+        function (test fakes) masks each text on its own."""
+        mask = self.pipeline.mask
+        if not isinstance(mask, Masker):
+            return mask(ev.text, language), ()
+        if not ev.final:
+            return mask.mask_partial(ev.text, language), ()
+        if not ev.text.strip():
+            return ev.text, ()
+        window = self._windows.get(ev.leg) or self._windows.setdefault(ev.leg, mask.window())
+        result = window.push(ev.utterance_id, ev.text, language, at=ev.end)
+        return result.text, result.corrections
+
+    def _redact(self, corrections: Sequence[Correction]) -> None:
+        """A number read across finals reached back into earlier ones: each is sent again, masked, as a final
+        with its utterance id (the widget replaces the line), and its stored row, its stored events and the
+        hub's replay memory are rewritten; the notes' turn and a pending search query take the new text."""
+        for c in corrections:
+            uid = str(c.key)
+            final = self._finals.get(uid)
+            if final is None:
+                continue
+            old = self._turns[final.turn].text
+            self._turns[final.turn] = replace(self._turns[final.turn], text=c.text)
+            if final.customer is not None:
+                final.customer.text = c.text
+                final.customer.redacted.extend(c.fragments)
+            if self._previous_customer == old:
+                self._previous_customer = c.text
+            self.publish(TranscriptEvent(call_id=self.call_id, leg=final.leg, utterance_id=uid, text=c.text,
+                                         final=True, start=final.start, end=final.end, language=final.language))
+            if self.writer is None:
+                self.hub.redact(uid, c.text, c.fragments)
+                continue
+            self.writer.submit(lambda s, uid=uid, c=c: s.redact_utterance(self.call_id, uid, c.text, c.fragments),
+                               lambda uid=uid, c=c: self.loop.call_soon_threadsafe(self.hub.redact, uid, c.text,
+                                                                                  c.fragments))
 
     # ------------------------------------------------------------ suggestions
 
@@ -209,14 +287,15 @@ class CallSession:
             return
         now = time.monotonic()
         speech_ms = (now - item.speech_end) * 1000
-        self.publish(SuggestionsEvent(call_id=self.call_id, utterance_id=item.utterance_id, query=suggestion.query,
+        query = item.scrub(suggestion.query)  # the next final may have masked part of this one meanwhile
+        self.publish(SuggestionsEvent(call_id=self.call_id, utterance_id=item.utterance_id, query=query,
                                       items=items, latency_ms=round(suggestion.latency_ms, 1),
                                       speech_to_suggestion_ms=round(speech_ms, 1)))
         metrics.FINAL_TO_SUGGESTIONS.observe(now - final_at)
         metrics.SPEECH_TO_SUGGESTIONS.observe(speech_ms / 1000)
         if self.writer is not None:
             rows = [(i.article_id, i.title, i.rank, i.score) for i in items]
-            self.writer.submit(lambda s: s.add_suggestions(self.call_id, item.utterance_id, suggestion.query, rows))
+            self.writer.submit(lambda s: s.add_suggestions(self.call_id, item.utterance_id, query, rows))
         if self.pipeline.draft is not None and top.article_id != self._last_drafted:
             self._last_drafted = top.article_id
             # A mixed-language draft (call-language courtesy around article-language answers) can be read out

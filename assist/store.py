@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from assist.dbfiles import prepare_db_file
+
 log = logging.getLogger(__name__)
 
 FeedbackAction = Literal["shown", "clicked", "copied", "used", "dismissed"]
@@ -35,7 +37,8 @@ CREATE TABLE IF NOT EXISTS calls (
     source TEXT,
     legs TEXT NOT NULL DEFAULT '[]',
     metadata TEXT NOT NULL DEFAULT '{}',
-    end_reason TEXT
+    end_reason TEXT,
+    epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS calls_started ON calls (started);
 CREATE TABLE IF NOT EXISTS utterances (
@@ -99,6 +102,7 @@ class CallRow:
     legs: list[str]
     metadata: dict[str, str]
     end_reason: str | None
+    epoch: int = 0  # how many times the call was reopened (reconnects)
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -109,8 +113,7 @@ class CallStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_db_file(path)  # 0600 file, 0700 folder: transcripts are nobody else's
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
         self._conn.row_factory = sqlite3.Row
@@ -118,6 +121,7 @@ class CallStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(SCHEMA)
+        self._migrate()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -134,6 +138,13 @@ class CallStore:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
+    def _migrate(self) -> None:
+        """Databases written before reconnect epochs existed lack ``calls.epoch``; their calls are epoch 0."""
+        with self._lock:
+            columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(calls)")}
+            if "epoch" not in columns:
+                self._conn.execute("ALTER TABLE calls ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+
     # ------------------------------------------------------------ writes
 
     def mark_interrupted(self) -> int:
@@ -143,16 +154,28 @@ class CallStore:
             return cur.rowcount
 
     def create_call(self, call_id: str, *, language: str | None, source: str, legs: Sequence[str],
-                    metadata: dict[str, str] | None = None, started: float | None = None) -> None:
-        """Insert or revive a call; a restarted call keeps its history and continues its seq."""
+                    metadata: dict[str, str] | None = None, started: float | None = None,
+                    same_owner: bool = False) -> int | None:
+        """Insert a call (epoch 0) or reopen a stored one with the next epoch; returns the epoch.
+
+        A reopened call keeps its rows, metadata and owner and continues its seq; its new utterances get
+        epoch-prefixed ids, so nothing is overwritten. ``same_owner``: reopen only when the stored
+        ``owner`` equals ``metadata['owner']`` (``None`` is returned otherwise and nothing changes).
+        """
+        meta = metadata or {}
+        guard = " WHERE json_extract(calls.metadata, '$.owner') IS ?" if same_owner else ""
+        params: list[Any] = [call_id, started or time.time(), language, source, json.dumps(list(legs)),
+                             json.dumps(meta, ensure_ascii=False)]
         with self._tx() as db:
-            db.execute(
+            cur = db.execute(
                 "INSERT INTO calls (id, started, state, language, source, legs, metadata) "
                 "VALUES (?, ?, 'live', ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state='live', ended=NULL, "
-                "end_reason=NULL",
-                (call_id, started or time.time(), language, source, json.dumps(list(legs)),
-                 json.dumps(metadata or {}, ensure_ascii=False)),
+                "end_reason=NULL, epoch=calls.epoch + 1" + guard,
+                params + ([meta.get("owner")] if same_owner else []),
             )
+            if not cur.rowcount:
+                return None
+            return int(db.execute("SELECT epoch FROM calls WHERE id=?", (call_id,)).fetchone()[0])
 
     def end_call(self, call_id: str, *, reason: str, ended: float | None = None) -> None:
         with self._tx() as db:
@@ -166,14 +189,19 @@ class CallStore:
                            rows)
 
     def add_utterance(self, call_id: str, utterance_id: str, *, leg: str, text: str,
-                      start: float | None, end: float | None) -> None:
+                      start: float | None, end: float | None) -> bool:
+        """Append one final utterance; an id already stored is never replaced (``False``, logged)."""
         with self._tx() as db:
-            idx = db.execute("SELECT COUNT(*) FROM utterances WHERE call_id=?", (call_id,)).fetchone()[0]
-            db.execute(
-                'INSERT OR REPLACE INTO utterances (call_id, utterance_id, idx, leg, text, start, "end", created) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            idx = db.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM utterances WHERE call_id=?",
+                             (call_id,)).fetchone()[0]
+            cur = db.execute(
+                'INSERT INTO utterances (call_id, utterance_id, idx, leg, text, start, "end", created) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, utterance_id) DO NOTHING",
                 (call_id, utterance_id, idx, leg, text, start, end, time.time()),
             )
+        if not cur.rowcount:
+            log.warning("call %s: utterance %s is already stored; the new one is dropped", call_id, utterance_id)
+        return bool(cur.rowcount)
 
     def add_suggestions(self, call_id: str, utterance_id: str, query: str,
                         items: Sequence[tuple[str, str, int, float]]) -> None:
@@ -193,7 +221,10 @@ class CallStore:
             return int(cur.lastrowid or 0)
 
     def save_summary(self, call_id: str, notes: dict[str, Any], *, edited: bool = False) -> None:
-        """The generated notes are kept beside the agent's edits, for measuring how much agents change."""
+        """The generated notes are kept beside the agent's edits, for measuring how much agents change.
+
+        Generated notes (``edited=False``, e.g. at the end of a reconnected call) replace only ``generated``
+        once an agent has edited the notes: an agent's edit is never overwritten by a machine."""
         body = json.dumps(notes, ensure_ascii=False)
         now = time.time()
         with self._tx() as db:
@@ -204,10 +235,33 @@ class CallStore:
                     return
             db.execute(
                 "INSERT INTO summaries (call_id, notes, generated, edited, created, updated) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (call_id) DO UPDATE SET notes=excluded.notes, generated=excluded.generated, "
-                "edited=excluded.edited, updated=excluded.updated",
+                "ON CONFLICT (call_id) DO UPDATE SET "
+                "notes=CASE WHEN summaries.edited THEN summaries.notes ELSE excluded.notes END, "
+                "generated=excluded.generated, edited=MAX(summaries.edited, excluded.edited), "
+                "updated=excluded.updated",
                 (call_id, body, body, int(edited), now, now),
             )
+
+    def redact_utterance(self, call_id: str, utterance_id: str, text: str,
+                         fragments: Sequence[tuple[str, str]] = ()) -> None:
+        """Masking found, later, personal data that began in this utterance (a number read across two
+        finals): its stored text and transcript events take the masked ``text``, and each ``(raw, label)``
+        fragment is replaced in the search queries built from it (suggestion rows and events)."""
+        with self._tx() as db:
+            db.execute("UPDATE utterances SET text=? WHERE call_id=? AND utterance_id=?", (text, call_id, utterance_id))
+            rows = db.execute("SELECT seq, type, body FROM events WHERE call_id=? AND type IN ('transcript', "
+                              "'suggestions') AND json_extract(body, '$.utterance_id')=?",
+                              (call_id, utterance_id)).fetchall()
+            for row in rows:
+                body = redact_event_body(row["type"], row["body"], utterance_id, text, fragments)
+                if body is not None:
+                    db.execute("UPDATE events SET body=? WHERE call_id=? AND seq=?", (body, call_id, row["seq"]))
+            queries = db.execute("SELECT rowid, query FROM suggestions WHERE call_id=? AND utterance_id=?",
+                                 (call_id, utterance_id)).fetchall()
+            for row in queries:
+                query = _scrub(row["query"] or "", fragments)
+                if query != (row["query"] or ""):
+                    db.execute("UPDATE suggestions SET query=? WHERE rowid=?", (query, row["rowid"]))
 
     # ------------------------------------------------------------ reads
 
@@ -275,10 +329,36 @@ class CallStore:
             self._conn.close()
 
 
+def _scrub(text: str, fragments: Sequence[tuple[str, str]]) -> str:
+    for raw, label in fragments:
+        text = text.replace(raw, label)
+    return text
+
+
+def redact_event_body(type_: str, body: str, utterance_id: str, text: str,
+                      fragments: Sequence[tuple[str, str]] = ()) -> str | None:
+    """An event's JSON with an utterance redacted (see ``CallStore.redact_utterance``); ``None`` if unchanged."""
+    if utterance_id not in body:
+        return None
+    data = json.loads(body)
+    if data.get("utterance_id") != utterance_id:
+        return None
+    if type_ == "transcript" and data.get("text") != text:
+        data["text"] = text
+    elif type_ == "suggestions" and isinstance(data.get("query"), str) and fragments:
+        query = _scrub(data["query"], fragments)
+        if query == data["query"]:
+            return None
+        data["query"] = query
+    else:
+        return None
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def _call_row(r: sqlite3.Row) -> CallRow:
     return CallRow(id=r["id"], started=r["started"], ended=r["ended"], state=r["state"], language=r["language"],
                    source=r["source"], legs=json.loads(r["legs"]), metadata=json.loads(r["metadata"]),
-                   end_reason=r["end_reason"])
+                   end_reason=r["end_reason"], epoch=r["epoch"])
 
 
 class StoreWriter:

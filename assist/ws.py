@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -25,14 +26,18 @@ from assist.ws_common import (
     POLICY,
     TRY_LATER,
     FrameError,
+    call_age_s,
+    close_code,
     close_socket,
     end_in_background,
     ensure_ready,
+    feed_legs,
     join_call,
     make_decoder,
     manager_of,
     owned_metadata,
     parse_json,
+    receive_within,
     send_error,
     until_disconnect,
     validation_message,
@@ -40,6 +45,7 @@ from assist.ws_common import (
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+AFTER_SEQ = re.compile(r"[0-9]{1,15}")  # ASCII only: str.isdigit() accepts "²", which int() refuses
 
 
 # ---------------------------------------------------------------- audio in
@@ -64,10 +70,14 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
     guard = security.SocketGuard(ws.app.state.settings.security)
     try:
         while True:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
+            msg = await receive_within(ws, guard.wait_s())
+            if msg is not None and msg["type"] == "websocket.disconnect":
                 break
             try:
+                if msg is None:  # a deadline passed in silence: start, idle audio or call length
+                    if (limit := guard.expired()) is None:
+                        continue
+                    raise FrameError(*limit, fatal=True)
                 if (limit := guard.check()) is not None:
                     raise FrameError(*limit, fatal=True)
                 if msg.get("text") is not None:
@@ -92,8 +102,9 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
                     decoder = make_decoder(start.encoding, start.sample_rate, start.channels)
                     legs = start.channel_legs
                     session = await join_call(manager, call_id, _options(start, ws.app.state.settings.language,
-                                                                     auth.principal_of(ws).key_id))
-                    guard.start()
+                                                                     auth.principal_of(ws).key_id),
+                                              auth.principal_of(ws))
+                    guard.start(call_age_s(session))
                 elif msg.get("bytes") is not None:
                     if session is None or decoder is None:
                         raise FrameError("not_started", "audio before start", fatal=True)
@@ -106,14 +117,14 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
                     except AudioFormatError as exc:
                         raise FrameError("frame_too_large" if exc.code == "frame_too_large" else "bad_audio",
                                          exc.message, fatal=exc.code == "frame_too_large") from exc
-                    guard.add_audio(len(chunks[0]) if chunks else 0)
-                    for leg, chunk in zip(legs, chunks, strict=False):
-                        session.feed(leg, chunk)
+                    if (limit := guard.add_audio(len(chunks[0]) if chunks else 0)) is not None:
+                        raise FrameError(*limit, fatal=True)
+                    feed_legs(session, legs, chunks)
             except FrameError as err:
                 await send_error(ws, call_id, err)
                 if err.fatal:
                     reason = "error"
-                    await close_socket(ws, TRY_LATER if err.code in ("too_many_calls", "not_ready") else POLICY, err.code)
+                    await close_socket(ws, close_code(err.code), err.code)
                     break
     except WebSocketDisconnect:
         pass
@@ -124,8 +135,7 @@ async def call_audio(ws: WebSocket, call_id: str) -> None:
     finally:
         if session is not None:
             if decoder is not None:
-                for leg, chunk in zip(legs, decoder.flush(), strict=False):
-                    session.feed(leg, chunk)
+                feed_legs(session, legs, decoder.flush(), last=True)
             await asyncio.shield(end_in_background(manager, session, legs, reason))
         await close_socket(ws)
 
@@ -186,9 +196,9 @@ async def _serve_queue(ws: WebSocket, queue: asyncio.Queue[Envelope], last_seq: 
 async def call_events(ws: WebSocket, call_id: str) -> None:
     await auth.accept(ws)
     raw_after = ws.query_params.get("after_seq", "0")
-    if not raw_after.isdigit():
-        await send_error(ws, call_id, FrameError("bad_after_seq", "after_seq must be a non-negative integer",
-                                                  fatal=True))
+    if not AFTER_SEQ.fullmatch(raw_after):
+        await send_error(ws, call_id, FrameError("bad_after_seq", "after_seq must be a non-negative integer "
+                                                  "of at most 15 digits", fatal=True))
         await close_socket(ws, POLICY, "bad_after_seq")
         return
     after_seq = int(raw_after)
@@ -198,6 +208,11 @@ async def call_events(ws: WebSocket, call_id: str) -> None:
         hub = await _wait_for_call(ws, manager, call_id)
     if hub is None:
         await _replay_stored(ws, manager, call_id, after_seq)
+        return
+    # authorize() checked the owner when the socket opened; the call may have been opened since (a waiting
+    # subscription, or a race with the first start), so check again now that it exists
+    if not await auth.may_use_call(ws.app, auth.principal_of(ws), "calls:subscribe", call_id):
+        await _refuse(ws, call_id)
         return
     sub, backlog = hub.subscribe(after_seq)
     try:
@@ -223,12 +238,19 @@ async def _wait_for_call(ws: WebSocket, manager: CallManager, call_id: str) -> C
         return None
     waiting = asyncio.ensure_future(manager.wait_for_call(call_id))
     watch = asyncio.ensure_future(until_disconnect(ws))
-    await asyncio.wait([waiting, watch], return_when=asyncio.FIRST_COMPLETED)
-    watch.cancel()
-    if not waiting.done():
+    try:
+        await asyncio.wait([waiting, watch], return_when=asyncio.FIRST_COMPLETED)
+    finally:  # also when this handler is cancelled: a waiter left behind would leak in CallManager
+        watch.cancel()
+        abandoned = not waiting.done()
         waiting.cancel()
-        return None
-    return waiting.result()
+        await asyncio.gather(waiting, watch, return_exceptions=True)
+    return None if abandoned else waiting.result()
+
+
+async def _refuse(ws: WebSocket, call_id: str) -> None:
+    await send_error(ws, call_id, FrameError("forbidden", "this call belongs to another agent", fatal=True))
+    await close_socket(ws, POLICY, "forbidden")
 
 
 async def _replay_stored(ws: WebSocket, manager: CallManager, call_id: str, after_seq: int) -> None:
@@ -238,6 +260,9 @@ async def _replay_stored(ws: WebSocket, manager: CallManager, call_id: str, afte
     if row is None:
         await send_error(ws, call_id, FrameError("unknown_call", f"no call {call_id!r}", fatal=True))
         await close_socket(ws, POLICY, "unknown_call")
+        return
+    if not auth.principal_of(ws).may("calls:subscribe", row.metadata.get("owner")):
+        await _refuse(ws, call_id)
         return
     try:
         for env in await loop.run_in_executor(None, stored_backlog, manager.store, call_id, after_seq):

@@ -11,22 +11,24 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from asr.audio import AudioDecoder
-from assist import auth, security
+from assist import auth, security, twilio_auth
 from assist.session import CallOptions, CallSession, EndReason
 from assist.twilio import TRACK_LEGS, TWILIO_ADAPTER, TwilioMedia, TwilioStart, TwilioStop
 from assist.ws_common import (
     CALL_ID,
-    POLICY,
-    TRY_LATER,
     FrameError,
+    call_age_s,
+    close_code,
     close_socket,
     end_in_background,
     ensure_ready,
+    feed_legs,
     join_call,
     make_decoder,
     manager_of,
     owned_metadata,
     parse_json,
+    receive_within,
     send_error,
     validation_message,
 )
@@ -38,8 +40,11 @@ router = APIRouter()
 
 @router.websocket("/twilio/media")
 async def twilio_media(ws: WebSocket) -> None:
-    await auth.accept(ws)
     settings = ws.app.state.settings
+    if not await twilio_auth.check_signature(ws, settings.twilio):
+        return
+    await auth.accept(ws)
+    replay = await twilio_auth.authenticate_stream(ws, settings)  # keys mode: the start event's token
     call_id = "twilio"
     if not await ensure_ready(ws, call_id):
         return
@@ -51,10 +56,14 @@ async def twilio_media(ws: WebSocket) -> None:
     guard = security.SocketGuard(settings.security)
     try:
         while True:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
+            msg = replay.pop() if replay else await receive_within(ws, guard.wait_s())
+            if msg is not None and msg["type"] == "websocket.disconnect":
                 break
             try:
+                if msg is None:  # a deadline passed in silence: start, idle audio or call length
+                    if (limit := guard.expired()) is None:
+                        continue
+                    raise FrameError(*limit, fatal=True)
                 if (limit := guard.check()) is not None:
                     raise FrameError(*limit, fatal=True)
                 if msg.get("text") is None:
@@ -76,14 +85,15 @@ async def twilio_media(ws: WebSocket) -> None:
                         raise FrameError("bad_start", "call_id custom parameter is not a valid call id", fatal=True)
                     legs = [TRACK_LEGS[t] for t in dict.fromkeys(info.tracks)]
                     decoders = {t: make_decoder("mulaw", 8000, 1) for t in dict.fromkeys(info.tracks)}
-                    metadata = owned_metadata({k: v for k, v in info.custom_parameters.items() if k != "call_id"},
+                    metadata = owned_metadata({k: v for k, v in info.custom_parameters.items()
+                                       if k not in ("call_id", twilio_auth.TOKEN_PARAMETER)},
                                       auth.principal_of(ws).key_id)
                     options = CallOptions(language=info.custom_parameters.get("language") or settings.language,
                                           legs=tuple(legs), source="twilio", metadata=metadata)
                     if options.language not in ("ja", "en", "auto"):
                         raise FrameError("bad_start", "language must be ja, en or auto", fatal=True)
-                    session = await join_call(manager, call_id, options)
-                    guard.start()
+                    session = await join_call(manager, call_id, options, auth.principal_of(ws))
+                    guard.start(call_age_s(session))
                 elif isinstance(message, TwilioMedia):
                     if session is None:
                         raise FrameError("not_started", "media before start", fatal=True)
@@ -97,8 +107,10 @@ async def twilio_media(ws: WebSocket) -> None:
                     if len(payload) > settings.server.max_frame_bytes:
                         raise FrameError("frame_too_large", "media payload too large", fatal=True)
                     samples = decoder.feed(payload)[0]
-                    guard.add_audio(len(samples) / len(decoders))
-                    session.feed(TRACK_LEGS[message.media.track], samples)  # type: ignore[index]
+                    leg = TRACK_LEGS[message.media.track]  # type: ignore[index]
+                    if (limit := guard.add_audio(len(samples), leg=leg)) is not None:
+                        raise FrameError(*limit, fatal=True)
+                    feed_legs(session, [leg], [samples])
                 elif isinstance(message, TwilioStop):
                     reason = "stop"
                     break
@@ -106,7 +118,7 @@ async def twilio_media(ws: WebSocket) -> None:
                 await send_error(ws, call_id, err)
                 if err.fatal:
                     reason = "error"
-                    await close_socket(ws, TRY_LATER if err.code == "too_many_calls" else POLICY, err.code)
+                    await close_socket(ws, close_code(err.code), err.code)
                     break
     except WebSocketDisconnect:
         pass
@@ -117,6 +129,6 @@ async def twilio_media(ws: WebSocket) -> None:
     finally:
         if session is not None:
             for track, decoder in decoders.items():
-                session.feed(TRACK_LEGS[track], decoder.flush()[0])  # type: ignore[index]
+                feed_legs(session, [TRACK_LEGS[track]], decoder.flush(), last=True)  # type: ignore[index]
             await asyncio.shield(end_in_background(manager, session, legs, reason))
         await close_socket(ws)

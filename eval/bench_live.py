@@ -50,7 +50,10 @@ def turn_latencies(events: list[tuple[float, dict[str, Any]]], t0: float, tl: Ti
                     if kind == "suggestions" and e.get("speech_to_suggestion_ms") is not None:
                         out["server_suggestions"].append(e["speech_to_suggestion_ms"] / 1000)
                     break
-    finals = {e["utterance_id"]: t for t, e in events if e["type"] == "transcript" and e["final"]}
+    finals: dict[str, float] = {}
+    for t, e in events:  # the first final of an utterance (a masking correction may repeat it)
+        if e["type"] == "transcript" and e["final"]:
+            finals.setdefault(e["utterance_id"], t)
     out["final_to_suggestions"] = [t - finals[e["utterance_id"]] for t, e in events
                                    if e["type"] == "suggestions" and e["utterance_id"] in finals]
     return out

@@ -85,7 +85,7 @@ def score_call(
     spans = {s.index: s for s in timeline.spans}
 
     finals: dict[str, int] = {}  # utterance id -> turn index
-    pieces: dict[int, list[tuple[float, str]]] = {}
+    pieces: dict[int, list[tuple[float, str, str]]] = {}  # turn -> (start, text, utterance id)
     last_final: dict[int, float] = {}
     for recv, e in received:
         if e.get("type") != "transcript" or not e.get("final"):
@@ -93,12 +93,16 @@ def score_call(
         turn = timeline.turn_at(e["leg"], float(e["start"]), float(e["end"]))
         if turn is None:
             continue
+        if e["utterance_id"] in finals:  # sent again, more of it masked (a number read across finals)
+            first = finals[e["utterance_id"]]
+            pieces[first] = [(s, e["text"] if uid == e["utterance_id"] else t, uid) for s, t, uid in pieces[first]]
+            continue
         finals[e["utterance_id"]] = turn
-        pieces.setdefault(turn, []).append((float(e["start"]), e["text"]))
+        pieces.setdefault(turn, []).append((float(e["start"]), e["text"], e["utterance_id"]))
         last_final[turn] = recv - t0
     sep = "" if call.language == "ja" else " "
     for turn in turns:
-        turn.hypothesis = sep.join(text for _, text in sorted(pieces.get(turn.index, []))).strip()
+        turn.hypothesis = sep.join(text for _, text, _ in sorted(pieces.get(turn.index, []))).strip()
         if turn.index in last_final:
             turn.final_latency_s = max(0.0, last_final[turn.index] - spans[turn.index].speech_end)
 

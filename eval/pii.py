@@ -3,6 +3,9 @@
 An entity counts as caught when one masked span covers all of it (masked as another kind still
 counts: it is gone either way; the kind accuracy is reported beside). A KB text is a false positive
 when anything in it is masked: FAQ answers are shown to agents verbatim and must survive intact.
+Rows with ``finals`` are one leg's consecutive finals, masked through the rolling window: an entity read
+across them is caught when no piece of it is left in any final. Rows with ``partial`` are partial
+transcripts, masked by the partial rule (every run of ≥ 4 digits; its generic label counts as the kind).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from summarize.pii import find_pii
+from summarize.masking import PARTIAL_MIN_DIGITS, Masker
+from summarize.pii import find_pii, label, number_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "fixtures" / "pii_corpus.jsonl"
@@ -52,6 +56,7 @@ def evaluate(corpus: list[dict], kb: list[dict]) -> PiiReport:
     counts: Counter[str] = Counter()
     caught: Counter[str] = Counter()
     started = time.perf_counter()
+    masker = Masker()
     for row in corpus:
         text, spans = row["text"], find_pii(row["text"], row["language"])
         if not row["entities"]:
@@ -59,16 +64,19 @@ def evaluate(corpus: list[dict], kb: list[dict]) -> PiiReport:
             if spans:
                 report.negative_fp.append(text)
             continue
+        if row.get("partial"):
+            spans = spans + number_runs(text, PARTIAL_MIN_DIGITS)
+        found = _across_finals(masker, row) if row.get("finals") else None
         for ent in row["entities"]:
             i = text.index(ent["value"])
             j = i + len(ent["value"])
-            kinds = [k for s, e, k in spans if s <= i and e >= j]
+            kinds = found[ent["value"]] if found is not None else [k for s, e, k in spans if s <= i and e >= j]
             counts[ent["kind"]] += 1
             report.entities += 1
             if kinds:
                 caught[ent["kind"]] += 1
                 report.caught += 1
-                report.right_kind += ent["kind"] in kinds
+                report.right_kind += ent["kind"] in kinds or (bool(row.get("partial")) and "number" in kinds)
             else:
                 report.misses.append(f"{ent['kind']}: {text}")
     for article in kb:
@@ -80,6 +88,34 @@ def evaluate(corpus: list[dict], kb: list[dict]) -> PiiReport:
     report.us_per_text = (time.perf_counter() - started) * 1e6 / max(1, len(corpus) + report.kb_texts)
     report.by_kind = {k: [caught[k], counts[k]] for k in sorted(counts)}
     return report
+
+
+def _across_finals(masker: Masker, row: dict) -> dict[str, list[str]]:
+    """Per entity value: ``[kind]`` when, after the window, no piece of it is left in any final (and every
+    final it touched shows that kind's label), ``["other"]`` for another label, ``[]`` when a piece is left."""
+    pieces: list[str] = row["finals"]
+    language = row["language"]
+    masked = list(pieces)
+    window = masker.window()
+    for n, piece in enumerate(pieces):
+        result = window.push(n, piece, language, at=float(n))
+        masked[n] = result.text
+        for c in result.corrections:
+            masked[int(c.key)] = c.text  # type: ignore[call-overload]
+    found: dict[str, list[str]] = {}
+    joined = " ".join(pieces)
+    for ent in row["entities"]:
+        i = joined.index(ent["value"])
+        j = i + len(ent["value"])
+        left, labelled, offset = False, True, 0
+        for piece, out in zip(pieces, masked, strict=True):
+            part = joined[max(i, offset):min(j, offset + len(piece))].strip()
+            if part:
+                left = left or part in out
+                labelled = labelled and label(ent["kind"], language) in out
+            offset += len(piece) + 1
+        found[ent["value"]] = [] if left else [ent["kind"] if labelled else "other"]
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from knowledge.article import Article, KbIssue, KnowledgeError, parse_article
-from knowledge.io import apply_import, detect_format, export, parse_text
+from knowledge.io import MAX_ROWS, apply_import, detect_format, export, parse_text
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge"])
 
@@ -174,22 +174,27 @@ async def import_file(request: Request, file: Annotated[UploadFile, File(descrip
         return _unavailable()
     settings = getattr(services, "settings", None)
     limit = settings.server.max_upload_bytes if settings is not None else _DEFAULT_MAX_UPLOAD
+    max_rows = settings.server.max_import_rows if settings is not None else MAX_ROWS
     data = await file.read(limit + 1)
     if len(data) > limit:
         return _error(413, "upload_too_large", f"the file exceeds {limit} bytes")
-    try:
-        fmt = detect_format(file.filename or "")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise KnowledgeError("invalid_encoding", "the file is not UTF-8 text") from exc
-        articles = parse_text(text, fmt, source=file.filename)
+    try:  # parsing a large file takes seconds: in a worker thread, so live calls keep their event loop
+        articles = await asyncio.to_thread(_parse_upload, data, file.filename or "", max_rows)
     except KnowledgeError as exc:
         return _from_exc(exc, 415 if exc.code == "unsupported_format" else 422)
     report = await asyncio.to_thread(apply_import, services.kb, articles, dry_run=dry_run)
     if not dry_run and (report.created or report.updated):
         await asyncio.to_thread(services.retrieval.refresh)
     return report.to_dict()
+
+
+def _parse_upload(data: bytes, filename: str, max_rows: int) -> list[Article]:
+    fmt = detect_format(filename)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeError("invalid_encoding", "the file is not UTF-8 text") from exc
+    return parse_text(text, fmt, source=filename or None, max_rows=max_rows)
 
 
 @router.get("/search", response_model=SearchOut, summary="Search the knowledge base as the live service does")
@@ -212,7 +217,7 @@ async def export_articles(request: Request, format: Literal["jsonl", "csv"] = "j
         return _unavailable()
     kb = services.kb
     out = io.StringIO()
-    export(await asyncio.to_thread(kb.all), out, format)
+    await asyncio.to_thread(lambda: export(kb.all(), out, format))  # serializing a big KB: off the loop too
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return Response(out.getvalue(), media_type=f"{media}; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="kb.{format}"'})

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$"
 LANGUAGES = ("ja", "en")
+# Lists are capped so one hostile row cannot make every later search or glossary build slow.
+MAX_QUESTIONS = 100
+MAX_TAGS = 50
+Question = Annotated[str, StringConstraints(max_length=1000)]
+Tag = Annotated[str, StringConstraints(max_length=100)]
 
 
 def utcnow() -> datetime:
@@ -24,10 +37,11 @@ class Article(BaseModel):
 
     id: str = Field(pattern=ID_PATTERN, description="Stable id, e.g. lost-card")
     title: str = Field(min_length=1, max_length=300)
-    questions: list[str] = Field(default_factory=list, description="Ways callers ask for this article")
+    questions: list[Question] = Field(default_factory=list, max_length=MAX_QUESTIONS,
+                                      description="Ways callers ask for this article")
     answer: str = Field(min_length=1, max_length=20_000)
     category: str | None = Field(None, max_length=100)
-    tags: list[str] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     language: str = Field("ja", description="ja | en")
     revision: int = Field(0, ge=0)
     updated_at: datetime | None = None

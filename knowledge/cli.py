@@ -78,7 +78,7 @@ def _fail(exc: KnowledgeError) -> int:
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(settings)
     try:
-        articles = read_path(args.path, args.format)
+        articles = read_path(args.path, args.format, max_rows=settings.server.max_import_rows)
         # Writing (or, for a dry run, comparing) is the long part of a big import; parsing is quick.
         # The bar goes to stderr, only on a terminal, never with --json, and only after a second.
         with tqdm(articles, desc="checking" if args.dry_run else "importing", unit="article", leave=False,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from assist.config import Settings
+from assist.dbfiles import prepare_db_file
 from knowledge.article import Article, utcnow
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,7 @@ class KnowledgeStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        prepare_db_file(self.path)  # 0600 file, 0700 folder
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row

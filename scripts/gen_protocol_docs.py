@@ -53,18 +53,40 @@ All messages are JSON objects with a `type` (Twilio's own messages use `event`).
 A client may instead open one audio socket per leg with `"leg": "customer"` / `"leg": "agent"` in each
 `start`; the call ends when both have stopped.
 
+A call belongs to the API key that opened it (`metadata.owner`, set by the server). An agent key may
+stream into, subscribe to, edit and give feedback on only its own calls; a supervisor key reads and
+subscribes to every call but never streams; an admin key may do all (open mode: everything). A `start`
+for another agent's live or stored call gets `forbidden` (close 1008). Starting a call id that has ended
+(a reconnect by its owner, also after a server restart) continues the same call: `seq` continues, stored
+rows are never overwritten, and the new connection's utterance ids carry its epoch (`customer-0` on the
+first connection, `e1:customer-0` after the first reconnect, and so on). The notes at its end are
+rebuilt from every stored utterance of the call; notes an agent has edited are kept as they are (only
+the generated copy beside them is replaced).
+
 Every frame is validated. A bad frame gets an `error` event with `seq` 0; frames that make the stream
 unusable (`bad_start`, `not_started`, `frame_too_large`, `unsupported_encoding`, `too_many_calls`,
 `call_exists`) are `fatal`: the server closes the socket with code 1008 (policy) or 1013 (try again
 later, for `too_many_calls` and `not_ready`). Audio already received is never lost: the call ends as if
 `stop` had been sent.
 
+Limits (settings in `[security]` unless named otherwise; each is a fatal `error` with the code shown):
+audio faster than `max_audio_speed` (1.5) × real time per leg beyond a burst of `audio_burst_s` (5)
+seconds (`audio_too_fast`); more than `max_messages_per_s` messages a second (`rate_limited`); no `start`
+within `start_timeout_s` (10) of connecting (`start_timeout`); no audio for `idle_audio_s` (30) on a
+started stream (`idle_timeout`); a call older than `max_call_s` (4 h), counted from the call's start even
+when nothing arrives (`call_too_long`); more than `max_calls_per_key` (4) live calls opened with one API
+key (`too_many_calls_for_key`, 1013); a leg whose recognition is more than `asr.max_backlog_s` (30) of
+audio behind (`audio_backlog`, 1013: the server is overloaded). Revoking an API key closes every socket
+it opened within about a second (`key_revoked`, 1008). A call ended by a limit still gets its
+`call_ended` and `summary`. The same limits apply to `WS /twilio/media`.
+
 ## Events socket
 
 Events of one call are numbered by `seq` from 1 without gaps. Connect with `after_seq` = the last seq
 you processed to receive everything after it (from memory, or from the database after a restart), then
 live events. Add `wait=1` to connect before the call's audio does: the socket waits for the call to
-start (a call already stored as ended is replayed at once). A subscriber that falls behind by more than the server's queue size gets
+start (a call already stored as ended is replayed at once); when it starts for another agent's key, the
+waiting socket gets `forbidden` and is closed (1008). A subscriber that falls behind by more than the server's queue size gets
 `error` `lagging` and is disconnected: reconnect with `after_seq`. A call that is unknown gets
 `error` `unknown_call`. The socket closes after `summary` (or `call_ended` when no summary could be
 written) once the call has ended.
@@ -100,6 +122,14 @@ def render() -> str:
         "`outbound` the agent (use `track=\"both_tracks\"`). The call id is Twilio's `callSid` (or the "
         "`call_id` custom parameter when given); widgets subscribe to `/ws/calls/{call_id}/events` as usual. "
         "Payloads are base64 μ-law at 8 kHz.\n\n"
+        "In keys mode Twilio cannot send an `Authorization` header, so the stream carries an agent key as a "
+        "custom parameter, `<Stream url=\"wss://HOST/twilio/media\"><Parameter name=\"token\" value=\"aa_…\"/>"
+        "</Stream>`: the server waits up to `auth.ws_auth_timeout_s` (5 s) for `start` (after `connected`) and "
+        "verifies `customParameters.token`; a missing or wrong token gets `unauthorized`, `invalid_key` or "
+        "`forbidden` and close 1008. The call belongs to that key; the token is never stored. When "
+        "`twilio.auth_token` is set, the handshake's `X-Twilio-Signature` must verify against `wss://HOST/"
+        "twilio/media` (or `twilio.stream_url`), else the handshake is refused with HTTP 403 `bad_signature`. "
+        "See docs/SECURITY.md.\n\n"
     )
     parts += [_section(m, m.model_fields["event"].default) for m in TWILIO_MODELS]
     return "".join(parts).rstrip() + "\n"

@@ -1,16 +1,16 @@
-"""Synthesize the ASR test and eval speech: Japanese (pyopenjtalk-plus) and English (espeak-ng).
+"""Synthesize the test fixtures' speech: Japanese (pyopenjtalk-plus) and English (espeak-ng).
 
-Writes 16 kHz mono PCM16 WAVs plus a ``manifest.jsonl``; ``tel-*`` items pass through a telephone
-channel (300-3400 Hz, G.711 μ-law at 8 kHz, via sox) and back to 16 kHz. Deterministic, offline:
+Writes 16 kHz mono PCM16 WAVs into ``tests/fixtures/audio/``. The older eval utterances below (``JA``, ``EN``)
+are now part of ``eval/data/asr/`` (voices ``ojt-legacy``, ``espeak-legacy``), which
+``scripts/make_asr_set.py`` rebuilds with this file's recipe for them. Deterministic, offline:
 
-    .venv/bin/python scripts/make_fixtures.py            # eval/data/asr/ + tests/fixtures/audio/
+    .venv/bin/python scripts/make_fixtures.py            # tests/fixtures/audio/
     (needs: pip install -e '.[tts]', apt-get install -y espeak-ng sox)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -50,7 +50,6 @@ EN: dict[str, str] = {
     "en-tel-plan": "Can I change my mobile plan to the unlimited data option?",
     "en-util-move": "I am moving next month, so I need to cancel my electricity contract.",
 }
-TELEPHONE = ("ja-card-lost", "ja-card-double", "ja-tel-net")
 TEST_FIXTURES = {"en_refund.wav": "en-ec-return", "ja_points.wav": "ja-ec-points"}
 # Test-only utterances, older than the eval set: normal speed, untrimmed, so the committed WAVs reproduce byte for byte.
 STANDALONE_FIXTURES: dict[str, str] = {"ja_lost_card.wav": "クレジットカードをなくしてしまいました。"}
@@ -68,16 +67,6 @@ def tts_en(text: str) -> np.ndarray:
         out = Path(tmp) / "en.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "175", "-w", str(out), text], check=True)
         return read_any(out)
-
-
-def telephone(x: np.ndarray) -> np.ndarray:
-    """Band-limit, μ-law encode at 8 kHz, and decode back to 16 kHz, as a phone network would."""
-    with tempfile.TemporaryDirectory() as tmp:
-        src, mid, dst = (Path(tmp) / n for n in ("in.wav", "t.wav", "out.wav"))
-        write_wav(src, x)
-        subprocess.run(["sox", str(src), "-r", "8000", "-e", "u-law", str(mid), "sinc", "300-3400"], check=True)
-        subprocess.run(["sox", str(mid), "-r", str(SR), "-e", "signed-integer", "-b", "16", str(dst)], check=True)
-        return read_any(dst)
 
 
 def read_any(path: Path) -> np.ndarray:
@@ -109,27 +98,13 @@ def write_wav(path: Path, x: np.ndarray) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "eval" / "data" / "asr")
     parser.add_argument("--fixtures", type=Path, default=ROOT / "tests" / "fixtures" / "audio")
     args = parser.parse_args(argv)
-    audio: dict[str, np.ndarray] = {k: trim(tts_ja(t)) for k, t in JA.items()}
-    audio |= {k: trim(tts_en(t)) for k, t in EN.items()}
-    rows = [{"id": k, "audio": f"audio/{k}.wav", "text": t, "language": "ja"} for k, t in JA.items()]
-    rows += [{"id": k, "audio": f"audio/{k}.wav", "text": t, "language": "en"} for k, t in EN.items()]
-    for key in TELEPHONE:
-        audio[f"tel-{key}"] = telephone(audio[key])
-        rows.append({"id": f"tel-{key}", "audio": f"audio/tel-{key}.wav", "text": JA[key], "language": "ja"})
-    for key, x in audio.items():
-        write_wav(args.out / "audio" / f"{key}.wav", x)
-    with open(args.out / "manifest.jsonl", "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     for name, key in TEST_FIXTURES.items():
-        write_wav(args.fixtures / name, audio[key])
+        write_wav(args.fixtures / name, trim(tts_ja(JA[key])) if key in JA else trim(tts_en(EN[key])))
     for name, text in STANDALONE_FIXTURES.items():
         write_wav(args.fixtures / name, tts_ja(text, speed=1.0))
-    total = sum(p.stat().st_size for p in (args.out / "audio").glob("*.wav"))
-    sys.stdout.write(f"{len(rows)} utterances, {total / 1e6:.2f} MB in {args.out}\n")
+    sys.stdout.write(f"{len(TEST_FIXTURES) + len(STANDALONE_FIXTURES)} fixtures in {args.fixtures}\n")
     return 0
 
 

@@ -3,7 +3,8 @@
 No bundled generative model writes trustworthy Japanese notes on a CPU (docs/ARCHITECTURE.md), so the
 default picks the call's own sentences: the customer's request (用件), what the agent reports as done
 (対応内容), what was promised or asked for (次回対応), and the outcome (結果), each linked to its turns.
-Text is masked and cleaned of fillers first; the fact check runs last, as for every backend.
+Text is masked first by the service's ``Masker`` (numbers split across a speaker's turns included) and
+cleaned of fillers; the fact check runs last, as for every backend.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from summarize.base import ArticleRef, Turn
 from summarize.entities import extract_entities
 from summarize.factcheck import fact_check
+from summarize.masking import Masker
 from summarize.notes import CallNotes, NoteLine, Outcome
 from summarize.numbers import number_values
-from summarize.pii import mask_pii
 from summarize.text import Aspect, aspect, content_length, split_clauses, split_sentences, strip_fillers
 
 
@@ -90,7 +91,9 @@ class ExtractiveSummarizer:
 
     name = "extractive"
 
-    def __init__(self, *, min_customer_turns: int = 2, min_customer_chars: int = 15, max_lines: int = 6) -> None:
+    def __init__(self, *, min_customer_turns: int = 2, min_customer_chars: int = 15, max_lines: int = 6,
+                 masker: Masker | None = None) -> None:
+        self.masker = masker if masker is not None else Masker()  # the service passes the configured one
         self.min_customer_turns = min_customer_turns
         self.min_customer_chars = min_customer_chars
         self.max_lines = max_lines
@@ -109,7 +112,7 @@ class ExtractiveSummarizer:
     ) -> CallNotes:
         """The notes before the fact check (the generative backends' fallback calls ``summarize``)."""
         lang = "ja" if language == "ja" else "en"
-        masked = [Turn(t.index, t.speaker, mask_pii(t.text, lang), t.start, t.end) for t in turns]
+        masked = self.masker.mask_turns(turns, lang)
         if not self.has_content(masked, lang):
             return CallNotes(status="insufficient_content", language=lang, backend=self.name)
         sentences = self._sentences(masked, lang)

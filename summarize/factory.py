@@ -6,6 +6,7 @@ from assist.config import Settings
 from summarize.base import Summarizer
 from summarize.extractive import ExtractiveSummarizer
 from summarize.generative import ChatBackend, GenerativeSummarizer
+from summarize.masking import Masker
 
 
 class SummarizerConfigError(ValueError):
@@ -29,7 +30,9 @@ def build_chat(settings: Settings) -> ChatBackend | None:
     return None
 
 
-def build_summarizer(settings: Settings) -> Summarizer:
+def build_summarizer(settings: Settings, masker: Masker | None = None) -> Summarizer:
+    """The configured backend, masking with ``masker`` (the service's one; else ``privacy.mask_entities``)."""
+    masker = masker if masker is not None else Masker(settings.privacy.mask_entities)
     chat = build_chat(settings)
-    return ExtractiveSummarizer() if chat is None else GenerativeSummarizer(chat)
+    return ExtractiveSummarizer(masker=masker) if chat is None else GenerativeSummarizer(chat, masker=masker)
 

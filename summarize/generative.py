@@ -1,7 +1,8 @@
 """Generative notes behind the same guard rails as extraction.
 
 A chat backend (OpenAI-compatible endpoint, local transformers model) is asked for CallNotes as JSON, given
-the schema and the numbered, masked transcript. Its answer is validated, fact-checked, and replaced by the
+the schema and the numbered, masked transcript (masked through per-speaker windows, so a number read across
+two turns never reaches the model whole). Its answer is validated, fact-checked, and replaced by the
 extractive notes on timeout, error, invalid JSON or a failed check; ``backend`` says which one wrote them.
 """
 
@@ -18,8 +19,8 @@ from pydantic import ValidationError
 from summarize.base import ArticleRef, Turn
 from summarize.extractive import ExtractiveSummarizer
 from summarize.factcheck import fact_check
+from summarize.masking import Masker
 from summarize.notes import CallNotes
-from summarize.pii import mask_pii
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,11 @@ def notes_schema() -> dict:
     return schema
 
 
-def build_messages(turns: Sequence[Turn], language: str, articles: Sequence[ArticleRef]) -> list[Message]:
+def build_messages(turns: Sequence[Turn], language: str, articles: Sequence[ArticleRef],
+                   masker: Masker | None = None) -> list[Message]:
     lang = "ja" if language == "ja" else "en"
-    transcript = "\n".join(f"[{t.index}] {t.speaker}: {mask_pii(t.text, lang)}" for t in turns)
+    masked = (masker if masker is not None else Masker()).mask_turns(turns, lang)
+    transcript = "\n".join(f"[{t.index}] {t.speaker}: {t.text}" for t in masked)
     faq = "\n".join(f"- {a.title} ({a.category or '-'})" for a in articles) or "-"
     return [
         {"role": "system", "content": _INSTRUCTIONS[lang] + "\nJSON schema:\n" +
@@ -86,7 +89,7 @@ def parse_notes(text: str, language: str) -> CallNotes:
     try:
         data = json.loads(cleaned[start:end + 1])
         notes = CallNotes.model_validate({k: v for k, v in data.items() if k in _SCHEMA_FIELDS})
-    except (json.JSONDecodeError, ValidationError, AttributeError) as exc:
+    except (json.JSONDecodeError, ValidationError, AttributeError, RecursionError) as exc:  # deep nesting
         raise ValueError(f"invalid notes JSON: {exc}") from exc
     return notes.model_copy(update={"language": "ja" if language == "ja" else "en"})
 
@@ -94,19 +97,21 @@ def parse_notes(text: str, language: str) -> CallNotes:
 class GenerativeSummarizer:
     """Notes from a chat backend, fact-checked, with extraction as the fallback for every failure."""
 
-    def __init__(self, chat: ChatBackend, *, fallback: ExtractiveSummarizer | None = None) -> None:
+    def __init__(self, chat: ChatBackend, *, fallback: ExtractiveSummarizer | None = None,
+                 masker: Masker | None = None) -> None:
         self.chat = chat
-        self.fallback = fallback or ExtractiveSummarizer()
+        self.masker = masker if masker is not None else Masker()  # the service passes the configured one
+        self.fallback = fallback or ExtractiveSummarizer(masker=self.masker)
         self.name = chat.name
 
     def summarize(
         self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()
     ) -> CallNotes:
         lang = "ja" if language == "ja" else "en"
-        if not self.fallback.has_content([Turn(t.index, t.speaker, mask_pii(t.text, lang)) for t in turns], lang):
+        if not self.fallback.has_content(self.masker.mask_turns(turns, lang), lang):
             return CallNotes(status="insufficient_content", language=lang, backend=self.name)
         try:
-            reply = self.chat.complete(build_messages(turns, lang, articles), json_mode=True)
+            reply = self.chat.complete(build_messages(turns, lang, articles, self.masker), json_mode=True)
             notes = parse_notes(reply, lang)
         except ChatTimeout:
             return self._fall_back(turns, lang, articles, "timeout")

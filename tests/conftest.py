@@ -15,6 +15,8 @@ from models.offline import _OFFLINE_VARS
 enforce_offline()
 # Tests about calls, retrieval or notes run the app open; tests/test_auth_*.py opt in with auth={"mode": "keys"}.
 os.environ.setdefault("ASSIST_AUTH__MODE", "open")
+# Starlette's TestClient sends `Host: testserver`; open mode serves loopback hosts only (assist/origin_guard.py).
+os.environ.setdefault("ASSIST_SECURITY__ALLOWED_HOSTS", '["testserver"]')
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -41,6 +41,10 @@ new MutationObserver(() => {
 """
 
 
+# ?demo_speed=N plays the demo at N× real time; the default limit refuses audio above 1.5× (audio_too_fast)
+FAST_DEMO = {"max_audio_speed": 10.0}
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -54,7 +58,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "c
 @pytest.fixture
 def server(tmp_path) -> Iterator[LiveServer]:
     require_chromium()
-    settings = make_settings(tmp_path)
+    settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "open"}, security=FAST_DEMO)
     with LiveServer(settings, Services(settings, pipeline=demo_pipeline()), status_interval_s=1.0) as srv:
         yield srv
 
@@ -183,7 +187,7 @@ def test_api_key_mode(tmp_path) -> None:
     from assist.auth import KeyStore
 
     require_chromium()
-    settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "keys"})
+    settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "keys"}, security=FAST_DEMO)
     _, key = KeyStore(settings.db_path).create("agent", "widget-test")
     with (LiveServer(settings, Services(settings, pipeline=demo_pipeline())) as srv,
           chromium(width=480, height=900) as driver):

@@ -16,7 +16,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults() -> None:
     s = load_settings()
-    assert s.server.port == 8000 and s.asr.model == "whisper-base" and s.retrieval.embedder == "e5-small"
+    assert s.server.port == 8000 and s.asr.model == "whisper-base" and s.retrieval.embedder == "e5-small+use-multilingual"
     assert s.models_dir == s.home / "models"
 
 

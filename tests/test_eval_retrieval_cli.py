@@ -37,7 +37,7 @@ QUERIES = [
     {"id": "q6", "query": "明日の天気は晴れますか", "relevant": [], "language": "ja"},
 ]
 METRICS = {"recall@1", "recall@3", "recall@5", "mrr", "ndcg@10", "abstain_rate", "false_abstain_rate",
-           "offtopic_abstain_rate", "latency_ms_p50", "latency_ms_p95", "n", "min_score"}
+           "offtopic_abstain_rate", "latency_ms_p50", "latency_ms_p95", "n", "min_score", "confidence"}
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -61,7 +61,7 @@ def test_retrieval_reports_metrics_as_last_json_line(files: tuple[Path, Path], e
     kb, queries = files
     assert main(["retrieval", "--kb", str(kb), "--queries", str(queries)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2].startswith("e5-small dense 1.0")  # the human-readable report comes first
+    assert lines[-2].startswith("e5-small+use-multilingual dense 1.0")  # the human-readable report comes first
     metrics = json.loads(lines[-1])
     assert set(metrics) == METRICS
     assert metrics["n"] == 6
@@ -76,9 +76,9 @@ def test_retrieval_reports_metrics_as_last_json_line(files: tuple[Path, Path], e
 def test_retrieval_json_flag_prints_only_the_json_line(files: tuple[Path, Path],
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     kb, queries = files
-    # Lexical only: no model to load, so this checks the output contract cheaply.
+    # Character bigrams only: no model to load, so this checks the output contract cheaply.
     assert main(["retrieval", "--kb", str(kb), "--queries", str(queries), "--dense-weight", "0",
-                 "--min-score", "0", "--json"]) == 0
+                 "--reading-weight", "0", "--min-score", "0", "--json"]) == 0
     [line] = capsys.readouterr().out.splitlines()
     metrics = json.loads(line)
     assert set(metrics) == METRICS and metrics["n"] == 6 and metrics["min_score"] == 0.0
@@ -105,7 +105,7 @@ def test_bench_retrieval_json_shape(files: tuple[Path, Path], monkeypatch: pytes
     assert report["queries"] == 5  # the off-topic query is not timed
     assert set(report["embedding"]) == {"passages", "seconds", "passages_per_s"}
     assert report["embedding"]["passages"] >= len(ARTICLES)
-    assert report["config"]["embedder"] == "e5-small" and "hnsw_above" in report["config"]
+    assert report["config"]["embedder"] == "e5-small+use-multilingual" and "hnsw_above" in report["config"]
     assert [row["articles"] for row in report["scales"]] == [40, 120]
     for row in report["scales"]:
         assert set(row) == {"articles", "passages", "index", "build_s", "save_s", "index_file_mb", "rss_delta_mb",

@@ -11,7 +11,7 @@ from assist.config import RetrievalSettings, Settings
 from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry
-from retrieval.embedders import SentenceTransformerEmbedder, UseEmbedder, build_embedder
+from retrieval.embedders import ConcatEmbedder, SentenceTransformerEmbedder, UseEmbedder, build_embedder
 from retrieval.service import RetrievalService
 
 KB = Path(__file__).parents[1] / "eval" / "data" / "kb.jsonl"
@@ -33,7 +33,9 @@ def e5(e5_path: Path) -> SentenceTransformerEmbedder:
 def test_build_embedder_picks_runtime(registry: ModelRegistry, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, retrieval=RetrievalSettings(embedder="use-multilingual"))
     assert isinstance(build_embedder(settings, registry), UseEmbedder)
-    assert build_embedder(Settings(home=tmp_path), registry).name == "e5-small"
+    fused = build_embedder(Settings(home=tmp_path), registry)  # the default fuses e5-small and USE
+    assert isinstance(fused, ConcatEmbedder) and fused.name == "e5-small+use-multilingual"
+    assert [p.name for p in fused.parts] == ["e5-small", "use-multilingual"] and fused.dim == 384 + 512
 
 
 def test_e5_vectors_are_normalized_and_prompted(e5: SentenceTransformerEmbedder) -> None:

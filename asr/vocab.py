@@ -1,0 +1,470 @@
+"""Reading-aware vocabulary correction of Japanese finals: 5成球 → ご請求, 1000月 → 先月, 講座 → 口座.
+
+Whisper writes domain words it half-heard as homophones, digits or unknown strings. The prompt
+(``asr/glossary.py``) biases decoding but cannot undo that, so after decoding the hypothesis is split
+into words (SudachiPy, a main dependency), spans of up to four nominal words are read as kana (digits
+by their Japanese readings: 5 → ご, 1000 → せん), and a span is replaced by a lexicon term when:
+
+- the span looks misrecognized (holds an OOV word, a proper noun, digits glued to words, or a run of
+  single-kanji words) and its reading is within ``max_distance`` of the term's (a mora edit distance
+  where voicing pairs, shared vowels and long vowels cost less), or
+- the span is a real word with exactly the term's reading and the utterance holds one of the term's
+  cue words (講座 → 口座 only beside 引き落とし, 振替, 名義 …);
+
+and the span is not a lexicon term itself, the next word fits a noun (particle, noun, suffix, end),
+and no digit in it belongs to an amount, date or count (100円, 3万2千円, 5日, 2つ are never touched).
+Terms come from the knowledge base (the same list as the ASR glossary) plus ``BUILTIN``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from sudachipy import Dictionary, SplitMode
+
+from asr.base import Correction, TranscriptEvent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_DISTANCE = 0.25  # chosen on the dev split (docs/QUALITY.md)
+MAX_SPAN_WORDS = 4
+MAX_TERMS = 800
+LONG_TERM_MORAE = 5  # real words are replaced by a near (not exact) reading only for terms this long
+
+# term -> cue words; a real word that only sounds like the term is replaced when one cue is in the utterance.
+BUILTIN: dict[str, tuple[str, ...]] = {
+    "住所": ("変更", "引っ越", "転居", "郵送", "送り先", "番地", "登録"),
+    "ご住所": ("変更", "引っ越", "転居", "郵送", "送り先", "番地", "登録"),
+    "請求": ("金額", "明細", "料金", "支払", "引き落と", "円", "高い"),
+    "ご請求": ("金額", "明細", "料金", "支払", "引き落と", "円", "高い"),
+    "請求額": ("明細", "料金", "支払", "引き落と", "円", "高い"),
+    "請求書": ("明細", "料金", "支払", "郵送", "送り先"),
+    "先月": ("請求", "明細", "料金", "引き落と", "支払", "利用"),
+    "お荷物": ("届", "配送", "配達", "発送", "宅配", "不在"),
+    "荷物": ("届", "配送", "配達", "発送", "宅配", "不在"),
+    "口座": ("引き落と", "振替", "振込", "振り込", "名義", "銀行", "残高", "入金", "開設", "番号"),
+    "再発行": ("カード", "紛失", "手続", "届"),
+    "手数料": ("振込", "振り込", "支払", "円", "無料", "かか"),
+    "郵送": ("書類", "送付", "用紙", "届"),
+    "暗証番号": ("カード", "忘れ", "ロック", "変更", "間違"),
+    "解約": ("契約", "違約金", "プラン", "手続"),
+    "紛失": ("カード", "財布", "落と", "盗難", "届"),
+    "明細": ("請求", "利用", "引き落と", "料金"),
+    "明細書": ("請求", "利用", "引き落と", "料金"),
+    "引き落とし": ("口座", "請求", "残高"),
+    "振込": ("口座", "手数料", "銀行", "返金"),
+    "名義": ("口座", "変更", "契約", "カード"),
+    "変更": ("住所", "名義", "プラン", "契約", "支払"),
+    "残高": ("口座", "照会", "引き落と", "足り"),
+    "振替": ("口座", "引き落と"),
+    "返金": ("返品", "円", "口座", "振込"),
+    "返品": ("商品", "交換", "送料", "返金"),
+    "利用明細": ("請求", "カード"),
+    "再配達": ("荷物", "不在", "届"),
+    "不在票": ("荷物", "配達", "届"),
+    "契約": ("解約", "名義", "変更", "プラン"),
+    "限度額": ("カード", "上げ", "引き出", "円"),
+    "違約金": ("解約", "契約", "かか", "円"),
+    "有効期限": ("ポイント", "カード", "切れ"),
+    "年会費": ("カード", "円", "払"),
+    # 届く: a verb, listed for completeness; only nominal spans are matched, so it never replaces a span.
+    "届く": (),
+}
+
+# Words that are never worth proposing (titles yield them when split into nominal runs).
+_STOP_TERMS = frozenset({"場合", "方法", "こと", "もの", "ため", "とき", "際", "件", "等", "方", "について", "問い合わせ"})
+_NOMINAL = frozenset({"名詞", "接頭辞", "接尾辞"})
+_FOLLOW_OK = frozenset({"助詞", "助動詞", "補助記号", "名詞", "接尾辞", "空白"})
+_AMOUNT_MARK = re.compile(r"[万億兆千百,.，．]")
+_DIGITS = re.compile(r"^[0-9]+$")
+_LATIN = re.compile(r"^[\x00-\x7f]+$")
+_KANJI = re.compile(r"^[\u4e00-\u9fff々]$")
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+# ---- kana readings -------------------------------------------------------------------------------------
+_ONES = ("", "いち", "に", "さん", "よん", "ご", "ろく", "なな", "はち", "きゅう")
+_DIGIT_ALTS: dict[str, tuple[str, ...]] = {
+    "0": ("ぜろ", "れい", "まる"), "1": ("いち", "わん"), "2": ("に", "つー", "ふた"), "3": ("さん", "すりー"),
+    "4": ("よん", "し", "ふぉー"), "5": ("ご", "ふぁいぶ"), "6": ("ろく", "しっくす"), "7": ("なな", "しち", "せぶん"),
+    "8": ("はち", "えいと"), "9": ("きゅう", "く", "ないん"),
+}
+_TENS = {1: "じゅう", 2: "にじゅう", 3: "さんじゅう", 4: "よんじゅう", 5: "ごじゅう", 6: "ろくじゅう",
+         7: "ななじゅう", 8: "はちじゅう", 9: "きゅうじゅう"}
+_HUNDREDS = {1: "ひゃく", 2: "にひゃく", 3: "さんびゃく", 4: "よんひゃく", 5: "ごひゃく", 6: "ろっぴゃく",
+             7: "ななひゃく", 8: "はっぴゃく", 9: "きゅうひゃく"}
+_THOUSANDS = {1: "せん", 2: "にせん", 3: "さんぜん", 4: "よんせん", 5: "ごせん", 6: "ろくせん", 7: "ななせん",
+              8: "はっせん", 9: "きゅうせん"}
+# Counters read differently after digits than alone (Sudachi reads 月 as がつ): both readings are tried.
+_COUNTER_ALTS: dict[str, tuple[str, ...]] = {"月": ("がつ", "げつ"), "日": ("にち", "か", "ひ"), "年": ("ねん",)}
+_MONTH_MAX = 12
+
+
+def number_readings(digits: str) -> tuple[str, ...]:
+    """Kana readings of an ASCII digit string: the number (1000 → せん) and digit by digit (0120 → ぜろいち…)."""
+    out: list[str] = []
+    if len(digits) == 1:
+        out.extend(_DIGIT_ALTS[digits])
+    elif not digits.startswith("0") and len(digits) <= 4:
+        n = int(digits)
+        parts = [_THOUSANDS.get(n // 1000, ""), _HUNDREDS.get(n // 100 % 10, ""), _TENS.get(n // 10 % 10, "")]
+        out.append("".join(parts) + _ONES[n % 10])
+    out.append("".join(_DIGIT_ALTS[d][0] for d in digits))
+    return tuple(dict.fromkeys(out))
+
+
+def to_hiragana(text: str) -> str:
+    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
+
+
+_SMALL = set("ゃゅょぁぃぅぇぉゎ")
+_VOWELS = {"あ": "a", "い": "i", "う": "u", "え": "e", "お": "o"}
+_ROWS = {
+    "k": "かきくけこ", "g": "がぎぐげご", "s": "さ_すせそ", "sh": "_し___", "z": "ざ_ずぜぞ", "j": "_じ___",
+    "t": "た__てと", "ch": "_ち___", "ts": "__つ__", "d": "だぢづでど", "n": "なにぬねの", "h": "はひ_へほ",
+    "f": "__ふ__", "b": "ばびぶべぼ", "p": "ぱぴぷぺぽ", "m": "まみむめも", "y": "や_ゆ_よ", "r": "らりるれろ",
+    "w": "わ___を", "v": "__ゔ__",
+}
+_KANA: dict[str, tuple[str, str]] = {k: ("", v) for k, v in _VOWELS.items()}
+for _c, _row in _ROWS.items():
+    for _kana, _v in zip(_row, "aiueo", strict=True):
+        if _kana != "_":
+            _KANA[_kana] = (_c, _v)
+_KANA.update({"ん": ("N", ""), "っ": ("Q", "")})
+_SMALL_VOWEL = {"ゃ": "a", "ゅ": "u", "ょ": "o", "ぁ": "a", "ぃ": "i", "ぅ": "u", "ぇ": "e", "ぉ": "o", "ゎ": "a"}
+_VOICING = {frozenset(p) for p in (("k", "g"), ("s", "z"), ("sh", "j"), ("t", "d"), ("ch", "j"), ("ts", "z"),
+                                    ("h", "b"), ("h", "p"), ("b", "p"), ("f", "b"), ("f", "p"), ("ky", "gy"),
+                                    ("hy", "by"), ("hy", "py"), ("by", "py"), ("sh", "s"), ("ch", "t"))}
+
+Mora = tuple[str, str]
+
+
+def morae(reading: str) -> tuple[Mora, ...]:
+    """Kana → (consonant, vowel) units; long vowels (ー, おう, えい) become a plain vowel unit."""
+    units: list[Mora] = []
+    for ch in to_hiragana(unicodedata.normalize("NFKC", reading)):
+        if ch in _SMALL and units and units[-1][1]:
+            cons, _ = units[-1]
+            base = cons if cons in ("sh", "ch", "j", "f", "ts") else (cons + "y" if cons and cons != "y" else "y")
+            units[-1] = (base if ch in "ゃゅょ" else cons, _SMALL_VOWEL[ch])
+        elif ch == "ー" and units and units[-1][1]:
+            units.append(("", units[-1][1]))
+        elif ch in _KANA:
+            cons, vowel = _KANA[ch]
+            prev = units[-1][1] if units else ""
+            if cons == "" and ((vowel == "u" and prev == "o") or (vowel == "i" and prev == "e")):
+                vowel = prev  # こう = こお, せい = せえ: how they are pronounced
+            units.append((cons, vowel))
+    return tuple(units)
+
+
+def _sub_cost(a: Mora, b: Mora) -> float:
+    if a == b:
+        return 0.0
+    if a[1] and a[1] == b[1]:
+        return 0.35 if frozenset((a[0], b[0])) in _VOICING else 0.6
+    if a[0] == b[0] and a[1] and b[1]:  # same consonant (or both plain vowels: かい / かえ)
+        return 0.6
+    return 1.0
+
+
+def _indel_cost(u: Mora, prev: Mora | None) -> float:
+    """Dropping っ, ん or a long vowel is a small slip; any other mora is a full one."""
+    if u[0] in ("Q", "N") or (u[0] == "" and prev is not None and prev[1] == u[1]):
+        return 0.5
+    return 1.0
+
+
+def distance(a: Sequence[Mora], b: Sequence[Mora]) -> float:
+    """Weighted mora edit distance divided by the longer length (0 = same reading)."""
+    if not a or not b:
+        return 1.0
+    prev_row = [0.0]
+    for j in range(1, len(b) + 1):
+        prev_row.append(prev_row[-1] + _indel_cost(b[j - 1], b[j - 2] if j > 1 else None))
+    for i in range(1, len(a) + 1):
+        row = [prev_row[0] + _indel_cost(a[i - 1], a[i - 2] if i > 1 else None)]
+        for j in range(1, len(b) + 1):
+            row.append(min(prev_row[j] + _indel_cost(a[i - 1], a[i - 2] if i > 1 else None),
+                           row[j - 1] + _indel_cost(b[j - 1], b[j - 2] if j > 1 else None),
+                           prev_row[j - 1] + _sub_cost(a[i - 1], b[j - 1])))
+        prev_row = row
+    return prev_row[-1] / max(len(a), len(b))
+
+
+# ---- words ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Word:
+    surface: str
+    start: int
+    end: int
+    pos: tuple[str, ...]
+    readings: tuple[str, ...]
+    oov: bool
+    lemma: str = ""
+
+    @property
+    def digits(self) -> bool:
+        return bool(_DIGITS.match(self.surface))
+
+    @property
+    def nominal(self) -> bool:
+        return self.pos[0] in _NOMINAL or (self.oov and self.pos[0] != "補助記号")
+
+    @property
+    def counter(self) -> bool:
+        return "助数詞" in self.pos[2] or "助数詞" in self.pos[1]
+
+
+_local = threading.local()
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> Dictionary:
+    return Dictionary()
+
+
+def words(text: str) -> list[Word]:
+    """SudachiPy (mode C) words with character offsets, POS and candidate kana readings."""
+    tokenizer = getattr(_local, "tokenizer", None)
+    if tokenizer is None:  # a Tokenizer must not be shared between threads; the dictionary may
+        tokenizer = _local.tokenizer = _dictionary().tokenizer()
+    out: list[Word] = []
+    for m in tokenizer.tokenize(text, SplitMode.C):
+        surface = m.surface()
+        norm = unicodedata.normalize("NFKC", surface)
+        if _DIGITS.match(norm):
+            readings = number_readings(norm)
+        else:
+            reading = to_hiragana(m.reading_form()) if m.reading_form() not in ("", "キゴウ") else to_hiragana(norm)
+            alts = _COUNTER_ALTS.get(surface, ())
+            if m.part_of_speech()[1] == "固有名詞" and len(norm) > 1 and all(_KANJI.match(c) for c in norm):
+                chars = [_char_reading(c) for c in norm]  # a "name" that was a word: 重書 → じゅうしょ
+                alts = ("".join(chars),) if all(chars) else ()
+            readings = tuple(dict.fromkeys((reading, *alts)))
+            if any(_KANJI.match(c) for c in reading):  # no reading in the dictionary (送): cannot be matched
+                readings = ()
+        out.append(Word(norm, m.begin(), m.end(), tuple(m.part_of_speech()[:3]), readings, m.is_oov(),
+                        m.dictionary_form()))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _char_reading(char: str) -> str:
+    """One kanji's reading on its own (Sudachi's; often the on-yomi that misheard compounds carry)."""
+    return "".join(w.readings[0] if w.readings else "" for w in words(char))
+
+
+def _is_amount(w: Word) -> bool:
+    """Digits with 万/千/separators in one word (3万2千, 1,000): always part of an amount."""
+    return bool(_AMOUNT_MARK.search(w.surface)) and any(c.isdigit() for c in w.surface)
+
+
+def _protected_number(ws: Sequence[Word], i: int) -> bool:
+    """Digits that are an amount, a date or a count: 100円, 3万2千, 5日, 2つ, 12月 (but not 1000月)."""
+    w = ws[i]
+    nxt = ws[i + 1] if i + 1 < len(ws) else None
+    if nxt is None or not nxt.counter:
+        return nxt is not None and nxt.digits
+    if nxt.surface == "月":
+        return w.digits and 1 <= int(w.surface) <= _MONTH_MAX
+    return True
+
+
+def _suspicious(ws: Sequence[Word]) -> bool:
+    """Looks like a misrecognition: OOV, a proper noun, digits glued to words, or single-kanji runs."""
+    has_digits = any(w.digits for w in ws)
+    if has_digits and not all(w.digits for w in ws):
+        return True
+    if any((w.oov and not w.digits and len(w.surface) > 1) or w.pos[1] == "固有名詞" for w in ws):
+        return True
+    singles = [bool(_KANJI.match(w.surface)) and w.pos[0] in _NOMINAL for w in ws]
+    return any(a and b for a, b in zip(singles, singles[1:], strict=False))
+
+
+# ---- lexicon -------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Term:
+    surface: str
+    morae: tuple[Mora, ...]
+    cues: tuple[str, ...]
+
+
+def _reading(surface: str) -> str:
+    return "".join(w.readings[0] for w in words(surface))
+
+
+def key_terms(raw: Iterable[str]) -> list[str]:
+    """Short Japanese terms from glossary entries: a tag as it is, a title's nominal runs (紛失, 盗難)."""
+    out: list[str] = []
+    for item in raw:
+        text = unicodedata.normalize("NFKC", str(item)).strip()
+        if not text or _LATIN.match(text) or not _JAPANESE.search(text):
+            continue
+        ws = words(text)
+        if len(text) <= 10 and all(w.nominal for w in ws):
+            out.append(text)
+            continue
+        run: list[Word] = []
+        for w in [*ws, None]:
+            if w is not None and w.nominal and w.pos[0] != "補助記号" and not w.digits:
+                run.append(w)
+                continue
+            phrase = "".join(x.surface for x in run)
+            if 2 <= len(phrase) <= 10:
+                out.append(phrase)
+            run = []
+    return [t for t in dict.fromkeys(out) if t not in _STOP_TERMS]
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Terms indexed for both kinds of match: by exact reading, and as a list for the tolerant one."""
+
+    terms: tuple[Term, ...]
+    by_reading: dict[tuple[Mora, ...], tuple[Term, ...]]
+    surfaces: frozenset[str]
+
+
+def build_lexicon(terms: Iterable[str], *, builtin: bool = True) -> Lexicon:
+    """Knowledge-base terms (cue-less) plus the built-in call-center words (with cues)."""
+    cues = dict(BUILTIN) if builtin else {}
+    surfaces = list(dict.fromkeys([*key_terms(terms), *cues]))[:MAX_TERMS]
+    out: list[Term] = []
+    for s in surfaces:
+        units = morae(_reading(s))
+        if len(units) >= 2 and not s.endswith("く"):  # verbs (届く) are cues only
+            out.append(Term(s, units, cues.get(s, ())))
+    by_reading: dict[tuple[Mora, ...], tuple[Term, ...]] = {}
+    for t in out:
+        by_reading[t.morae] = (*by_reading.get(t.morae, ()), t)
+    return Lexicon(tuple(out), by_reading, frozenset(t.surface for t in out))
+
+
+# ---- correction ----------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    start: int
+    end: int  # word indexes, end exclusive
+    term: Term
+    cost: float
+
+
+class VocabCorrector:
+    """Thread-safe; ``set_terms`` swaps the lexicon when the knowledge base changes."""
+
+    def __init__(self, terms: Iterable[str] = (), *, enabled: bool = True,
+                 max_distance: float = DEFAULT_MAX_DISTANCE, builtin: bool = True) -> None:
+        self.enabled = enabled
+        self.max_distance = max_distance
+        self.builtin = builtin
+        self._terms = list(terms)
+        self._lexicon: Lexicon | None = None
+        self._lock = threading.Lock()
+
+    def set_terms(self, terms: Iterable[str]) -> None:
+        with self._lock:
+            self._terms = list(terms)
+            self._lexicon = None  # rebuilt on the next final (tokenizing terms costs a few ms)
+
+    def lexicon(self) -> Lexicon:
+        with self._lock:
+            if self._lexicon is None:
+                self._lexicon = build_lexicon(self._terms, builtin=self.builtin)
+                log.info("vocab correction: %d terms", len(self._lexicon.terms))
+            return self._lexicon
+
+    def correct(self, text: str) -> tuple[str, tuple[Correction, ...]]:
+        """The corrected text and its corrections (offsets into the corrected text)."""
+        if not self.enabled or not _JAPANESE.search(text):
+            return text, ()
+        ws = words(text)
+        out, corrections, shift, cursor = [], [], 0, 0
+        for c in self._choose(ws, text, self.lexicon()):
+            a, b = ws[c.start].start, ws[c.end - 1].end
+            out += [text[cursor:a], c.term.surface]
+            corrections.append(Correction(text[a:b], c.term.surface, a + shift, a + shift + len(c.term.surface)))
+            shift += len(c.term.surface) - (b - a)
+            cursor = b
+        out.append(text[cursor:])
+        return "".join(out), tuple(corrections)
+
+    def apply(self, event: TranscriptEvent) -> TranscriptEvent:
+        """A Japanese final with its text corrected (the originals kept in ``corrections``)."""
+        if not (self.enabled and event.final and event.language in ("ja", "")):
+            return event
+        try:
+            text, corrections = self.correct(event.text)
+        except Exception:  # correction is an improvement, never a reason to lose a final
+            log.exception("vocab correction failed on %r", event.text[:40])
+            return event
+        if not corrections:
+            return event
+        from assist.metrics import ASR_VOCAB_CORRECTIONS
+
+        ASR_VOCAB_CORRECTIONS.inc(len(corrections))
+        return replace(event, text=text, corrections=corrections)
+
+    def wrap(self, on_event: Callable[[TranscriptEvent], None]) -> Callable[[TranscriptEvent], None]:
+        """``on_event`` that sees corrected finals."""
+        return lambda event: on_event(self.apply(event))
+
+    def _choose(self, ws: list[Word], text: str, lexicon: Lexicon) -> list[_Candidate]:
+        """Best match per span, then the cheapest (and longest) non-overlapping ones."""
+        found: list[_Candidate] = []
+        for i in range(len(ws)):
+            for j in range(i + 1, min(len(ws), i + MAX_SPAN_WORDS) + 1):
+                if not ws[j - 1].nominal:
+                    break
+                if self._context_ok(ws, i, j, text, lexicon) and (best := self._match(ws, i, j, text, lexicon)):
+                    found.append(best)
+        found.sort(key=lambda c: (c.cost, -(c.end - c.start), c.start))
+        taken: list[_Candidate] = []
+        for c in found:
+            if all(c.end <= t.start or c.start >= t.end for t in taken):
+                taken.append(c)
+        return sorted(taken, key=lambda c: c.start)
+
+    @staticmethod
+    def _context_ok(ws: list[Word], i: int, j: int, text: str, lexicon: Lexicon) -> bool:
+        if text[ws[i].start:ws[j - 1].end] in lexicon.surfaces:
+            return False
+        if any(_is_amount(w) or (w.digits and _protected_number(ws, k)) for k, w in enumerate(ws[i:j], i)):
+            return False
+        return j == len(ws) or ws[j].pos[0] in _FOLLOW_OK or ws[j].lemma == "する"  # 解約 したい
+
+    def _match(self, ws: list[Word], i: int, j: int, text: str, lexicon: Lexicon) -> _Candidate | None:
+        span = ws[i:j]
+        readings = [""]
+        for w in span:
+            readings = [r + x for r in readings for x in w.readings][:16]
+        units = [morae(r) for r in readings]
+        if _suspicious(span):
+            best: _Candidate | None = None
+            for term in lexicon.terms:
+                for u in units:
+                    if abs(len(u) - len(term.morae)) > 2 or (len(term.morae) < 3 and u != term.morae):
+                        continue
+                    cost = distance(u, term.morae)
+                    if cost <= self.max_distance and (best is None or cost < best.cost):
+                        best = _Candidate(i, j, term, cost)
+            return best
+        if len(span) == 1 and span[0].digits:
+            return None
+        rest = text[:ws[i].start] + " " + text[ws[j - 1].end:]
+        for u in units:
+            for term in lexicon.by_reading.get(u, ()):
+                if (len(span) > 1 and len(term.morae) >= 4) or any(cue in rest for cue in term.cues):
+                    return _Candidate(i, j, term, 0.0)
+        if len(span) < 2:
+            return None
+        # several real words that together almost read as one long term: 講座振り会 → 口座振替
+        near = [(distance(u, t.morae), t) for t in lexicon.terms if len(t.morae) >= LONG_TERM_MORAE for u in units
+                if abs(len(u) - len(t.morae)) <= 1]
+        cost, term = min(near, key=lambda ct: ct[0], default=(1.0, None))
+        return _Candidate(i, j, term, cost) if term is not None and cost <= self.max_distance / 2 else None
