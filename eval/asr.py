@@ -1,10 +1,14 @@
-"""``python -m eval asr --manifest M.jsonl [--kb KB.jsonl] [--json]``: ASR accuracy through the streaming path.
+"""``python -m eval asr --manifest M.jsonl [--kb KB.jsonl] [--split dev|test|all] [--json]``: ASR accuracy.
 
-Every utterance goes through the same ``AsrEngine`` the live service uses (VAD cuts, guards), fed as
-fast as possible with partials off. Japanese is scored by CER (NFKC, punctuation and spaces removed),
-English by WER (lower-cased, punctuation removed). With ``--kb`` the run is repeated with the
-knowledge base's tags and titles as the glossary, and both figures are reported.
-The last line of stdout is one JSON object: ``cer``, ``wer``, ``by_language``, ``rtf``, ``n``.
+Every utterance goes through the same ``AsrEngine`` the live service uses (VAD cuts, guards, vocabulary
+correction), fed as fast as possible with partials off. Japanese is scored by CER (NFKC, punctuation and
+spaces removed), English by WER (lower-cased, punctuation removed). With ``--kb`` the run is repeated with
+the knowledge base's tags and titles as the glossary, and both figures are reported.
+Manifest rows may carry ``split`` (dev/test), ``voice``, ``synth`` and ``channel`` (clean/phone/noisy);
+``--split`` keeps one split, and the summary breaks the figures down per split and per channel, each with
+the figure before vocabulary correction (``*_no_vocab``: the finals' text with ``corrections`` undone).
+The last line of stdout is one JSON object: ``cer``, ``wer``, ``by_language``, ``rtf``, ``n``, ``by_split``,
+``by_channel``, ``by_synth``, ``cer_no_vocab``, ``vocab`` (every replacement, and those the reference does not bear out).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import jiwer
 import numpy as np
 from tqdm import tqdm
 
+from asr.base import Correction, TranscriptEvent
 from asr.engine import AsrEngine, transcribe_stream
 from asr.whisper import WhisperRecognizer
 from assist.config import load_settings
@@ -37,14 +42,23 @@ class Item:
     audio: Path
     text: str
     language: str
+    split: str = ""
+    voice: str = ""
+    synth: str = ""
+    channel: str = "clean"
 
 
-def read_manifest(path: Path) -> list[Item]:
+def read_manifest(path: Path, split: str = "all") -> list[Item]:
+    """Rows of ``path`` (all, or those of one ``split``); ``channel`` defaults to phone for ``tel-*`` ids."""
     items = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            items.append(Item(row["id"], path.parent / row["audio"], row["text"], row.get("language", "ja")))
+            if split != "all" and row.get("split") != split:
+                continue
+            channel = row.get("channel") or ("phone" if row["id"].startswith("tel-") else "clean")
+            items.append(Item(row["id"], path.parent / row["audio"], row["text"], row.get("language", "ja"),
+                              row.get("split", ""), row.get("voice", ""), row.get("synth", ""), channel))
     return items
 
 
@@ -77,15 +91,34 @@ def score(refs: list[str], hyps: list[str], language: str) -> float:
     return float(jiwer.wer([normalize_en(r) for r in refs], [normalize_en(h) or "∅" for h in hyps]))
 
 
-def run(engine: AsrEngine, items: list[Item], audio: dict[str, np.ndarray], label: str) -> tuple[dict[str, str], float]:
-    hyps: dict[str, str] = {}
+@dataclass(frozen=True, slots=True)
+class Hyp:
+    """One utterance's finals joined: as shown (``text``) and before vocabulary correction (``raw``)."""
+
+    text: str
+    raw: str
+    corrections: tuple[Correction, ...] = ()
+
+
+def undo_corrections(event: TranscriptEvent) -> str:
+    """A final's text with its vocabulary corrections reverted (their offsets are into ``event.text``)."""
+    text = event.text
+    for c in sorted(event.corrections, key=lambda c: -c.start):
+        text = text[: c.start] + c.original + text[c.end :]
+    return text
+
+
+def run(engine: AsrEngine, items: list[Item], audio: dict[str, np.ndarray], label: str) -> tuple[dict[str, Hyp], float]:
+    hyps: dict[str, Hyp] = {}
     started = time.perf_counter()
     for item in tqdm(items, desc=f"asr {label}", file=sys.stderr, leave=False):
         events = transcribe_stream(
             engine, audio[item.id], 100, call_id=f"{label}-{item.id}", language=item.language, timeout=120
         )
+        finals = [e for e in events if e.final]
         sep = "" if item.language == "ja" else " "
-        hyps[item.id] = sep.join(e.text for e in events if e.final).strip()
+        hyps[item.id] = Hyp(sep.join(e.text for e in finals).strip(), sep.join(map(undo_corrections, finals)).strip(),
+                            tuple(c for e in finals for c in e.corrections))
     return hyps, time.perf_counter() - started
 
 
@@ -94,7 +127,7 @@ def summarize(items: list[Item], hyps: dict[str, str]) -> dict[str, dict[str, fl
     groups: dict[str, list[Item]] = {}
     for item in items:
         groups.setdefault(item.language, []).append(item)
-        if item.id.startswith("tel-"):
+        if item.channel != "clean":  # phone, and noisy (which also went through the phone channel)
             groups.setdefault(f"{item.language}-telephone", []).append(item)
     for name, group in groups.items():
         lang = group[0].language
@@ -103,31 +136,66 @@ def summarize(items: list[Item], hyps: dict[str, str]) -> dict[str, dict[str, fl
     return out
 
 
+def breakdown(items: list[Item], hyps: dict[str, Hyp], field: str) -> dict[str, dict[str, dict[str, float | int]]]:
+    """CER/WER per value of ``field`` (split, channel, voice) and language, with and without vocab correction."""
+    groups: dict[str, dict[str, list[Item]]] = {}
+    for item in items:
+        groups.setdefault(getattr(item, field) or "-", {}).setdefault(item.language, []).append(item)
+    out: dict[str, dict[str, dict[str, float | int]]] = {}
+    for name, by_lang in sorted(groups.items()):
+        out[name] = {}
+        for lang, group in sorted(by_lang.items(), key=lambda kv: kv[0] != "ja"):
+            metric = "cer" if lang == "ja" else "wer"
+            refs = [i.text for i in group]
+            out[name][lang] = {metric: round(score(refs, [hyps[i.id].text for i in group], lang), 4),
+                               f"{metric}_no_vocab": round(score(refs, [hyps[i.id].raw for i in group], lang), 4),
+                               "n": len(group)}
+    return out
+
+
+def vocab_report(items: list[Item], hyps: dict[str, Hyp]) -> dict[str, object]:
+    """Every replacement; ``wrong`` ones put a term the reference does not have (or took out one it has)."""
+    rows = []
+    for item in items:
+        ref = normalize_ja(item.text)
+        for c in hyps[item.id].corrections:
+            right = normalize_ja(c.replacement) in ref and normalize_ja(c.original) not in ref
+            rows.append({"id": item.id, "split": item.split, "original": c.original, "replacement": c.replacement,
+                         "right": right})
+    return {"corrections": len(rows), "wrong": [r for r in rows if not r["right"]], "all": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval asr", description="ASR accuracy (CER/WER) on a manifest")
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--kb", type=Path, help="knowledge base jsonl: its tags and titles become the glossary")
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="all",
+                        help="manifest rows of one split (tune on dev, report test)")
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
+    parser.add_argument("--save-hyps", type=Path, help="write every utterance's reference and hypotheses (jsonl)")
     parser.add_argument("--config", type=Path, help="settings TOML")
     args = parser.parse_args(argv)
 
     settings = load_settings(args.config)
     asr_settings = settings.asr.model_copy(update={"partial_interval_s": 0.0})
-    items = read_manifest(args.manifest)
+    items = read_manifest(args.manifest, args.split)
+    if not items:
+        parser.error(f"no manifest rows for split {args.split!r}")
     audio = {i.id: read_wav(i.audio) for i in items}
     seconds = sum(len(a) for a in audio.values()) / 16000
     engine = AsrEngine(WhisperRecognizer.from_settings(settings, ModelRegistry(settings.models_dir)), asr_settings)
     try:
         plain, plain_s = run(engine, items, audio, "plain")
-        results = {"plain": summarize(items, plain)}
+        passes = {"plain": plain}
         final_hyps, elapsed = plain, plain_s
         if args.kb:
             engine.set_glossary(kb_glossary(args.kb))
             final_hyps, elapsed = run(engine, items, audio, "glossary")
-            results["glossary"] = summarize(items, final_hyps)
+            passes["glossary"] = final_hyps
     finally:
         engine.close()
 
+    results = {name: summarize(items, {k: h.text for k, h in hyps.items()}) for name, hyps in passes.items()}
     best = results["glossary" if args.kb else "plain"]
     by_language: dict[str, dict[str, float | int]] = {}
     for name, row in best.items():
@@ -136,20 +204,44 @@ def main(argv: list[str] | None = None) -> int:
             for metric, value in results["plain"][name].items():
                 if metric != "n":
                     by_language[name][f"{metric}_no_glossary"] = value
+    raw = summarize(items, {k: h.raw for k, h in final_hyps.items()})
     summary = {
         "cer": best.get("ja", {}).get("cer"),
         "wer": best.get("en", {}).get("wer"),
         "cer_no_glossary": results["plain"].get("ja", {}).get("cer"),
+        "cer_no_vocab": raw.get("ja", {}).get("cer"),
         "by_language": by_language,
+        "by_split": breakdown(items, final_hyps, "split"),
+        "by_channel": breakdown(items, final_hyps, "channel"),
+        "by_synth": breakdown(items, final_hyps, "synth"),
+        "vocab": vocab_report(items, final_hyps),
         "rtf": round(elapsed / seconds, 3) if seconds else None,
         "n": len(items),
         "audio_s": round(seconds, 1),
         "glossary": bool(args.kb),
+        "split": args.split,
     }
+    if args.kb:
+        summary["by_split_no_glossary"] = breakdown(items, plain, "split")
+        summary["by_channel_no_glossary"] = breakdown(items, plain, "channel")
+    if args.save_hyps:
+        with open(args.save_hyps, "w", encoding="utf-8") as f:
+            for item in items:
+                row = {"id": item.id, "split": item.split, "channel": item.channel, "voice": item.voice,
+                       "language": item.language, "ref": item.text,
+                       **{f"hyp_{name}": hyps[item.id].text for name, hyps in passes.items()},
+                       **{f"raw_{name}": hyps[item.id].raw for name, hyps in passes.items()}}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     if not args.json:
         for item in items:
-            print(f"{item.id:24s} ref: {item.text}\n{'':24s} hyp: {final_hyps[item.id]}")
+            print(f"{item.id:24s} ref: {item.text}\n{'':24s} hyp: {final_hyps[item.id].text}")
         for name, row in by_language.items():
             print(f"{name:14s} " + "  ".join(f"{k}={v}" for k, v in row.items()))
+        for field in ("split", "channel"):
+            for name, langs in summary[f"by_{field}"].items():
+                for lang, row in langs.items():
+                    print(f"{field}={name:6s} {lang}  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+        for r in summary["vocab"]["all"]:
+            print(f"vocab {'ok ' if r['right'] else 'BAD'} {r['id']}: {r['original']} -> {r['replacement']}")
     print(json.dumps(summary, ensure_ascii=False))
     return 0
