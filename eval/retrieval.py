@@ -5,6 +5,11 @@ query builder as live calls (``RetrievalService.suggest``). Recall/MRR/nDCG scor
 or not the caller abstained; abstain is reported on its own: ``false_abstain_rate`` over answerable
 queries, ``offtopic_abstain_rate`` over queries with ``relevant: []``. ``--sweep`` compares signal
 weightings on one set of cached embeddings; ``--calibrate`` tabulates abstain thresholds.
+
+``--split dev|test`` runs the larger set (``queries_v2.jsonl`` over ``kb.jsonl`` + ``kb_extra.jsonl`` unless
+``--queries``/``--kb`` say otherwise) on one of its splits: tune on ``dev`` only (``--fit-rerank`` fits the
+second stage and its confidence bands there), report ``test``. ``confidence`` in the JSON line gives, per band
+of the top hit, how many queries landed there and how often that top hit was right.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from typing import Any
 import numpy as np
 
 from assist.config import RetrievalSettings, Settings, load_settings
+from eval.retrieval_fit import fit_rerank
 from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry
 from retrieval.base import Embedder, Suggestion
 from retrieval.embedders import build_embedder
 from retrieval.service import RetrievalService, confidence
+from retrieval.turns import classify_turn, should_query
 
 DATA = Path(__file__).parent / "data"
 SWEEP: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -56,6 +63,7 @@ class Query:
     relevant: list[str]
     language: str | None
     previous: str | None
+    split: str | None = None
 
 
 class CachingEmbedder:
@@ -64,6 +72,7 @@ class CachingEmbedder:
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.name = inner.name
+        self.parts, self.scales = getattr(inner, "parts", None), getattr(inner, "scales", None)  # a fused model's
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
     @property
@@ -95,7 +104,7 @@ def load_queries(path: Path) -> list[Query]:
         if line.strip():
             row = json.loads(line)
             queries.append(Query(row["id"], row["query"], list(row.get("relevant") or []), row.get("language"),
-                                 row.get("previous")))
+                                 row.get("previous"), row.get("split")))
     return queries
 
 
@@ -103,6 +112,10 @@ def _ndcg(ranked: list[str], relevant: set[str], k: int = 10) -> float:
     dcg = sum(1 / math.log2(i + 2) for i, aid in enumerate(ranked[:k]) if aid in relevant)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
     return dcg / ideal if ideal else 0.0
+
+
+def _queries(q: Query) -> bool:
+    return should_query(classify_turn(q.query, q.language))
 
 
 def score(queries: list[Query], results: list[Suggestion], min_score: float) -> dict[str, Any]:
@@ -124,15 +137,27 @@ def score(queries: list[Query], results: list[Suggestion], min_score: float) -> 
             misses.append({"id": q.id, "query": q.query, "expected": q.relevant, "got": ranked[:3]})
     n = max(len(answerable), 1)
     latencies = [r.latency_ms for r in results]
+    bands: dict[str, dict[str, float]] = {}
+    for q, r in zip(queries, results, strict=True):
+        if r.hits and not r.abstained:
+            band = bands.setdefault(getattr(r.hits[0], "confidence", "low"), {"n": 0, "correct": 0})
+            band["n"] += 1
+            band["correct"] += r.hits[0].article_id in q.relevant
+    confidence = {name: {"n": int(b["n"]), "precision": round(b["correct"] / b["n"], 4)}
+                  for name, b in sorted(bands.items())}
     return {
         "recall@1": round(recall[1] / n, 4), "recall@3": round(recall[3] / n, 4),
         "recall@5": round(recall[5] / n, 4), "mrr": round(mrr / n, 4), "ndcg@10": round(ndcg / n, 4),
         "abstain_rate": round(sum(r.abstained for r in results) / max(len(results), 1), 4),
         "false_abstain_rate": round(sum(r.abstained for _, r in answerable) / n, 4),
         "offtopic_abstain_rate": round(sum(r.abstained for _, r in offtopic) / max(len(offtopic), 1), 4),
+        # with the live turn gate in front (retrieval.turns): off-topic turns silenced by either, requests lost to it
+        "offtopic_silenced_with_gate": round(sum(r.abstained or not _queries(q) for q, r in offtopic)
+                                             / max(len(offtopic), 1), 4),
+        "answerable_gated": round(sum(not _queries(q) for q, _ in answerable) / n, 4),
         "latency_ms_p50": round(float(np.percentile(latencies, 50)), 2) if latencies else 0.0,
         "latency_ms_p95": round(float(np.percentile(latencies, 95)), 2) if latencies else 0.0,
-        "n": len(results), "min_score": min_score, "misses": misses,
+        "n": len(results), "min_score": min_score, "confidence": confidence, "misses": misses,
     }
 
 
@@ -140,9 +165,11 @@ def run(service: RetrievalService, queries: list[Query], k: int = 10) -> list[Su
     return [service.suggest(q.query, q.previous, language=q.language, k=k) for q in queries]
 
 
-def build_service(kb: Path, settings: RetrievalSettings, embedder: Embedder | None) -> RetrievalService:
+def build_service(kb: Path | Sequence[Path], settings: RetrievalSettings,
+                  embedder: Embedder | None) -> RetrievalService:
     store = KnowledgeStore(":memory:")
-    apply_import(store, read_path(kb))
+    for path in [kb] if isinstance(kb, Path) else kb:
+        apply_import(store, read_path(path))
     service = RetrievalService(settings, embedder, store)
     service.load()
     return service
@@ -164,19 +191,28 @@ def calibrate(queries: list[Query], results: list[Suggestion]) -> list[dict[str,
 def _print_report(name: str, metrics: dict[str, Any]) -> None:
     print(f"{name}: R@1 {metrics['recall@1']:.3f}  R@3 {metrics['recall@3']:.3f}  R@5 {metrics['recall@5']:.3f}  "
           f"MRR {metrics['mrr']:.3f}  nDCG@10 {metrics['ndcg@10']:.3f}  abstain {metrics['abstain_rate']:.3f} "
-          f"(answerable {metrics['false_abstain_rate']:.3f}, off-topic {metrics['offtopic_abstain_rate']:.3f})  "
-          f"p50 {metrics['latency_ms_p50']:.1f} ms  p95 {metrics['latency_ms_p95']:.1f} ms  n={metrics['n']}")
+          f"(answerable {metrics['false_abstain_rate']:.3f}, off-topic {metrics['offtopic_abstain_rate']:.3f}; "
+          f"off-topic with the turn gate {metrics['offtopic_silenced_with_gate']:.3f})  "
+          f"p50 {metrics['latency_ms_p50']:.1f} ms  p95 {metrics['latency_ms_p95']:.1f} ms  n={metrics['n']}  "
+          "top hit right by confidence: " + ", ".join(f"{band} {b['precision']:.2f} (n={b['n']})"
+                                                       for band, b in metrics["confidence"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval retrieval", description=__doc__.splitlines()[0])
-    parser.add_argument("--kb", type=Path, default=DATA / "kb.jsonl")
-    parser.add_argument("--queries", type=Path, default=DATA / "queries.jsonl")
+    parser.add_argument("--kb", type=Path, action="append",
+                        help="KB file (repeatable); default kb.jsonl, plus kb_extra.jsonl with --split")
+    parser.add_argument("--queries", type=Path, help="default queries.jsonl, queries_v2.jsonl with --split")
+    parser.add_argument("--split", choices=("dev", "test"), help="Only the queries of this split")
     parser.add_argument("--config", help="TOML settings file")
     parser.add_argument("--embedder", help="Registry name or folder (default: settings)")
     for name in ("dense_weight", "bm25_weight", "bigram_weight", "min_score"):
         parser.add_argument("--" + name.replace("_", "-"), type=float)
+    parser.add_argument("--reading-weight", type=float)
     parser.add_argument("--rrf-k", type=int)
+    parser.add_argument("--no-rerank", action="store_true", help="First stage only (fused order)")
+    parser.add_argument("--fit-rerank", action="store_true",
+                        help="Fit the second stage and its confidence bands on these queries (dev!) and print them")
     parser.add_argument("--sudachi-mode", choices=("A", "B", "C"))
     parser.add_argument("--sweep", action="store_true", help="Compare signal weightings (cached embeddings)")
     parser.add_argument("--calibrate", action="store_true", help="Print the abstain-threshold table")
@@ -189,9 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                  if k in RetrievalSettings.model_fields and v is not None}
     if args.embedder:
         overrides["embedder"] = args.embedder
+    if args.no_rerank:
+        overrides["rerank"] = False
     rs = settings.retrieval.model_copy(update=overrides)
     settings = settings.model_copy(update={"retrieval": rs})
-    queries = load_queries(args.queries)
+    kb = args.kb or ([DATA / "kb.jsonl", DATA / "kb_extra.jsonl"] if args.split else [DATA / "kb.jsonl"])
+    queries = load_queries(args.queries or DATA / ("queries_v2.jsonl" if args.split else "queries.jsonl"))
+    if args.split:
+        queries = [q for q in queries if q.split == args.split]
 
     needs_dense = rs.dense_weight > 0 or args.sweep
     embedder = build_embedder(settings, ModelRegistry(settings.models_dir)) if needs_dense else None
@@ -206,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for label, update in SWEEP:
             config = rs.model_copy(update=update)
-            service = build_service(args.kb, config, cached if config.dense_weight > 0 else None)
-            metrics = score(queries, run(service, queries), service.min_score)
+            service = build_service(kb, config, cached if config.dense_weight > 0 else None)
+            metrics = score(queries, run(service, queries), service.abstain_threshold)
             rows.append((label, metrics))
             _print_report(label, metrics)
         print("\n| configuration | R@1 | R@3 | R@5 | MRR | nDCG@10 |\n|---|---|---|---|---|---|")
@@ -215,10 +256,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {label} | {m['recall@1']:.3f} | {m['recall@3']:.3f} | {m['recall@5']:.3f} | {m['mrr']:.3f} "
                   f"| {m['ndcg@10']:.3f} |")
 
-    service = build_service(args.kb, rs, embedder)
+    service = build_service(kb, rs, embedder)
+    if args.fit_rerank:
+        model = fit_rerank(service, queries)
+        service.use_rerank_model(model)
+        if not args.json:
+            print(f"\nsecond stage for {service.embedder.name if service.embedder else 'none'} "
+                  f"(paste into retrieval/calibration.py):\n{model!r}")
     run(service, queries[:5])  # warm-up: first calls pay lazy initialization
     results = run(service, queries)
-    metrics = score(queries, results, service.min_score)
+    metrics = score(queries, results, service.abstain_threshold)
     if args.calibrate and not args.json:
         print("\n| threshold | answerable silenced | off-topic silenced |\n|---|---|---|")
         for row in calibrate(queries, results):
@@ -227,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         for miss in metrics["misses"]:
             print(json.dumps(miss, ensure_ascii=False))
     if not args.json:
-        _print_report(f"{rs.embedder} dense {rs.dense_weight} bm25 {rs.bm25_weight} bigram {rs.bigram_weight}",
-                      metrics)
+        stage = "second stage" if service.rerank_model is not None else "fused order"
+        _print_report(f"{rs.embedder} dense {rs.dense_weight} bm25 {rs.bm25_weight} bigram {rs.bigram_weight} "
+                      f"reading {rs.reading_weight}, {stage}", metrics)
     metrics.pop("misses")
     print(json.dumps(metrics))
     return 0

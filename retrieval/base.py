@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+Confidence = Literal["high", "medium", "low"]
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One suggested article. ``score`` is the fused score (higher is better); ``signals`` holds
-    each signal's own score or rank, for debugging and calibration."""
+    """One suggested article. ``score`` is the second stage's probability that the article answers the query
+    when the embedder has a calibrated model, else the fused score (higher is better either way);
+    ``confidence`` is what an agent reads (calibrated bands, never the raw score); ``signals`` holds each
+    signal's own score, for debugging and calibration."""
 
     article_id: str
     title: str
@@ -21,6 +25,7 @@ class Hit:
     language: str = "ja"
     category: str | None = None
     signals: dict[str, float] = field(default_factory=dict)
+    confidence: Confidence = "low"
 
 
 @runtime_checkable

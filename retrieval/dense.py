@@ -86,6 +86,16 @@ class DenseIndex:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
+    def stored(self, pids: list[int]) -> np.ndarray:
+        """The stored vectors of these passages (zeros for an id not in the index)."""
+        vectors = np.zeros((len(pids), self.dim), dtype=np.float32)
+        for i, pid in enumerate(pids):
+            try:
+                vectors[i] = self.index.reconstruct(int(pid))
+            except RuntimeError:  # not in the index
+                continue
+        return vectors
+
     def save(self, path: Path) -> None:
         """Written to a temporary name and renamed, so a reader never opens half a file."""
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -112,11 +112,44 @@ class UseEmbedder:
         return self._encode(texts)
 
 
-Loadable = SentenceTransformerEmbedder | UseEmbedder
+class ConcatEmbedder:
+    """Several models as one (``e5-small+use-multilingual``): each part's unit vector scaled by the square root
+    of its weight, concatenated. The inner product of two such vectors is the weighted mean of the parts'
+    cosines, so one FAISS index serves the fusion and every cosine-based threshold keeps its meaning."""
+
+    def __init__(self, parts: list[SentenceTransformerEmbedder | UseEmbedder], weights: list[float] | None = None) -> None:
+        self.parts = parts
+        raw = weights or [1.0] * len(parts)
+        self.scales = [float(np.sqrt(w / sum(raw))) for w in raw]
+        self.name = "+".join(p.name for p in parts)
+
+    @property
+    def dim(self) -> int:
+        return sum(p.dim for p in self.parts)
+
+    def load(self) -> None:
+        for part in self.parts:
+            part.load()
+
+    def _join(self, vectors: list[np.ndarray]) -> np.ndarray:
+        return np.ascontiguousarray(np.hstack([v * s for v, s in zip(vectors, self.scales, strict=True)]),
+                                    dtype=np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._join([p.embed_queries(texts) for p in self.parts])
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._join([p.embed_passages(texts) for p in self.parts])
+
+
+Loadable = SentenceTransformerEmbedder | UseEmbedder | ConcatEmbedder
 
 # Abstain thresholds on the top hit's cosine, calibrated on the dev set (`python -m eval retrieval --calibrate`,
 # docs/QUALITY.md): each model's cosines live on their own scale, so one number cannot serve all of them.
-CALIBRATED_MIN_SCORE: dict[str, float] = {"e5-small": 0.83, "use-multilingual": 0.265, "embeddinggemma": 0.27}
+# The fusion's value comes from the dev split of queries_v2.jsonl (`--split dev --no-rerank --calibrate`); with its
+# second-stage model (retrieval/calibration.py) the model's own abstain cut applies instead.
+CALIBRATED_MIN_SCORE: dict[str, float] = {"e5-small": 0.83, "use-multilingual": 0.265, "embeddinggemma": 0.27,
+                                          "e5-small+use-multilingual": 0.54}
 
 
 def default_min_score(embedder: str, dense: bool) -> float:
@@ -135,6 +168,14 @@ def build_embedder(settings: Settings, registry: ModelRegistry) -> Loadable:
     treated as a sentence-transformers model with the folder's own prompts."""
     ref = settings.retrieval.embedder
     threads = settings.retrieval.threads
+    if "+" in ref:
+        parts = []
+        for name in ref.split("+"):
+            part = build_embedder(settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
+                update={"embedder": name.strip()})}), registry)
+            assert not isinstance(part, ConcatEmbedder)
+            parts.append(part)
+        return ConcatEmbedder(parts)
     path = registry.resolve(ref, allow_downloads=settings.allow_downloads)
     if ref == "use-multilingual":
         return UseEmbedder(path, threads=threads)

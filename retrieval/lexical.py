@@ -24,6 +24,11 @@ class LexicalIndex:
         self.docs = dict(docs)
         self.vocab = vocab
         self.ids = list(self.docs)
+        # document frequencies for the second stage's idf weights, counted here on the writer's thread
+        self._df: dict[int, int] = {}
+        for toks in self.docs.values():
+            for t in np.unique(toks).tolist():
+                self._df[t] = self._df.get(t, 0) + 1
         self._bm25: bm25s.BM25 | None = None
         if self.ids:
             self._bm25 = bm25s.BM25()
@@ -43,6 +48,11 @@ class LexicalIndex:
         docs = {aid: toks for aid, toks in self.docs.items() if aid not in deletes}
         docs.update({aid: self._encode(self.tokenize(text), vocab) for aid, text in upserts.items()})
         return LexicalIndex(self.name, self.tokenize, docs, vocab)
+
+    def document_frequency(self, token: str) -> int:
+        """How many articles hold ``token`` (0 if none)."""
+        tid = self.vocab.get(token)
+        return 0 if tid is None else self._df.get(tid, 0)
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:
         """Best ``n`` articles with a positive score, best first."""

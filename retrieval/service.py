@@ -17,16 +17,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import faiss
+import numpy as np
 
 from assist.config import RetrievalSettings, Settings
 from knowledge.article import Article
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry
-from retrieval.base import Embedder, Hit, Suggestion
+from retrieval.base import Confidence, Embedder, Hit, Suggestion
+from retrieval.calibration import RERANK_MODELS
 from retrieval.embedders import build_embedder, default_min_score
 from retrieval.fusion import weighted_rrf
-from retrieval.passages import snippet
+from retrieval.passages import QUESTION_CHUNK_BASE, article_passages, snippet
 from retrieval.query import build_query
+from retrieval.rerank import Candidate, RerankModel, compute_features
 from retrieval.snapshot import Snapshot, apply_changes, build_snapshot, load_snapshot, save_dense
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 # Lexical signals cannot match across languages, so such an article is scored on its dense rank alone,
 # scaled up to the full weight, instead of being punished for votes it could never get.
 CROSS_LINGUAL_FACTOR = 0.9
+LEXICAL_POOL = 3
 _PRODUCT_TERM = re.compile(r"\b[A-Za-z][A-Za-z0-9+\-]*[A-Z0-9][A-Za-z0-9+\-]*\b")
 _GLOSSARY_LIMIT = 400
 
@@ -56,6 +60,7 @@ class RetrievalService:
         self._write_lock = threading.RLock()
         self._listeners: list[Callable[[], None]] = []
         self._glossary: tuple[int, list[str]] | None = None
+        self._rerank_override: RerankModel | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -115,7 +120,7 @@ class RetrievalService:
         if not built.text:
             return Suggestion("", [], (time.perf_counter() - started) * 1000, True)
         hits = self.search(built.text, k=k or self.settings.top_k, language=language)
-        abstained = not hits or confidence(hits[0]) < self.min_score
+        abstained = not hits or self._abstains(hits[0])
         return Suggestion(built.text, hits, (time.perf_counter() - started) * 1000, abstained)
 
     def get_article(self, article_id: str) -> Article | None:
@@ -245,11 +250,20 @@ class RetrievalService:
                 imputed = total / (self.settings.rrf_k + dense_rank[aid]) if aid in dense_rank else 0.0
                 fused[aid] = max(fused[aid], imputed) * CROSS_LINGUAL_FACTOR
 
-    def _rank(self, snapshot: Snapshot, query: str, k: int, language: str | None) -> list[Hit]:
+    def candidates(self, query: str, *, language: str | None = None) -> list[Candidate]:
+        """The first stage's top ``rerank_depth`` candidates with the second stage's features, best fused first
+        (what ``python -m eval retrieval --fit-rerank`` fits the model on)."""
+        if not query.strip():
+            return []
+        return self._candidates(self._current(), query, language, self.settings.rerank_depth, features=True)
+
+    def _first_stage(self, snapshot: Snapshot, query: str, language: str | None,
+                     depth: int) -> tuple[dict[str, float], dict[str, dict[str, float]], np.ndarray | None,
+                                          dict[str, list[str]]]:
         settings = self.settings
-        depth = max(50, k * 10)
         rankings: dict[str, list[str]] = {}
         signals: dict[str, dict[str, float]] = {}
+        vector = None
         if snapshot.dense is not None and self.embedder is not None:
             vector = self.embedder.embed_queries([query])[0]
             pids, scores = snapshot.dense.search(vector, depth * 2)
@@ -266,17 +280,104 @@ class RetrievalService:
             rankings[name] = [aid for aid, _ in results]
             for aid, score in results:
                 signals.setdefault(aid, {})[name] = round(score, 4)
-        weights = {"dense": settings.dense_weight, "bm25": settings.bm25_weight, "bigram": settings.bigram_weight}
+        weights = {"dense": settings.dense_weight, "bm25": settings.bm25_weight, "bigram": settings.bigram_weight,
+                   "reading": settings.reading_weight}
         fused = weighted_rrf(rankings, weights, settings.rrf_k)
         if language:
             self._cross_lingual(fused, snapshot, rankings, weights, language)
-        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return fused, signals, vector, rankings
+
+    def _candidates(self, snapshot: Snapshot, query: str, language: str | None, n: int, *,
+                    features: bool) -> list[Candidate]:
+        fused, signals, vector, rankings = self._first_stage(snapshot, query, language, max(50, n * 10))
+        ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+        rank_of = {aid: rank for rank, (aid, _) in enumerate(ordered, start=1)}
+        pool = [aid for aid, _ in ordered[:n]]
+        if features:  # a lexical signal's best few join even when the dense rank buried them (けんしんひょう)
+            pool += [aid for name, ranked in rankings.items() if name != "dense"
+                     for aid in ranked[:LEXICAL_POOL] if aid not in pool[:n]]
+        out = [Candidate(aid, fused[aid], rank_of[aid], signals.get(aid, {})) for aid in dict.fromkeys(pool)]
+        if features:
+            dense = None
+            if vector is not None and snapshot.dense is not None:
+                dense = {c.article_id: self._passage_scores(snapshot, vector, c.article_id) for c in out}
+            compute_features(query, language, out, snapshot.articles, dense, snapshot.lexical.get("reading"))
+        return out
+
+    def _passage_scores(self, snapshot: Snapshot, vector: np.ndarray, article_id: str) -> dict[str, float]:
+        """Best passage cosine (``dense``) and best caller-question cosine (``question``) of one article, the
+        question passages saying how close the query is to the way callers ask for it; for a fused embedder
+        also each model's own (``dense@e5-small`` …), so the second stage can weigh the models."""
+        assert snapshot.dense is not None
+        passages = article_passages(snapshot.articles[article_id], self.settings.chunk_chars)
+        stored = snapshot.dense.stored([p.pid for p in passages])
+        is_question = np.array([p.chunk >= QUESTION_CHUNK_BASE for p in passages])
+        out: dict[str, float] = {}
+        for suffix, q, m, scale in _model_slices(self.embedder, vector, stored):
+            scores = (m @ q) / scale
+            best = float(scores.max()) if len(scores) else 0.0
+            out["dense" + suffix] = best
+            out["question" + suffix] = float(scores[is_question].max()) if is_question.any() else best
+        return out
+
+    @property
+    def rerank_model(self) -> RerankModel | None:
+        """The second stage's model for this embedder, if it was calibrated and the stage is on."""
+        if not self.settings.rerank or self.embedder is None:
+            return None
+        return self._rerank_override if self._rerank_override is not None else RERANK_MODELS.get(self.embedder.name)
+
+    def use_rerank_model(self, model: RerankModel | None) -> None:
+        """Evaluate with a model other than the calibrated one (``eval retrieval --fit-rerank``)."""
+        self._rerank_override = model
+
+    def _rank(self, snapshot: Snapshot, query: str, k: int, language: str | None) -> list[Hit]:
+        model = self.rerank_model
+        depth = max(k, self.settings.rerank_depth) if model is not None else k
+        candidates = self._candidates(snapshot, query, language, depth, features=model is not None)
+        scored = [(model.probability(c.features) if model is not None else c.fused, c) for c in candidates]
+        if model is not None:
+            scored.sort(key=lambda item: (-item[0], item[1].rank))
         hits = []
-        for aid, score in best:
-            article = snapshot.articles[aid]
-            hits.append(Hit(article_id=aid, title=article.title, snippet=snippet(article), score=round(score, 6),
-                            language=article.language, category=article.category, signals=signals.get(aid, {})))
+        for rank, (score, c) in enumerate(scored[:k], start=1):
+            article = snapshot.articles[c.article_id]
+            band = model.band(score) if model is not None else self._uncalibrated_band(c, rank)
+            signals = {**c.signals, "fused": round(c.fused, 6)} if model is not None else c.signals
+            hits.append(Hit(article_id=c.article_id, title=article.title, snippet=snippet(article),
+                            score=round(score, 6), language=article.language, category=article.category,
+                            signals=signals, confidence=band))
         return hits
+
+    def _uncalibrated_band(self, candidate: Candidate, rank: int) -> Confidence:
+        """Without a calibrated model nothing is "high": the top hit is "medium" when it clears the abstain
+        threshold, everything else "low"."""
+        dense = candidate.signals.get("dense")
+        return "medium" if rank == 1 and dense is not None and self.min_score > 0 and dense >= self.min_score else "low"
+
+    @property
+    def abstain_threshold(self) -> float:
+        """The cut ``suggest`` abstains below: the second stage's probability cut, or ``min_score`` on the dense
+        cosine (when set explicitly, or without a calibrated model)."""
+        model = self.rerank_model
+        return model.abstain if model is not None and self.settings.min_score is None else self.min_score
+
+    def _abstains(self, top: Hit) -> bool:
+        calibrated = self.rerank_model is not None and self.settings.min_score is None
+        return (top.score if calibrated else confidence(top)) < self.abstain_threshold
+
+
+def _model_slices(embedder: Embedder | None, query: np.ndarray,
+                  stored: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+    """(feature suffix, query part, passage parts, scale²): the whole vector, plus each model of a fused one."""
+    out = [("", query, stored, 1.0)]
+    parts, scales = getattr(embedder, "parts", None), getattr(embedder, "scales", None)
+    if parts and scales:  # a ConcatEmbedder, or a cache in front of one
+        start = 0
+        for part, scale in zip(parts, scales, strict=True):
+            end = start + part.dim
+            out.append((f"@{part.name}", query[start:end], stored[:, start:end], scale * scale))
+            start = end
+    return out
 
 
 def confidence(hit: Hit) -> float:

@@ -22,6 +22,7 @@ from retrieval.base import Embedder
 from retrieval.dense import DenseIndex
 from retrieval.lexical import LexicalIndex
 from retrieval.passages import Passage, article_passages, lexical_text
+from retrieval.reading import reading_bigrams
 from retrieval.text import WordTokenizer, char_bigrams
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ def lexical_tokenizers(settings: RetrievalSettings) -> dict[str, Callable[[str],
         out["bm25"] = WordTokenizer(settings.sudachi_mode)
     if settings.bigram_weight > 0:
         out["bigram"] = char_bigrams
+    if settings.reading_weight > 0:
+        out["reading"] = reading_bigrams
     return out
 
 

@@ -65,7 +65,7 @@ def served(tmp_path: Path, registry: Any) -> Iterator[str]:
             pytest.skip(f"{module} is not there yet: the real pipeline cannot be built")
     if not KB.is_file():
         pytest.skip(f"{KB.relative_to(ROOT)} is missing")
-    for name in ("whisper-base", "e5-small"):
+    for name in ("whisper-base", "e5-small", "use-multilingual"):  # the default embedder fuses the last two
         if not registry.is_prepared(name):
             pytest.skip(f"model {name} is not prepared (assist models prepare)")
     home = tmp_path / "home"

@@ -37,7 +37,8 @@ QUERIES = [
     {"id": "q6", "query": "明日の天気は晴れますか", "relevant": [], "language": "ja"},
 ]
 METRICS = {"recall@1", "recall@3", "recall@5", "mrr", "ndcg@10", "abstain_rate", "false_abstain_rate",
-           "offtopic_abstain_rate", "latency_ms_p50", "latency_ms_p95", "n", "min_score", "confidence"}
+           "offtopic_abstain_rate", "latency_ms_p50", "latency_ms_p95", "n", "min_score", "confidence",
+           "offtopic_silenced_with_gate", "answerable_gated"}
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -221,7 +221,7 @@ def test_search_with_real_e5(home: Path, kb_file: Path, assist_home: Path, e5_pa
     code, out, _ = kb(capsys, "search", "えっと財布ごと落としちゃって", "--json", "-k", "3")
     hits = json.loads(out)
     assert code == 0 and hits[0]["article_id"] == "lost-card"
-    assert (home / "index" / "e5-small-r1.faiss").is_file()
+    assert (home / "index" / "e5-small_use-multilingual-r1.faiss").is_file()  # the default fuses e5 and USE
 
 
 class _Terminal(io.StringIO):

@@ -84,8 +84,8 @@ class KeywordRetrieval:
     def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
                 k: int | None = None) -> Any:
         ids = next((ids for word, ids in self.RULES if word in latest), [])[: k or 3]
-        hits = [Hit(a, ARTICLES[a][0], ARTICLES[a][2], 0.9 - 0.15 * i, category=ARTICLES[a][1])
-                for i, a in enumerate(ids)]
+        hits = [Hit(a, ARTICLES[a][0], ARTICLES[a][2], 0.9 - 0.15 * i, category=ARTICLES[a][1],
+                    confidence="high" if i == 0 else "medium") for i, a in enumerate(ids)]
         return SimpleNamespace(query=latest, hits=hits, latency_ms=4.0, abstained=not hits)
 
     def get_article(self, article_id: str) -> Any:

@@ -1,7 +1,9 @@
-// Knowledge cards. A card is keyed by article id and updated in place (score, snippet, query), and a
+// Knowledge cards. A card is keyed by article id and updated in place (confidence, snippet, query), and a
 // newer suggestion moves the existing node to the top instead of re-creating it: no flicker, and the
-// agent's 👍/👎 state stays on the card. A suggested article reports `shown` once per call, when its card is
-// first rendered, so feedback rates have a denominator.
+// agent's thumbs up/down state stays on the card. A suggested article reports `shown` once per call, when its
+// card is first rendered, so feedback rates have a denominator. Cards show the calibrated confidence as a word
+// (高/中/低, High/Medium/Low) with a colour, never the raw ranking score; icons are inline SVG, so they render
+// the same without an emoji font.
 
 import { t } from "./i18n.js";
 
@@ -24,14 +26,37 @@ export async function copyText(text) {
   }
 }
 
-function button(cls, label, text) {
+const SVG = "http://www.w3.org/2000/svg";
+// 24×24 outline thumbs (stroke follows the button's text colour).
+const THUMB_UP = "M7 10v11H3V10h4zm0 0l4-8c1.7 0 3 1.3 3 3v3h5.5c1.2 0 2.1 1.1 1.9 2.3l-1.4 8c-.2 1-1 1.7-2 1.7H7";
+const CONFIDENCE = new Set(["high", "medium", "low"]);
+
+function icon(path, flip = false) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const shape = document.createElementNS(SVG, "path");
+  shape.setAttribute("d", path);
+  shape.setAttribute("fill", "none");
+  shape.setAttribute("stroke", "currentColor");
+  shape.setAttribute("stroke-width", "2");
+  shape.setAttribute("stroke-linejoin", "round");
+  if (flip) shape.setAttribute("transform", "rotate(180 12 12)");
+  svg.append(shape);
+  return svg;
+}
+
+function button(cls, label, content) {
   const b = document.createElement("button");
   b.type = "button";
   b.className = cls;
   b.dataset.i18nAriaLabel = label;
   b.setAttribute("aria-label", t(label));
   b.title = t(label);
-  b.textContent = text ?? t(label);
+  if (content instanceof Node) b.append(content);
+  else b.textContent = content ?? t(label);
   return b;
 }
 
@@ -144,14 +169,14 @@ export class CardList {
     card.innerHTML = `
       <div class="card-head">
         <button type="button" class="title" aria-expanded="false"></button>
-        <span class="score"></span>
+        <span class="confidence" hidden></span>
       </div>
       <div class="card-sub"><span class="category"></span><span class="id"></span><span class="query"></span></div>
       <p class="snippet"></p>
       <div class="card-actions"></div>`;
     const copy = button("copy small", "card.copy");
-    const up = button("up small ghost", "card.useful", "👍");
-    const down = button("down small ghost", "card.not_useful", "👎");
+    const up = button("up small ghost", "card.useful", icon(THUMB_UP));
+    const down = button("down small ghost", "card.not_useful", icon(THUMB_UP, true));
     up.setAttribute("aria-pressed", "false");
     down.setAttribute("aria-pressed", "false");
     card.querySelector(".card-actions").append(copy, up, down);
@@ -185,9 +210,8 @@ export class CardList {
   #fill(card, item, query) {
     card.querySelector(".title").textContent = item.title ?? item.article_id;
     card.querySelector(".snippet").textContent = item.snippet ?? item.answer ?? "";
-    const score = card.querySelector(".score");
-    score.textContent = typeof item.score === "number" ? item.score.toFixed(3) : "";
-    score.title = typeof item.score === "number" ? t("card.score", { value: item.score.toFixed(3) }) : "";
+    if (CONFIDENCE.has(item.confidence)) card.dataset.confidence = item.confidence;
+    this.#showConfidence(card);
     card.querySelector(".category").textContent = item.category ?? "";
     card.querySelector(".id").textContent = item.article_id;
     if (query) card.dataset.query = query;
@@ -196,12 +220,24 @@ export class CardList {
     card.dataset.rank = String(item.rank ?? "");
   }
 
+  /** The calibrated band as a word and a colour; search results (no band) show none. */
+  #showConfidence(card) {
+    const badge = card.querySelector(".confidence");
+    const level = card.dataset.confidence;
+    badge.hidden = !level;
+    if (!level) return;
+    badge.dataset.level = level;
+    badge.textContent = t(`card.confidence.${level}`);
+    badge.title = t("card.confidence_hint", { level: badge.textContent });
+  }
+
   relabel() {
     for (const el of this.list.querySelectorAll("[data-i18n-aria-label]")) {
       el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
       el.title = t(el.dataset.i18nAriaLabel);
     }
     for (const el of this.list.querySelectorAll(".copy")) el.textContent = t("card.copy");
+    for (const card of this.cards.values()) this.#showConfidence(card);
     this.#fold();
     for (const card of this.cards.values()) {
       if (card.dataset.query) {

@@ -1,0 +1,166 @@
+"""What kind of turn a customer's final utterance is, so only requests, questions and complaints query the KB.
+
+A closing (「いえ、大丈夫です。ありがとうございました」) or an identity answer (「山田花子、1985年4月12日生まれです」)
+has no topic; searched anyway (alone or glued to the previous turn) it pushes unrelated cards over good ones.
+Rules, not a model: cue lexicons for Japanese and English plus the endings Japanese callers put on requests
+(〜たいんですが, 〜ですか, 〜してしまって, どうしたら…). When nothing decides, the turn counts as a request: a
+missing card costs the agent more than an extra one, and retrieval's own abstain threshold still applies.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import StrEnum
+
+from retrieval.query import strip_fillers
+
+
+class TurnKind(StrEnum):
+    GREETING = "greeting"
+    IDENTITY = "identity"  # name, birth date, phone/card/member number, address given on request
+    CLOSING = "closing"  # acknowledgements, thanks, goodbyes, "hold on"
+    REQUEST = "request"  # requests and questions
+    COMPLAINT = "complaint"
+
+
+_QUERYING = frozenset({TurnKind.REQUEST, TurnKind.COMPLAINT})
+
+
+def should_query(kind: TurnKind) -> bool:
+    """Only requests, questions and complaints search the KB; other turns never replace the cards on screen."""
+    return kind in _QUERYING
+
+
+def _alt(*words: str) -> str:
+    return "(?:" + "|".join(sorted(words, key=len, reverse=True)) + ")"
+
+
+# ---- Japanese cue lexicons (matched on NFKC text without fillers, spaces or punctuation)
+_JA_GREETING = _alt("もしもし", "お世話になります", "お世話になっております", "こんにちは", "こんばんは", "おはようございます",
+                    "はじめまして", "よろしくお願いします", "よろしくお願いいたします", "お願いします", "お電話ありがとうございます",
+                    "聞こえますか", "聞こえてますか", "失礼します", "すみません", "あのすみません")
+_JA_CLOSING = _alt("ありがとうございました", "ありがとうございます", "ありがとう", "どうもありがとう", "どうも", "助かりました",
+                   "助かります", "わかりました", "分かりました", "了解です", "了解しました", "承知しました", "かしこまりました",
+                   "大丈夫です", "大丈夫", "以上です", "それだけです", "失礼します", "失礼しました", "はい", "ええ", "うん",
+                   "いいえ", "いえ", "いえいえ", "こちらこそ", "そうです", "そうですね", "そうなんですね", "そうなんだ", "なるほど",
+                   "なるほどね", "お願いします", "それでお願いします", "じゃあそれで", "ではそれで", "結構です", "特にないです",
+                   "特にありません", "ほかにはないです", "他にはないです", "ほかには", "また電話します", "またかけます",
+                   "かけ直します", "また何かあったら", "何かあったら", "電話します", "連絡します", "合ってます", "間違いないです", "よろしくお願いします", "さようなら", "ではでは",
+                   "少々お待ちください", "ちょっと待ってください", "待ってください", "お待ちください", "待ってもらえますか")
+_JA_GREETING_WORD = re.compile(r"もしもし|お世話に|こんにちは|こんばんは|おはよう|はじめまして|聞こえ|お電話ありがとう")
+_JA_HOLD = re.compile(r"(?:待って(?:ください|もらえますか|くださいね)|お待ちください|かけ直し|かけなおし|メモ|ペン)")
+_JA_COMPLAINT = re.compile(
+    r"(?:ひど[いかくす]|酷[いかくす]|態度|腹が立|頭にくる|頭に来|ふざけ|いい加減にし|いいかげんにし|たらい回し|何回電話|何度電話|何度も電話|"
+    r"納得でき|納得いか|責任者|上の人|苦情|クレーム|不満|最悪|許せな|誠意|態度が悪|失礼じゃ|失礼です|対応が悪|もういい|"
+    r"怒って|訴え|消費者センター|がっかり|説明が違|話が違)")
+_JA_REQUEST = re.compile(
+    r"(?:たい(?:ん|の)?(?:です|ですが|ですけど|んですけれども)?|てほしい|て欲しい|ていただけ|てもらえ|てもらいたい|てください|"
+    r"ですか|ますか|でしょうか|ませんか|ますでしょうか|かな|んですが|んですけど|んですけれども|のですが|"
+    r"てしまって|てしまいまして|ちゃって|じゃって|てしまった|ちゃった|なくて|なくなって|ないんです|できない|できなく|"
+    r"どうしたら|どうすれば|どうやって|どうなって|どうなり|どこで|どこに|いつ|いくら|なぜ|なんで|何で|どれくらい|どのくらい|"
+    r"教えて|知りたい|わからな|分からな|困って|届かな|届いてな|使えな|つながらな|動かな|止めて|変えたい|変更|解約|"
+    r"申し込|手続き|確認したい|お願いしたい|ほしい|欲しい)")
+_JA_NAME = re.compile(r"^(?:私は|わたしは|名前は|契約者は|本人は)?[\u4e00-\u9fff\u30a0-\u30ff\u3040-\u309f]{1,8}"
+                      r"(?:です|と申します|といいます|でございます)$")
+_JA_IDENTITY = re.compile(
+    r"(?:(?:19|20)\d{2}年\d{1,2}月\d{1,2}日|(?:昭和|平成|令和)\S{1,3}年\d{1,2}月\d{1,2}日|生年月日|生まれ|"
+    r"\d{2,4}[-‐ー−]\d{2,4}[-‐ー−]\d{3,4}|(?:\d[\s-]?){12,19}|〒|郵便番号|(?:都|道|府|県)\S{1,6}(?:市|区|町|村)|"
+    r"丁目|番地|会員番号|お客様番号|契約番号|注文番号|伝票番号|受付番号|電話番号は|住所は|名前は|と申します|本人です|"
+    r"[A-Za-z]-?\d{4,}|\d{7,}|[\w.+-]+@[\w-]+\.[\w.]+|\d{1,2}月\d{1,2}日)")
+# Statements of what the caller will do (送ります, やってみます) and echoes of the agent (明日の15時ですね) answer
+# the agent; they ask for nothing.
+_JA_ACK_END = re.compile(r"(?:ます|(?<!よ)ね)$")  # ですよね asks for confirmation: a question
+
+# ---- English
+_EN_GREETING = re.compile(r"^(?:hello|hi|hey|good (?:morning|afternoon|evening)|hello there|hi there|can you hear me)"
+                          r"(?: there)?[,.!\s]*$", re.IGNORECASE)
+_EN_CLOSING = re.compile(
+    r"^(?:(?:ok(?:ay)?|great|perfect|alright|all right|sure|fine|yes|yeah|yep|no|nope|right|got it|i see|"
+    r"thanks?(?: you)?(?: (?:so|very) much)?|thank you|cheers|bye|goodbye|bye bye|see you|have a (?:nice|good) day|"
+    r"that'?s (?:all|everything|it|correct|right)(?: i needed)?|that is (?:all|correct)|nothing else|no that'?s all|"
+    r"hold on(?: a (?:second|sec|moment|minute))?|one (?:second|moment)|just a (?:second|moment)|please|"
+    r"for your help|for the help|thanks for your help|i(?:'ll| will) call (?:you )?back|will do|sounds good)"
+    r"[,.!\s]*)+$", re.IGNORECASE)
+_EN_HOLD = re.compile(r"\b(?:hold on|one (?:second|moment)|give me a (?:second|minute)|let me (?:find|grab|get) "
+                      r"(?:a |my )?(?:pen|card)|my (?:kid|dog|baby) is|the train is)\b", re.IGNORECASE)
+_EN_COMPLAINT = re.compile(
+    r"\b(?:terrible|unacceptable|ridiculous|awful service|worst|fed up|sick of|angry|furious|complain|complaint|"
+    r"speak to (?:a |your )?(?:manager|supervisor)|manager|supervisor|rude|disgusting|outrageous|this is a joke|"
+    r"i(?:'ve| have) called (?:\w+ )?times|nobody (?:helps|helped)|waste of (?:my )?time)\b", re.IGNORECASE)
+_EN_REQUEST = re.compile(
+    r"\b(?:i (?:want|need|would like|'d like)|i'd like|can (?:i|you)|could (?:i|you)|would you|how|why|when|where|what|"
+    r"which|is there|are there|do you|does|did|will i|should i|do i|am i|is it|help|lost|stolen|forgot|can't|"
+    r"cannot|won't|doesn't|isn't|hasn't|"
+    r"don't|haven't|didn't|still|anymore|"
+    r"not working|problem|issue|wrong|broken|declined|charged|cancel|change|switch|upgrade|return|refund|send|"
+    r"track|close|open|set up|unlock|pay|bill|fee)\b|\?", re.IGNORECASE)
+_EN_NAMED = re.compile(r"^(?:[Tt]his is|[Ii]t'?s|[Ii]t is) [A-Z][a-z]+(?: [A-Z][a-z]+)?[.!\s]*$")  # case matters: a name
+_EN_IDENTITY = re.compile(
+    r"(?:\bmy name is\b|\bdate of birth\b|\bborn (?:on|in)\b|"
+    r"\bmy (?:phone )?number is\b|\bmy address is\b|\bzip code\b|\bpostcode\b|\baccount number is\b|"
+    r"\bmember (?:number|id) is\b|\border number\b|\be-?mail (?:is|address)\b|\baddress is\b|[\w.+-]+@[\w-]+\.\w|"
+    r"(?:\d[\s-]?){7,19})", re.IGNORECASE)
+_EN_COMMIT = re.compile(r"^(?:i'?ll|i will|we'?ll|let'?s|i can|i'?m going to|okay|ok|perfect|great|good|that'?s|sure)\b",
+                        re.IGNORECASE)
+
+_PUNCT = re.compile(r"[\s、。,.!?！？・…「」『』()（）]+")
+
+
+def _compact(text: str) -> str:
+    return _PUNCT.sub("", unicodedata.normalize("NFKC", text))
+
+
+def _strip_all(text: str, lexicon: str) -> str:
+    """What is left after removing every occurrence of the lexicon's phrases (and punctuation)."""
+    return re.sub(lexicon, "", text)
+
+
+def _classify_ja(text: str) -> TurnKind:
+    raw = unicodedata.normalize("NFKC", text)
+    core = _compact(strip_fillers(raw))
+    if not core:
+        return TurnKind.CLOSING
+    if _JA_COMPLAINT.search(core):
+        return TurnKind.COMPLAINT
+    request = bool(_JA_REQUEST.search(core))
+    # what is left besides courtesy words; an interjection or two (あ, えっ) is not a topic
+    leftover = _strip_all(_strip_all(core, _JA_GREETING), _JA_CLOSING)
+    if len(leftover) <= 2:
+        return TurnKind.GREETING if _JA_GREETING_WORD.search(core) else TurnKind.CLOSING
+    if _JA_HOLD.search(core) and len(leftover) < 20:
+        return TurnKind.CLOSING
+    named = bool(_JA_NAME.match(core)) and not core.endswith(("んです", "のです"))
+    if not request and (_JA_IDENTITY.search(raw) or named):
+        return TurnKind.IDENTITY
+    if request:
+        return TurnKind.REQUEST
+    return TurnKind.CLOSING if len(leftover) <= 3 or _JA_ACK_END.search(core) else TurnKind.REQUEST
+
+
+def _classify_en(text: str) -> TurnKind:
+    raw = unicodedata.normalize("NFKC", text).strip()
+    core = strip_fillers(raw).strip()
+    if not core:
+        return TurnKind.CLOSING
+    if _EN_COMPLAINT.search(core):
+        return TurnKind.COMPLAINT
+    if _EN_GREETING.match(raw) or _EN_GREETING.match(core):
+        return TurnKind.GREETING
+    if _EN_CLOSING.match(raw) or _EN_CLOSING.match(core):
+        return TurnKind.CLOSING
+    request = bool(_EN_REQUEST.search(raw))
+    if _EN_HOLD.search(core) and not re.search(r"\b(?:lost|stolen|need|want|how|why)\b", core, re.IGNORECASE):
+        return TurnKind.CLOSING
+    if not request and (_EN_IDENTITY.search(core) or _EN_NAMED.match(raw)):
+        return TurnKind.IDENTITY
+    if request:
+        return TurnKind.REQUEST
+    return TurnKind.CLOSING if len(core.split()) <= 2 or _EN_COMMIT.match(core) else TurnKind.REQUEST
+
+
+def classify_turn(text: str, language: str | None = None) -> TurnKind:
+    """The kind of one finished customer utterance. ``language`` ``ja``/``en``; None decides by script."""
+    if language not in ("ja", "en"):
+        language = "en" if unicodedata.normalize("NFKC", text).isascii() else "ja"
+    return _classify_en(text) if language == "en" else _classify_ja(text)
