@@ -15,6 +15,14 @@ Leg = Literal["customer", "agent"]
 SAMPLE_RATE = 16_000
 
 
+class Word(NamedTuple):
+    """A piece of a final's text (whole characters, one or more tokens) and the recognizer's probability of it
+    (``asr/confidence.py``): what marks a number as uncertain (``summarize/uncertain.py``)."""
+
+    text: str
+    probability: float
+
+
 @dataclass(frozen=True, slots=True)
 class Transcription:
     """Result of decoding one stretch of 16 kHz mono float32 audio."""
@@ -24,6 +32,7 @@ class Transcription:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     compression_ratio: float = 1.0
+    words: tuple[Word, ...] = ()  # finals of beam search only; their texts joined give the decoded text
 
 
 @runtime_checkable
@@ -40,6 +49,13 @@ class Recognizer(Protocol):
         beam_size: int = 5,
         prompt: str | None = None,
     ) -> Transcription: ...
+
+
+@runtime_checkable
+class PartialRecognizer(Protocol):
+    """A ``Recognizer`` with a cheaper decode for partials (``asr.final_context``: finals keep the accurate one)."""
+
+    def transcribe_partial(self, audio: np.ndarray, *, language: str | None, beam_size: int = 1) -> Transcription: ...
 
 
 class Correction(NamedTuple):
@@ -70,3 +86,4 @@ class TranscriptEvent:
     language: str
     latency_s: float = 0.0
     corrections: tuple[Correction, ...] = ()  # vocabulary corrections applied to ``text`` (finals only)
+    words: tuple[Word, ...] = ()  # the decode's pieces with probabilities (finals only; before corrections)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from asr.base import SAMPLE_RATE, Leg, Recognizer, TranscriptEvent, Transcription
+from asr.base import SAMPLE_RATE, Leg, PartialRecognizer, Recognizer, TranscriptEvent, Transcription
 from asr.glossary import DEFAULT_TOKEN_BUDGET, approx_tokens, build_prompts
 from asr.leg import LegBacklogFull, LegStream
 from asr.scheduler import DecodeScheduler, Job
@@ -230,11 +230,9 @@ class AsrEngine:
                 with self._count_lock:
                     self.decodes_final += len(pairs)
             else:
-                results = [
-                    self.recognizer.transcribe(
-                        pairs[0][1].audio, language=language, beam_size=self.settings.partial_beam_size
-                    )
-                ]
+                rec = self.recognizer
+                decode = rec.transcribe_partial if isinstance(rec, PartialRecognizer) else rec.transcribe
+                results = [decode(pairs[0][1].audio, language=language, beam_size=self.settings.partial_beam_size)]
                 with self._count_lock:
                     self.decodes_partial += 1
         except Exception:

@@ -183,6 +183,7 @@ class LegStream:
             end=round(cut.end, 3),
             language=(tr.language if tr is not None else None) or self.language or "",
             latency_s=round(time.monotonic() - cut.wall, 3),
+            words=tr.words if tr is not None and cut.final else (),
         )
 
     def _emit(self, event: TranscriptEvent) -> None:

@@ -18,6 +18,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
 from asr.base import SAMPLE_RATE, Transcription
+from asr.confidence import with_words
 
 MIN_PAD_S = 3.0
 MAX_FRAMES = 3000  # Whisper's 30 s window
@@ -35,6 +36,7 @@ def _features(model: WhisperModel, audio: np.ndarray, frames: int) -> np.ndarray
 
 
 def fits(audio_len: int, pad_s: float) -> bool:
+    """Whether ``audio_len`` samples plus ``pad_s`` of padding fit Whisper's 30 s window (0 for a full-window decode)."""
     return audio_len + pad_s * SAMPLE_RATE <= MAX_FRAMES * HOP
 
 
@@ -47,11 +49,16 @@ def decode_short(
     prompt: str | None,
     pad_s: float,
     fallback: bool = True,
+    full_window: bool = False,
 ) -> list[Transcription]:
-    """Decode utterances (each under 30 s minus ``pad_s``) of one language in one batch."""
+    """Decode utterances (each under 30 s minus ``pad_s``) of one language in one batch.
+
+    ``full_window``: encode Whisper's whole 30 s window (what it was trained on; the accurate path for
+    finals, docs/QUALITY.md) instead of utterance + ``pad_s``; utterances then only need to be under 30 s.
+    """
     pad_s = max(pad_s, MIN_PAD_S)
     longest = max(len(a) for a in audios)
-    frames = min(MAX_FRAMES, int(np.ceil((longest / SAMPLE_RATE + pad_s) * 100)))
+    frames = MAX_FRAMES if full_window else min(MAX_FRAMES, int(np.ceil((longest / SAMPLE_RATE + pad_s) * 100)))
     feats = np.stack([_features(model, np.asarray(a, dtype=np.float32), frames) for a in audios])
     encoded = model.model.encode(ctranslate2.StorageView.from_array(feats), to_cpu=False)
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
@@ -70,7 +77,7 @@ def decode_short(
     results = model.model.generate(encoded, [prompt_ids] * len(audios), beam_size=beam_size, **common)
     out = [_to_transcription(r, tokenizer, language) for r in results]
     if not fallback:
-        return out
+        return _words(model, encoded, results, out, tokenizer, prompt_ids, audios, beam_size)
     for i, tr in enumerate(out):
         if tr.compression_ratio > 2.4 or tr.avg_logprob < -1.0:
             retry = model.model.generate(
@@ -83,8 +90,19 @@ def decode_short(
             )[0]
             candidate = _to_transcription(retry, tokenizer, language)
             if candidate.avg_logprob > tr.avg_logprob and candidate.compression_ratio <= 2.4:
-                out[i] = candidate
-    return out
+                out[i], results[i] = candidate, retry
+    return _words(model, encoded, results, out, tokenizer, prompt_ids, audios, beam_size)
+
+
+def _words(model: WhisperModel, encoded: ctranslate2.StorageView,
+           results: list[ctranslate2.models.WhisperGenerationResult], out: list[Transcription],
+           tokenizer: Tokenizer, prompt_ids: list[int], audios: Sequence[np.ndarray], beam_size: int
+           ) -> list[Transcription]:
+    """Finals (beam search) get each piece's probability (``asr/confidence.py``); greedy partials do not."""
+    if beam_size <= 1:
+        return out
+    lengths = [len(a) for a in audios]
+    return with_words(model, encoded, results, out, tokenizer, prefix=prompt_ids, audio_lengths=lengths)
 
 
 def _select(encoded: ctranslate2.StorageView, i: int, feats: np.ndarray, model: WhisperModel) -> ctranslate2.StorageView:

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -48,7 +49,11 @@ def merge_segments(segments: Iterable[Segment], language: str) -> Transcription:
 
 
 class WhisperRecognizer:
-    """Thread-safe Whisper decoder; finals use beam search, partials (``beam_size=1``) a greedy pass."""
+    """Thread-safe Whisper decoder; finals use beam search, partials (``beam_size=1``) a greedy pass.
+
+    Finals (``transcribe``, ``transcribe_batch``) encode Whisper's whole 30 s window unless
+    ``final_context="short"``; partials (``transcribe_partial``) always use the cheap short context.
+    """
 
     def __init__(
         self,
@@ -57,11 +62,14 @@ class WhisperRecognizer:
         *,
         name: str | None = None,
         context_pad_s: float | None = DEFAULT_CONTEXT_PAD_S,
+        final_context: Literal["full", "short"] = "full",
     ) -> None:
-        """``context_pad_s``: decode with the audio context cut to utterance + this padding
-        (``asr/short_context.py``); ``None`` keeps Whisper's full 30 s window."""
+        """``context_pad_s``: short-context decodes cut the audio context to utterance + this padding
+        (``asr/short_context.py``); ``None`` hands every decode to faster-whisper's own ``transcribe``.
+        ``final_context``: ``"full"`` decodes finals over the whole 30 s window (``asr.final_context``)."""
         self.plan = plan
         self.context_pad_s = context_pad_s
+        self.final_context = final_context
         self.name = name or Path(model_path).name
         self.model = WhisperModel(
             str(model_path),
@@ -83,7 +91,7 @@ class WhisperRecognizer:
         asr = settings.asr
         path = registry.resolve(asr.model, allow_downloads=settings.allow_downloads)
         plan = plan_device(asr.device, asr.compute_type, cpu_threads=asr.cpu_threads, workers=asr.workers)
-        return cls(path, plan, name=asr.model)
+        return cls(path, plan, name=asr.model, context_pad_s=asr.context_pad_s, final_context=asr.final_context)
 
     @property
     def device(self) -> str:
@@ -101,10 +109,22 @@ class WhisperRecognizer:
         beam_size: int = 5,
         prompt: str | None = None,
     ) -> Transcription:
+        """A final: the audio context ``final_context`` asks for."""
+        return self._decode(audio, language, beam_size, prompt, full_window=self.final_context == "full")
+
+    def transcribe_partial(self, audio: np.ndarray, *, language: str | None, beam_size: int = 1) -> Transcription:
+        """A partial: always the short context (it is shown for a second, then replaced by the final)."""
+        return self._decode(audio, language, beam_size, None, full_window=False)
+
+    def _decode(
+        self, audio: np.ndarray, language: str | None, beam_size: int, prompt: str | None, *, full_window: bool
+    ) -> Transcription:
         audio = np.asarray(audio, dtype=np.float32)
-        if language is not None and self.context_pad_s is not None and fits(len(audio), self.context_pad_s):
+        pad_s = self.context_pad_s
+        if language is not None and pad_s is not None and fits(len(audio), 0.0 if full_window else pad_s):
             return decode_short(
-                self.model, [audio], language=language, beam_size=beam_size, prompt=prompt, pad_s=self.context_pad_s
+                self.model, [audio], language=language, beam_size=beam_size, prompt=prompt, pad_s=pad_s,
+                full_window=full_window,
             )[0]
         partial = beam_size <= 1
         segments, info = self.model.transcribe(
@@ -131,15 +151,19 @@ class WhisperRecognizer:
     ) -> list[Transcription]:
         """Decode several utterances (of one language) in one batched encoder/decoder pass.
 
-        With a short audio context they are stacked as one batch (``decode_short``); with the 30 s
-        window they are laid end to end and handed to ``BatchedInferencePipeline`` as clips, each segment
-        coming back tagged with its clip's offset (``seek``), which maps it to its utterance.
+        They are stacked as one batch of windows (``decode_short``: 30 s ones, or utterance + padding with
+        ``final_context="short"``); without ``context_pad_s`` (or past 30 s) they are laid end to end and
+        handed to ``BatchedInferencePipeline`` as clips, each segment coming back tagged with its clip's
+        offset (``seek``), which maps it to its utterance.
         """
         if not audios:
             return []
-        if self.context_pad_s is not None and all(fits(len(a), self.context_pad_s) for a in audios):
+        full = self.final_context == "full"
+        pad_s = self.context_pad_s
+        if pad_s is not None and all(fits(len(a), 0.0 if full else pad_s) for a in audios):
             return decode_short(
-                self.model, audios, language=language, beam_size=beam_size, prompt=prompt, pad_s=self.context_pad_s
+                self.model, audios, language=language, beam_size=beam_size, prompt=prompt, pad_s=pad_s,
+                full_window=full,
             )
         clips: list[dict[str, float]] = []
         offset = 0

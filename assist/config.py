@@ -55,6 +55,16 @@ class AsrSettings(_Section):
     max_backlog_s: float = Field(30.0, ge=1.0, description="Audio of one leg waiting for the VAD thread above which "
                                  "its socket is refused with `audio_backlog` (the server is too far behind)")
     batch_size: int = Field(8, ge=1, description="Finals batched across calls on GPU")
+    final_context: Literal["full", "short"] = Field(
+        "full", description="Audio context of finals: Whisper's whole 30 s window (accurate on every voice and "
+        "channel, docs/QUALITY.md) or the utterance + context_pad_s (about a third of the CPU, a few CER points "
+        "worse on unseen voices and telephone audio); partials always use the short context")
+    context_pad_s: float = Field(5.0, ge=3.0, le=25.0, description="Silence after the utterance in short-context "
+                                 "decodes (partials, and finals with final_context = short)")
+    uncertain_below: float | None = Field(
+        None, ge=0.0, le=1.0, description="A number in a final whose decoded pieces have a probability under this "
+        "is marked uncertain (underlined 要確認, never stated as fact in the notes); unset: the value calibrated on "
+        "the dev split (summarize.uncertain.DEFAULT_THRESHOLD, docs/QUALITY.md), 0: off")
 
 
 class RetrievalSettings(_Section):

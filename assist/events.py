@@ -138,6 +138,13 @@ class CallStartedEvent(_Event):
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
+class TextSpan(_Message):
+    """``text[start:end]`` of the event it belongs to (Python string indexes: Unicode code points)."""
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
 class TranscriptEvent(_Event):
     """A partial (``final: false``) or final hypothesis; a final replaces every partial with its
     ``utterance_id``. Personal data (card and phone numbers, birth dates, addresses) is masked; partials also
@@ -152,15 +159,22 @@ class TranscriptEvent(_Event):
     start: float = Field(description="Seconds from call start (audio time)")
     end: float = Field(description="Seconds from call start (audio time)")
     language: str | None = None
+    uncertain: list[TextSpan] = Field(
+        default_factory=list, description="Finals: numbers (digits, amounts, dates) the recognizer was unsure of, "
+        "as character spans of `text`; the widget underlines them (要確認) and the notes never state them as fact")
 
 
 class SuggestionItem(_Message):
     article_id: str
     title: str
     snippet: str
-    score: float = Field(description="Fused retrieval score; higher is better")
+    score: float = Field(description="Ranking score (the second stage's probability, else the fused score); for "
+                         "ordering and logs, not for display")
     rank: int = Field(ge=1, description="1 = best for this utterance")
     category: str | None = None
+    confidence: Literal["high", "medium", "low"] = Field(
+        "low", description="Calibrated per embedder on the dev queries: high = the top card was right ≥ 95 % of the "
+        "time there; what the widget shows instead of the score")
 
 
 class SuggestionsEvent(_Event):

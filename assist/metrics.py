@@ -28,3 +28,5 @@ ASR_LAG = Gauge("assist_asr_lag_seconds", "Recognition lag of the slowest live l
 ASR_QUEUE = Gauge("assist_asr_queue_depth", "Utterances waiting for a decode worker", ["kind"])
 ASR_DROPPED_PARTIALS = Gauge("assist_asr_dropped_partials", "Partial decodes dropped as stale since start-up")
 ASR_VOCAB_CORRECTIONS = Counter("assist_asr_vocab_corrections_total", "Words of finals replaced by asr/vocab.py")
+CUSTOMER_TURNS = Counter("assist_customer_turns_total", "Customer finals by kind (only requests and complaints search)",
+                         ["kind"])

@@ -70,3 +70,6 @@ class Pipeline:
     executor: Executor | None = None
     """Runs retrieval, drafts and summaries off the event loop (``None`` = the loop's default)."""
     top_k: int = 3
+    uncertain_below: float | None = None
+    """Numbers of a final whose pieces fall under this probability are uncertain (``summarize/uncertain.py``);
+    ``None``: the calibrated default, 0: none are."""

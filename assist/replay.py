@@ -68,7 +68,8 @@ def _pcm16(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
-async def _stream(ws: Any, frames: list[bytes], realtime: bool, on_audio_start: Callable[[], None] | None) -> None:
+async def _stream(ws: Any, frames: list[bytes], realtime: bool, on_audio_start: Callable[[], None] | None,
+                  on_frame_sent: Callable[[int, float], None] | None = None) -> None:
     step = FRAME_MS / 1000
     started = time.monotonic()
     if on_audio_start is not None:
@@ -81,6 +82,8 @@ async def _stream(ws: Any, frames: list[bytes], realtime: bool, on_audio_start: 
         elif i % 50 == 0:
             await asyncio.sleep(0)
         await ws.send(frame)
+        if on_frame_sent is not None:
+            on_frame_sent(i, time.monotonic())
     await ws.send(json.dumps({"type": "stop"}))
 
 
@@ -98,12 +101,14 @@ async def replay_call(
     on_audio_start: Callable[[], None] | None = None,
     timeout_s: float = 300.0,
     api_key: str | None = None,
+    on_frame_sent: Callable[[int, float], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Stream a call's legs (or its turns) to ``url`` and return every event of the call, in order.
 
     One socket per leg, or one two-channel socket with ``stereo``. Returns once the server closes the
     events socket (after the summary) or ``timeout_s`` passes. ``on_audio_start`` is called just before
-    the first audio frame is sent (call time 0, for latency measurements). ``api_key`` is sent as a
+    the first audio frame is sent (call time 0, for latency measurements); ``on_frame_sent(i, t)`` after each
+    of that socket's frames (``FRAME_MS`` each) went out, with its ``time.monotonic()``. ``api_key`` is sent as a
     bearer header on every socket (servers in ``auth.mode = keys``).
     """
     if (legs_audio is None) == (turns is None):
@@ -158,7 +163,8 @@ async def replay_call(
         async with asyncio.timeout(timeout_s):
             ready = asyncio.Barrier(len(sockets))
             await asyncio.gather(*(_one_socket(base, call_id, msg, audio, channels, realtime, sink,
-                                               on_audio_start if i == 0 else None, headers, ready)
+                                               on_audio_start if i == 0 else None, headers, ready,
+                                               on_frame_sent if i == 0 else None)
                                    for i, (msg, audio, channels) in enumerate(sockets)))
             if any(e.get("type") == "error" and e.get("fatal") for e in events):
                 collector.cancel()  # the call was refused or broken: its events socket would wait forever
@@ -173,7 +179,7 @@ async def replay_call(
 async def _one_socket(base: str, call_id: str, start: dict[str, Any], interleaved: np.ndarray, channels: int,
                       realtime: bool, sink: Callable[[dict[str, Any]], None],
                       on_audio_start: Callable[[], None] | None, headers: dict[str, str],
-                      ready: asyncio.Barrier) -> None:
+                      ready: asyncio.Barrier, on_frame_sent: Callable[[int, float], None] | None = None) -> None:
     frame = SAMPLE_RATE * FRAME_MS // 1000 * channels
     pcm = _pcm16(interleaved)
     frames = [pcm[i : i + frame * 2] for i in range(0, len(pcm), frame * 2)]
@@ -192,7 +198,7 @@ async def _one_socket(base: str, call_id: str, start: dict[str, Any], interleave
             await ready.wait()
         except asyncio.BrokenBarrierError:
             return
-        sender = asyncio.create_task(_stream(ws, frames, realtime, on_audio_start))
+        sender = asyncio.create_task(_stream(ws, frames, realtime, on_audio_start, on_frame_sent))
         try:
             async for message in ws:  # only errors come back here; the server closes after flushing
                 sink(json.loads(message))

@@ -84,7 +84,7 @@ class Services:
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assist-model")
         self.pipeline = Pipeline(asr=self.asr, retrieval=retrieval, summarizer=build_summarizer(s, self.masker),
                                  draft=build_draft(s), mask=self.masker, executor=self._executor,
-                                 top_k=s.retrieval.top_k)
+                                 top_k=s.retrieval.top_k, uncertain_below=s.asr.uncertain_below)
 
     def readiness(self) -> dict[str, Any]:
         return {"ready": self._ready, "loaded": dict(self._loaded), "error": self._error}

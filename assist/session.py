@@ -27,14 +27,18 @@ from assist.events import (
     SuggestionItem,
     SuggestionsEvent,
     SummaryEvent,
+    TextSpan,
     TranscriptEvent,
     _Event,
 )
 from assist.hub import CallHub
 from assist.pipeline import Pipeline
 from assist.store import StoreWriter
+from assist.topic import TopicState
+from retrieval.turns import classify_turn, should_query
 from summarize.base import ArticleRef, Turn
 from summarize.masking import Correction, LegWindow, Masker
+from summarize.uncertain import DEFAULT_THRESHOLD, uncertain_spans
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,7 @@ class _Final:
     language: str
     turn: int
     customer: _Customer | None
+    words: tuple[tuple[str, float], ...] = ()  # the decode's pieces, for the uncertain spans of a re-masked text
 
 
 class CallSession:
@@ -103,7 +108,8 @@ class CallSession:
         self._matched: dict[str, ArticleRef] = {a.article_id: a for a in matched}
         self._last_drafted: str | None = None
         self._drafts: asyncio.Task[None] | None = None  # the newest draft; it awaits the ones before it
-        self._previous_customer: str | None = None
+        self._previous_customer: str | None = None  # the last request turn: context for the next one's search
+        self.topic = TopicState()
         self._spoken_language: str | None = None  # detected, for calls started with language "auto"
         self._pending: asyncio.Queue[_Customer | None] = asyncio.Queue()
         self._windows: dict[Leg, LegWindow] = {}  # per leg: numbers read across finals (summarize/masking.py)
@@ -195,12 +201,15 @@ class CallSession:
                 metrics.PARTIALS_DROPPED.inc()
             return
         metrics.SPEECH_TO_FINAL.labels(ev.leg).observe(ev.latency_s)
+        unsure = self._uncertain(text, ev.words, language)
         self.publish(TranscriptEvent(call_id=self.call_id, leg=ev.leg, utterance_id=ev.utterance_id, text=text,
-                                     final=True, start=ev.start, end=ev.end, language=language))
+                                     final=True, start=ev.start, end=ev.end, language=language,
+                                     uncertain=[TextSpan(start=a, end=b) for a, b in unsure]))
         self._redact(corrections)
         if not text.strip():
             return
-        self._turns.append(Turn(index=len(self._turns), speaker=ev.leg, text=text, start=ev.start, end=ev.end))
+        self._turns.append(Turn(index=len(self._turns), speaker=ev.leg, text=text, start=ev.start, end=ev.end,
+                                uncertain=unsure))
         if self.writer is not None:
             self.writer.submit(lambda s: s.add_utterance(self.call_id, ev.utterance_id, leg=ev.leg, text=text,
                                                           start=ev.start, end=ev.end))
@@ -208,9 +217,18 @@ class CallSession:
         if ev.leg == "customer":
             customer = _Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1)
             self._pending.put_nowait(customer)
-        self._finals[ev.utterance_id] = _Final(ev.leg, ev.start, ev.end, language, len(self._turns) - 1, customer)
+        else:
+            self.topic.observe_agent(text)
+        self._finals[ev.utterance_id] = _Final(ev.leg, ev.start, ev.end, language, len(self._turns) - 1, customer,
+                                               ev.words)
         if len(self._finals) > 32:
             del self._finals[next(iter(self._finals))]
+
+    def _uncertain(self, text: str, words: Sequence[tuple[str, float]], language: str
+                   ) -> tuple[tuple[int, int], ...]:
+        """Spans of the (masked) final text holding numbers the recognizer was unsure of."""
+        below = self.pipeline.uncertain_below
+        return tuple(uncertain_spans(text, words, language, DEFAULT_THRESHOLD if below is None else below))
 
     def _mask(self, ev: AsrTranscript, language: str) -> tuple[str, tuple[Correction, ...]]:
         """Partials lose every run of ≥ 4 digits besides what finals lose; a final goes through its leg's
@@ -237,14 +255,16 @@ class CallSession:
             if final is None:
                 continue
             old = self._turns[final.turn].text
-            self._turns[final.turn] = replace(self._turns[final.turn], text=c.text)
+            unsure = self._uncertain(c.text, final.words, final.language)
+            self._turns[final.turn] = replace(self._turns[final.turn], text=c.text, uncertain=unsure)
             if final.customer is not None:
                 final.customer.text = c.text
                 final.customer.redacted.extend(c.fragments)
             if self._previous_customer == old:
                 self._previous_customer = c.text
             self.publish(TranscriptEvent(call_id=self.call_id, leg=final.leg, utterance_id=uid, text=c.text,
-                                         final=True, start=final.start, end=final.end, language=final.language))
+                                         final=True, start=final.start, end=final.end, language=final.language,
+                                         uncertain=[TextSpan(start=a, end=b) for a, b in unsure]))
             if self.writer is None:
                 self.hub.redact(uid, c.text, c.fragments)
                 continue
@@ -264,6 +284,10 @@ class CallSession:
     async def _suggest(self, item: _Customer) -> None:
         final_at = time.monotonic()
         language = self.asr_language or self._spoken_language
+        kind = classify_turn(item.text, language or "ja")
+        metrics.CUSTOMER_TURNS.labels(kind.value).inc()
+        if not should_query(kind):  # greetings, identity answers and closings never replace the cards on screen
+            return
         previous, self._previous_customer = self._previous_customer, item.text
         suggestion = await self.loop.run_in_executor(
             self.pipeline.executor,
@@ -271,6 +295,7 @@ class CallSession:
         )
         if suggestion.abstained or not suggestion.hits:
             return
+        self.topic.observe_request(suggestion.hits, item.turn)
         items: list[SuggestionItem] = []
         top = suggestion.hits[0]
         self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, getattr(top, "category", None),
@@ -282,7 +307,8 @@ class CallSession:
             self._shown[hit.article_id] = rank
             items.append(SuggestionItem(article_id=hit.article_id, title=hit.title, snippet=hit.snippet,
                                         score=round(float(hit.score), 4), rank=rank,
-                                        category=getattr(hit, "category", None)))
+                                        category=getattr(hit, "category", None),
+                                        confidence=getattr(hit, "confidence", "low")))
         if not items:
             return
         now = time.monotonic()
@@ -296,7 +322,10 @@ class CallSession:
         if self.writer is not None:
             rows = [(i.article_id, i.title, i.rank, i.score) for i in items]
             self.writer.submit(lambda s: s.add_suggestions(self.call_id, item.utterance_id, query, rows))
-        if self.pipeline.draft is not None and top.article_id != self._last_drafted:
+        # a draft puts words in the agent's mouth: only from a high-confidence top card the call's topic supports;
+        # medium and low cards are shown without one
+        draftable = getattr(top, "confidence", "low") == "high" and self.topic.supports(top.article_id)
+        if self.pipeline.draft is not None and draftable and top.article_id != self._last_drafted:
             self._last_drafted = top.article_id
             # A mixed-language draft (call-language courtesy around article-language answers) can be read out
             # by nobody, and a translation could not be checked against the article: the draft is in the

@@ -345,6 +345,7 @@ def redact_event_body(type_: str, body: str, utterance_id: str, text: str,
         return None
     if type_ == "transcript" and data.get("text") != text:
         data["text"] = text
+        data.pop("uncertain", None)  # spans of the old text; the re-sent final carries the new text's
     elif type_ == "suggestions" and isinstance(data.get("query"), str) and fragments:
         query = _scrub(data["query"], fragments)
         if query == data["query"]:

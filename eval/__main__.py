@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "gate": "eval.gate",
     "soak": "eval.soak",
     "pii": "eval.pii",
+    "uncertain": "eval.uncertain",
 }
 
 

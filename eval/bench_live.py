@@ -3,7 +3,9 @@
 Each call of ``calls.jsonl`` is replayed (turn audio, or synthesized speech) on both legs in real time,
 N calls at once, into a fresh ``assist serve`` process. For every customer turn we measure, on the
 client's clock, the time from the end of the turn's speech to the first ``suggestions`` event that
-follows it (and to its final transcript), and report p50 / p95 against the targets.
+follows it (and to its final transcript), and report p50 / p95 against the targets. For every turn of
+either leg, ``client_final_*`` also takes the client's reference point: from the moment the frame holding
+the turn's last speech sample was sent to the arrival of the final covering the turn.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from asr.base import SAMPLE_RATE
 from assist.config import load_settings
-from assist.replay import replay_call
+from assist.replay import FRAME_MS, replay_call
 from eval.callset import CallSpec, Timeline, read_calls, replay_turns, timeline, turn_audio
 from eval.server import running_server
 
@@ -59,17 +62,39 @@ def turn_latencies(events: list[tuple[float, dict[str, Any]]], t0: float, tl: Ti
     return out
 
 
+def client_final_latencies(events: list[tuple[float, dict[str, Any]]], sent: dict[int, float],
+                           tl: Timeline) -> list[float | None]:
+    """Per turn (both legs): send of the frame holding its last speech sample -> first arrival of the final
+    covering it (the latest-ending final of its leg that overlaps its speech); ``None`` if none covers it."""
+    first: dict[str, tuple[float, dict[str, Any]]] = {}
+    for t, e in events:
+        if e["type"] == "transcript" and e["final"]:
+            first.setdefault(e["utterance_id"], (t, e))
+    frame = SAMPLE_RATE * FRAME_MS // 1000
+    out: list[float | None] = []
+    for span in tl.spans:
+        covering = [(e["end"], t) for t, e in first.values()
+                    if e["leg"] == span.speaker and e["start"] < span.speech_end + 0.3 and e["end"] > span.speech_start]
+        sent_at = sent.get((round(span.speech_end * SAMPLE_RATE) - 1) // frame)
+        out.append(max(covering)[1] - sent_at if covering and sent_at is not None else None)
+    return out
+
+
 async def run_call(url: str, call: CallSpec, audio: list[np.ndarray], tag: str) -> dict[str, Any]:
     received: list[tuple[float, dict[str, Any]]] = []
     t0: list[float] = []
+    sent: dict[int, float] = {}
     events = await replay_call(url, f"bench-{tag}-{call.id}", turns=replay_turns(call, audio), language=call.language,
                                stereo=True, on_event=lambda e: received.append((time.monotonic(), e)),
-                               on_audio_start=lambda: t0.append(time.monotonic()), timeout_s=900)
+                               on_audio_start=lambda: t0.append(time.monotonic()), timeout_s=900,
+                               on_frame_sent=sent.__setitem__)
     tl = timeline(call, audio)
     lat = turn_latencies(received, t0[0] if t0 else 0.0, tl)
+    client = client_final_latencies(received, sent, tl)
     errors = [e for e in events if e["type"] == "error"]
     return {"call": call.id, "customer_turns": sum(1 for s in tl.spans if s.speaker == "customer"),
-            "duration_s": round(tl.duration, 1), "errors": [e["code"] for e in errors], **lat}
+            "duration_s": round(tl.duration, 1), "errors": [e["code"] for e in errors], **lat,
+            "turns": len(client), "client_final": [v for v in client if v is not None]}
 
 
 async def bench(url: str, calls: list[CallSpec], audio: list[list[np.ndarray]]) -> list[dict[str, Any]]:
@@ -104,11 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     finals = [v for r in results for v in r["final"]]
     server = [v for r in results for v in r["server_suggestions"]]
     f2s = [v for r in results for v in r["final_to_suggestions"]]
+    client = [v for r in results for v in r["client_final"]]
     turns = sum(r["customer_turns"] for r in results)
     summary = {
         "calls": args.calls, "customer_turns": turns, "turns_with_suggestions": len(sugg), "wall_s": round(wall, 1),
         "speech_end_to_final_p50_s": round(percentile(finals, 50), 3),
         "speech_end_to_final_p95_s": round(percentile(finals, 95), 3),
+        "turns_all_legs": sum(r["turns"] for r in results), "turns_finalized": len(client),
+        "client_final_p50_s": round(percentile(client, 50), 3),
+        "client_final_p95_s": round(percentile(client, 95), 3),
         "speech_end_to_suggestions_p50_s": round(percentile(sugg, 50), 3),
         "speech_end_to_suggestions_p95_s": round(percentile(sugg, 95), 3),
         "server_reported_p50_s": round(percentile(server, 50), 3),

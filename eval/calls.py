@@ -136,7 +136,8 @@ def format_call(result: CallResult) -> str:
     cov = "-" if result.fact_coverage is None else f"{result.fact_coverage:.2f}"
     return (f"{result.id:28s} {result.language} {result.metric}={result.error_rate}  "
             f"hit@1={sum(bool(t.hit1) for t in hits)}/{len(hits)} hit@3={sum(bool(t.hit3) for t in hits)}/{len(hits)}  "
-            f"sugg={'/'.join(f'{s:.2f}' for s in sugg) or '-'}s  facts={cov} invented={result.invented_numbers}  "
+            f"sugg={'/'.join(f'{s:.2f}' for s in sugg) or '-'}s  facts={cov} invented={result.invented_numbers} "
+            f"(stated {len(result.wrong_stated)}, flagged {len(result.wrong_flagged)})  "
             f"notes={result.summary_latency_s}s" + (f"  errors={','.join(result.errors)}" if result.errors else ""))
 
 

@@ -18,6 +18,8 @@ import numpy as np
 
 from eval.asr import score as asr_score
 from eval.callset import CallSpec, Timeline
+from summarize.numbers import number_values
+from summarize.uncertain import without_flagged
 
 Received = tuple[float, dict[str, Any]]
 """(monotonic receive time, event as sent)."""
@@ -60,6 +62,10 @@ class CallResult:
     missing_facts: list[str] = field(default_factory=list)
     invented: list[str] = field(default_factory=list)
     ungrounded: list[str] = field(default_factory=list)
+    wrong_stated: list[str] = field(default_factory=list)
+    """Numbers never said that the notes state as fact (no 要確認 mark): the ones an agent would file."""
+    wrong_flagged: list[str] = field(default_factory=list)
+    """Numbers never said that the notes only carry marked 要確認 (the recognizer was unsure of them)."""
     summary_latency_s: float | None = None
     notes: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
@@ -146,7 +152,20 @@ def score_call(
                 result.fact_coverage, result.missing_facts, result.invented, result.ungrounded = notes_scorer(
                     call, result.notes, heard)
                 result.invented_numbers = len(result.invented)
+                result.wrong_stated, result.wrong_flagged = split_wrong(result.notes, result.invented, call.language)
     return result
+
+
+def split_wrong(notes: dict[str, Any], wrong: Sequence[str], language: str) -> tuple[list[str], list[str]]:
+    """``wrong`` numbers (never said) split into those some unflagged note line states as fact and those the
+    notes only carry marked 要確認 (``summarize/uncertain.py``)."""
+    stated: set[str] = set()
+    lines = [*notes.get("inquiry", []), *notes.get("actions", []), *notes.get("follow_ups", []),
+             *([notes["result_line"]] if notes.get("result_line") else [])]
+    for line in lines:
+        if not line.get("flagged"):
+            stated |= number_values(without_flagged(str(line.get("text", "")), language), language)
+    return sorted(v for v in wrong if v in stated), sorted(v for v in wrong if v not in stated)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -186,6 +205,8 @@ def aggregate(results: Sequence[CallResult]) -> dict[str, Any]:
         "fact_coverage": _mean([r.fact_coverage for r in scored if r.fact_coverage is not None]),
         "invented_numbers": sum(r.invented_numbers or 0 for r in scored) if scored else None,
         "ungrounded_numbers": sum(len(r.ungrounded) for r in scored) if scored else None,
+        "wrong_numbers_stated": sum(len(r.wrong_stated) for r in scored) if scored else None,
+        "wrong_numbers_flagged": sum(len(r.wrong_flagged) for r in scored) if scored else None,
         "summary_latency_s": percentile(summaries, 95),
         "summary_latency_s_p50": percentile(summaries, 50),
         "n_calls": len(results),

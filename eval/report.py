@@ -35,6 +35,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "fact_coverage": ("min", 0.9),
     "invented_numbers": ("max", 0),
     "ungrounded_numbers": ("max", 0),
+    "wrong_numbers_stated": ("max", 0),  # numbers never said stated as fact (those flagged 要確認 are not)
 }
 
 

@@ -36,6 +36,8 @@ _CARDS: tuple[tuple[str, str, str], ...] = (
     ("wer", "transcript WER (en)", "{:.3f}"),
     ("fact_coverage", "notes fact coverage", "{:.2f}"),
     ("invented_numbers", "numbers never said (incl. misheard)", "{:d}"),
+    ("wrong_numbers_stated", "… of them stated as fact", "{:d}"),
+    ("wrong_numbers_flagged", "… of them flagged 要確認", "{:d}"),
     ("ungrounded_numbers", "numbers never heard (fact check failures)", "{:d}"),
     ("summary_latency_s", "hang-up → notes, p95", "{:.2f} s"),
     ("n_calls", "calls replayed", "{:d}"),
@@ -122,9 +124,11 @@ def _metrics(section: dict[str, Any], per_row: int = 4) -> str:
 
 def _notes(calls: list[dict[str, Any]]) -> str:
     return _table(["call", "fact coverage", "facts missing from the notes", "numbers in the notes never said",
-                   "… nor in the transcript", "what the notes say was done (対応内容)"],
+                   "… stated as fact", "… flagged 要確認", "… nor in the transcript",
+                   "what the notes say was done (対応内容)"],
                   [[c["id"], _fmt(c["fact_coverage"], "{:.2f}"), ", ".join(c["missing_facts"]) or "–",
-                    ", ".join(c["invented"]) or "–", ", ".join(c.get("ungrounded") or []) or "–",
+                    ", ".join(c["invented"]) or "–", ", ".join(c.get("wrong_stated") or []) or "–",
+                    ", ".join(c.get("wrong_flagged") or []) or "–", ", ".join(c.get("ungrounded") or []) or "–",
                     " / ".join(line["text"] for line in (c["notes"] or {}).get("actions", []))[:240] or "–"]
                    for c in calls], numeric=(1,))
 

@@ -23,6 +23,7 @@ from summarize.factcheck import grounded_numbers
 from summarize.factory import build_summarizer
 from summarize.notes import CallNotes
 from summarize.numbers import canonical_text, number_values
+from summarize.uncertain import unmark
 
 
 class DataError(ValueError):
@@ -58,10 +59,11 @@ def _articles(call: dict[str, Any], kb: dict[str, dict[str, Any]]) -> list[Artic
 
 
 def _lines(notes: CallNotes) -> list[str]:
+    """The unflagged lines' texts, without their 要確認 marks (a number marked uncertain is still in the notes)."""
     lines = [*notes.inquiry, *notes.actions, *notes.follow_ups]
     if notes.result_line is not None:
         lines.append(notes.result_line)
-    return [line.text for line in lines if not line.flagged]
+    return [unmark(line.text) for line in lines if not line.flagged]
 
 
 def invented_numbers(notes: CallNotes, turns: list[Turn], articles: list[ArticleRef], lang: str) -> list[str]:
@@ -74,7 +76,8 @@ def score_call(call: dict[str, Any], notes: CallNotes, turns: list[Turn],
                articles: list[ArticleRef]) -> dict[str, Any]:
     lang = call.get("language", "ja")
     texts = _lines(notes)
-    shown = canonical_text("\n".join([*texts, *(e.text for e in notes.entities), notes.disposition or ""]), lang)
+    entities = [*notes.entities, *notes.to_confirm]
+    shown = canonical_text("\n".join([*texts, *(e.text for e in entities), notes.disposition or ""]), lang)
     facts = call.get("facts", [])
     missing = [f for f in facts if canonical_text(f, lang) not in shown]
     invented = invented_numbers(notes, turns, articles, lang)

@@ -21,6 +21,8 @@ class Turn:
     text: str
     start: float | None = None
     end: float | None = None
+    uncertain: tuple[tuple[int, int], ...] = ()
+    """``(start, end)`` spans of ``text``: numbers the recognizer was unsure of (``summarize/uncertain.py``)."""
 
 
 @dataclass(frozen=True, slots=True)

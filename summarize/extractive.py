@@ -21,6 +21,7 @@ from summarize.masking import Masker
 from summarize.notes import CallNotes, NoteLine, Outcome
 from summarize.numbers import number_values
 from summarize.text import Aspect, aspect, content_length, split_clauses, split_sentences, strip_fillers
+from summarize.uncertain import mark_uncertain
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,7 @@ class ExtractiveSummarizer:
         if notes.status != "ok":
             return notes
         checked, _ = fact_check(notes, turns, sources=[a.title for a in articles])
-        return checked
+        return mark_uncertain(checked, turns)
 
     def extract(
         self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()

@@ -21,6 +21,7 @@ from summarize.extractive import ExtractiveSummarizer
 from summarize.factcheck import fact_check
 from summarize.masking import Masker
 from summarize.notes import CallNotes
+from summarize.uncertain import mark_uncertain
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class GenerativeSummarizer:
         if not report.passed:
             log.warning("summary backend %s failed the fact check: %s", self.name, checked.flags)
             return self._fall_back(turns, lang, articles, "failed check")
-        return checked
+        return mark_uncertain(checked, turns)
 
     def _fall_back(self, turns: Sequence[Turn], lang: str, articles: Sequence[ArticleRef], why: str) -> CallNotes:
         notes = self.fallback.summarize(turns, language=lang, articles=articles)

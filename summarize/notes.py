@@ -37,6 +37,9 @@ class CallNotes(BaseModel):
     result_line: NoteLine | None = None
     follow_ups: list[NoteLine] = Field(default_factory=list, description="次回対応: promised or pending actions")
     entities: list[Entity] = Field(default_factory=list)
+    to_confirm: list[Entity] = Field(
+        default_factory=list, description="Numbers the recognizer was unsure of that the notes repeat: marked "
+        "(要確認) in their lines, kept out of `entities`; the agent confirms them with the caller")
     disposition: str | None = Field(None, description="Wrap-up category, from the knowledge base's categories")
     flags: list[str] = Field(default_factory=list, description="Fact-check findings")
     edited: bool = Field(False, description="An agent edited these notes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,3 +32,25 @@ class HashEmbedder:
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         self.passages_embedded += len(texts)
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+class KbRetrieval:
+    """The writes of ``RetrievalService`` go to a real store; searching answers nothing (no models here)."""
+
+    def __init__(self, kb: Any) -> None:
+        self.kb = kb
+
+    def upsert(self, article: Any) -> None:
+        self.kb.upsert(article)
+
+    def delete(self, article_id: str) -> None:
+        self.kb.delete(article_id)
+
+    def refresh(self) -> bool:
+        return False
+
+    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        self.kb.close()

@@ -29,7 +29,7 @@ def results() -> tuple[list[CallResult], dict[str, list[TurnSpan]]]:
 def test_verdicts_compare_with_the_targets() -> None:
     v = verdicts({"hit@3": 0.95, "suggestion_latency_s_p95": 3.0, "fact_coverage": None, "invented_numbers": 0})
     assert v == {"hit@3": True, "suggestion_latency_s_p95": False, "fact_coverage": None, "invented_numbers": True,
-                 "ungrounded_numbers": None}
+                 "ungrounded_numbers": None, "wrong_numbers_stated": None}
 
 
 def test_worst_misses_list_the_missed_turn_with_its_transcript() -> None:

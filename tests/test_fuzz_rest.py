@@ -11,31 +11,13 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from retrieval_fakes import KbRetrieval
 from test_live_support import LiveServer, fake_pipeline
 
 from assist.app import create_app
 from assist.config import Settings
 from assist.services import Services
 from knowledge.store import KnowledgeStore
-
-
-class KbRetrieval:
-    """The writes of ``RetrievalService`` go to a real store; searching answers nothing (no models here)."""
-
-    def __init__(self, kb: KnowledgeStore) -> None:
-        self.kb = kb
-
-    def upsert(self, article: Any) -> None:
-        self.kb.upsert(article)
-
-    def delete(self, article_id: str) -> None:
-        self.kb.delete(article_id)
-
-    def refresh(self) -> bool:
-        return False
-
-    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Any]:
-        return []
 
 
 def _settings(home: Path) -> Settings:
@@ -61,8 +43,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     services.call_store.create_call("c1", language="ja", source="websocket", legs=["customer"])
     srv = LiveServer(services.settings, services).__enter__()
     yield srv
-    srv.__exit__(None, None, None)
-    services.kb.close()
+    srv.__exit__(None, None, None)  # the app's shutdown closes the services and their store
 
 
 @schema.parametrize()

@@ -110,7 +110,7 @@ class _BilingualKb(FakeRetrieval):
                 k: int | None = None) -> Any:
         if latest != "返金はいつですか":
             return super().suggest(latest, previous, language=language, k=k)
-        hit = Hit(RETURN_EN.article_id, RETURN_EN.title, RETURN_EN.answer[:40], 0.9, language="en")
+        hit = Hit(RETURN_EN.article_id, RETURN_EN.title, RETURN_EN.answer[:40], 0.9, language="en", confidence="high")
         return SimpleNamespace(query=latest, hits=[hit], latency_ms=5.0, abstained=False)
 
     def get_article(self, article_id: str) -> Any:

@@ -92,7 +92,8 @@ class FakeRetrieval:
         time.sleep(self.delay_s)
         self.queries.append(latest)
         ids = self.responses.get(latest, [])[: k or 3]
-        hits = [Hit(a, ARTICLES[a], f"{ARTICLES[a]}の手順", 1.0 - 0.1 * i) for i, a in enumerate(ids)]
+        hits = [Hit(a, ARTICLES[a], f"{ARTICLES[a]}の手順", 1.0 - 0.1 * i, confidence="high" if i == 0 else "medium")
+                for i, a in enumerate(ids)]
         return SimpleNamespace(query=latest, hits=hits, latency_ms=5.0, abstained=not hits)
 
     def get_article(self, article_id: str) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import websockets
 from fastapi.testclient import TestClient
+from retrieval_fakes import KbRetrieval
 from test_auth_support import KeyedServer, keyed_settings, start_keyed
 from test_live_support import fake_pipeline
 
@@ -34,28 +35,6 @@ ALIAS_BOMB = ("---\nid: bomb\ntitle: t\n"
               + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
               + "".join(f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
               + "tags: *i\n---\nbody\n")
-
-
-class KbRetrieval:
-    """Writes go to the real store; there is no index without models."""
-
-    def __init__(self, kb: KnowledgeStore) -> None:
-        self.kb = kb
-
-    def upsert(self, article: Any) -> None:
-        self.kb.upsert(article)
-
-    def delete(self, article_id: str) -> None:
-        self.kb.delete(article_id)
-
-    def refresh(self) -> bool:
-        return False
-
-    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Any]:
-        return []
-
-    def close(self) -> None:
-        self.kb.close()
 
 
 def _app(home: Path, **sections: Any) -> tuple[Any, dict[str, str]]:

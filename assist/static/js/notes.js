@@ -69,7 +69,18 @@ export class NotesEditor {
     const result = this.#section("result_line");
     result.replaceChildren(this.#lineRow(notes.result_line ?? { text: "", turns: [], flagged: false }, false));
     this.#section("entities").replaceChildren(...(notes.entities ?? []).map((e) => this.#entityRow(e)));
-    this.flags.replaceChildren(...(notes.flags ?? []).map((flag) => {
+    // numbers the recognizer was unsure of (their lines say 要確認 in the text): listed for the agent to confirm
+    const confirm = (notes.to_confirm ?? []).map((e) => {
+      const li = document.createElement("li");
+      li.className = "to-confirm";
+      li.dataset.titleKey = "notes.to_confirm_help";
+      li.title = t("notes.to_confirm_help");
+      const label = document.createElement("span");
+      this.#dyn(label, "notes.to_confirm", { text: e.text });
+      li.append(label, " ", this.#sources(li, e.turns));
+      return li;
+    });
+    this.flags.replaceChildren(...confirm, ...(notes.flags ?? []).map((flag) => {
       const li = document.createElement("li");
       li.textContent = flag;
       return li;

@@ -9,6 +9,33 @@ function clock(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+/**
+ * Put `text` into `el`, the `uncertain` spans (numbers the recognizer was unsure of) underlined with the
+ * tooltip 要確認. Spans index Unicode code points (the server is Python), hence Array.from, not UTF-16 slices.
+ */
+export function renderText(el, text, uncertain) {
+  const spans = (uncertain ?? []).filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
+  if (!spans.length) {
+    el.textContent = text;
+    return;
+  }
+  const chars = Array.from(text ?? "");
+  const parts = [];
+  let pos = 0;
+  for (const { start, end } of spans) {
+    if (start < pos || end > chars.length) continue;
+    if (start > pos) parts.push(chars.slice(pos, start).join(""));
+    const mark = document.createElement("span");
+    mark.className = "uncertain";
+    mark.title = t("transcript.uncertain");
+    mark.textContent = chars.slice(start, end).join("");
+    parts.push(mark);
+    pos = end;
+  }
+  parts.push(chars.slice(pos).join(""));
+  el.replaceChildren(...parts);
+}
+
 export class TranscriptView {
   constructor(list, empty) {
     this.list = list;
@@ -24,7 +51,10 @@ export class TranscriptView {
     this.empty.hidden = false;
   }
 
-  /** @param {{utterance_id: string, leg: string, text: string, final: boolean, start: number}} e */
+  /**
+   * @param {{utterance_id: string, leg: string, text: string, final: boolean, start: number,
+   *          uncertain?: {start: number, end: number}[]}} e
+   */
   apply(e) {
     const stick = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
     let line = this.lines.get(e.utterance_id);
@@ -36,7 +66,7 @@ export class TranscriptView {
     } else if (line.classList.contains("final") && !e.final) {
       return;
     }
-    line.querySelector(".text").textContent = e.text;
+    renderText(line.querySelector(".text"), e.text, e.uncertain);
     if (e.final && !line.classList.contains("final")) {
       line.classList.remove("partial");
       line.classList.add("final");
@@ -89,5 +119,6 @@ export class TranscriptView {
 
   relabel() {
     for (const who of this.list.querySelectorAll(".who")) who.textContent = t(`leg.${who.dataset.leg}`);
+    for (const mark of this.list.querySelectorAll(".uncertain")) mark.title = t("transcript.uncertain");
   }
 }

@@ -1,0 +1,184 @@
+"""``asr.final_context``: finals over Whisper's whole 30 s window (the default), partials over the short context.
+
+The first test needs no model (the engine routes partials to ``transcribe_partial``); the others spy on the
+real model's encoder input to see which window each decode got, and check the full path's words.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from asr.base import Transcription
+from asr.engine import AsrEngine, transcribe_stream
+from asr.short_context import MAX_FRAMES
+from asr.whisper import WhisperRecognizer
+from assist.config import AsrSettings, Settings
+from eval.asr import normalize_ja, read_wav
+from models import ModelRegistry
+from tests.conftest import FIXTURES
+
+SR = 16000
+ASR_SET = Path(__file__).parent.parent / "eval" / "data" / "asr"
+
+
+class _Routed:
+    """Fake recognizer recording which method each decode went to."""
+
+    name = "routed"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio: np.ndarray, *, language: str | None, beam_size: int = 5,
+                   prompt: str | None = None) -> Transcription:
+        with self._lock:
+            self.calls.append(("final", beam_size))
+        return Transcription(text="最終", language="ja", avg_logprob=-0.1)
+
+    def transcribe_partial(self, audio: np.ndarray, *, language: str | None, beam_size: int = 1) -> Transcription:
+        with self._lock:
+            self.calls.append(("partial", beam_size))
+        return Transcription(text="途中", language="ja", avg_logprob=-0.1)
+
+
+def test_engine_sends_partials_to_the_partial_decode() -> None:
+    rec = _Routed()
+    engine = AsrEngine(rec, AsrSettings(partial_interval_s=0.5, workers=2))  # type: ignore[arg-type]
+    try:
+        audio = read_wav(FIXTURES / "audio" / "ja_lost_card.wav")
+        events = transcribe_stream(engine, audio, 20, language="ja", realtime=True, timeout=30)
+    finally:
+        engine.close()
+    kinds = {kind: beam for kind, beam in rec.calls}
+    assert kinds == {"final": 5, "partial": 1}, rec.calls
+    assert [e.text for e in events if e.final] == ["最終"]
+    assert all(e.text == "途中" for e in events if not e.final)
+
+
+def test_settings_default_to_full_finals() -> None:
+    settings = AsrSettings()
+    assert settings.final_context == "full"
+    assert settings.context_pad_s == 5.0
+
+
+class _EncoderSpy:
+    """Wraps the CTranslate2 model: records (frames, beam_size) per decode and delegates everything."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._frames = threading.local()
+        self.decodes: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+
+    def encode(self, features: Any, to_cpu: bool = False) -> Any:
+        self._frames.n = int(features.shape[-1])
+        return self._inner.encode(features, to_cpu=to_cpu)
+
+    def generate(self, encoded: Any, prompts: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            self.decodes.append((getattr(self._frames, "n", -1), int(kwargs.get("beam_size", 5))))
+        return self._inner.generate(encoded, prompts, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _spied(settings: Settings, registry: ModelRegistry) -> tuple[WhisperRecognizer, _EncoderSpy]:
+    rec = WhisperRecognizer.from_settings(settings, registry)
+    spy = _EncoderSpy(rec.model.model)
+    rec.model.model = spy  # type: ignore[assignment]
+    return rec, spy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("final_context", ["full", "short"])
+def test_setting_switches_the_finals_window(final_context: str, registry: ModelRegistry) -> None:
+    settings = Settings(asr={"final_context": final_context, "workers": 2, "cpu_threads": 1,  # type: ignore[arg-type]
+                             "device": "cpu", "partial_interval_s": 0.5})
+    rec, spy = _spied(settings, registry)
+    assert rec.final_context == final_context and rec.context_pad_s == 5.0
+    engine = AsrEngine(rec, settings.asr)
+    try:
+        audio = read_wav(FIXTURES / "audio" / "ja_lost_card.wav")
+        events = transcribe_stream(engine, audio, 20, language="ja", realtime=True, timeout=60)
+    finally:
+        engine.close()
+    finals = [frames for frames, beam in spy.decodes if beam == 5]
+    partials = [frames for frames, beam in spy.decodes if beam == 1]
+    assert finals and partials, spy.decodes
+    short_frames = int(np.ceil((len(audio) / SR + 5.0) * 100))  # the whole utterance + 5 s bounds every short one
+    if final_context == "full":
+        assert set(finals) == {MAX_FRAMES}
+    else:
+        assert max(finals) <= short_frames < MAX_FRAMES
+    assert max(partials) <= short_frames  # partials stay short whatever finals use
+    assert any(e.final and "カード" in e.text for e in events)
+
+
+@pytest.mark.slow
+def test_full_window_final_reads_a_date_right(registry: ModelRegistry) -> None:
+    """A dev-set row in a kokoro voice: through the engine, the full-window final reads it word for word (the
+    short-context final heard 10月 for 12月 here, docs/QUALITY.md)."""
+    settings = Settings(asr={"device": "cpu", "workers": 2, "cpu_threads": 1,  # type: ignore[arg-type]
+                             "partial_interval_s": 0})
+    engine = AsrEngine(WhisperRecognizer.from_settings(settings, registry), settings.asr)
+    try:
+        events = transcribe_stream(engine, read_wav(ASR_SET / "audio" / "ja-dev-62.wav"), 100, language="ja",
+                                   timeout=60)
+    finally:
+        engine.close()
+    text = "".join(e.text for e in events if e.final)
+    assert "12月25日" in text
+    assert normalize_ja(text) == normalize_ja("あの、12月25日に配達してもらえますか。")
+
+
+def test_bench_asr_client_latency_takes_the_covering_final_from_the_frame_send() -> None:
+    from asr.base import TranscriptEvent
+    from eval.bench_asr import Turn, client_latencies
+
+    def final(start: float, end: float) -> TranscriptEvent:
+        return TranscriptEvent("c", "customer", f"u{start}", "x", True, start, end, "ja")
+
+    step = 320  # 20 ms frames
+    turns = [Turn(1 * SR, 3 * SR, False), Turn(5 * SR, 20 * SR, True), Turn(25 * SR, 27 * SR, False)]
+    sent = {(3 * SR - 1) // step: 100.0, (20 * SR - 1) // step: 200.0, (27 * SR - 1) // step: 300.0}
+    # the long turn came out as two finals (split at 15 s): the later-ending one covers it, whenever it arrived
+    finals = [(101.2, final(0.8, 3.15)), (199.0, final(4.8, 15.0)), (201.5, final(15.0, 20.15))]
+    lat = client_latencies(turns, sent, finals, step)
+    assert lat[0] == pytest.approx(1.2) and lat[1] == pytest.approx(1.5)
+    assert lat[2] is None  # no final for the last turn: counted as not finalized
+
+
+def test_bench_asr_material_has_long_agent_turns() -> None:
+    from eval.bench_asr import DEFAULT_CALLS, LONG_TURN_EVERY, build_call, long_turns
+
+    longs = long_turns(DEFAULT_CALLS)
+    assert longs and min(len(x) for x in longs) > 8 * SR
+    clips = [np.full(2 * SR, 0.3, np.float32)]
+    audio, turns = build_call(clips, longs, 60.0, np.random.default_rng(0))
+    assert [t.long for t in turns][LONG_TURN_EVERY - 1] is True
+    assert sum(t.long for t in turns) == len(turns) // LONG_TURN_EVERY
+    for t in turns:  # every turn's speech end is where its audio stops being loud
+        assert np.abs(audio[t.speech_end - 1]) > 0.01 and np.all(np.abs(audio[t.speech_end : t.speech_end + 1000]) < 0.01)
+
+
+def test_bench_live_client_latency_per_turn() -> None:
+    from eval.bench_live import client_final_latencies
+    from eval.callset import Timeline, TurnSpan
+
+    tl = Timeline([TurnSpan(0, "agent", 0.6, 3.0, 0.7, 2.9), TurnSpan(1, "customer", 3.6, 6.0, 3.7, 5.9)], 6.6)
+    sent = {(round(2.9 * SR) - 1) // 320: 10.0, (round(5.9 * SR) - 1) // 320: 13.0}
+    events = [
+        (11.0, {"type": "transcript", "final": True, "leg": "agent", "utterance_id": "agent-0", "start": 0.5, "end": 3.0}),
+        (14.1, {"type": "transcript", "final": True, "leg": "customer", "utterance_id": "customer-0", "start": 3.5,
+                "end": 6.0}),
+        (14.9, {"type": "transcript", "final": True, "leg": "customer", "utterance_id": "customer-0", "start": 3.5,
+                "end": 6.0}),  # a masking correction repeats it: the first arrival counts
+    ]
+    assert client_final_latencies(events, sent, tl) == [pytest.approx(1.0), pytest.approx(1.1)]
