@@ -40,6 +40,8 @@ class HitOut(BaseModel):
     language: str
     category: str | None
     signals: dict[str, float]
+    confidence: Literal["high", "medium", "low"] = "low"
+    """The calibrated band an agent reads (the widget shows it instead of ``score``)."""
 
 
 class SearchOut(BaseModel):
@@ -205,7 +207,8 @@ async def search(request: Request, q: Annotated[str, Query(min_length=1, max_len
         return _unavailable()
     hits = await asyncio.to_thread(services.retrieval.search, q, k=k, language=language)
     return SearchOut(query=q, hits=[HitOut(article_id=h.article_id, title=h.title, snippet=h.snippet, score=h.score,
-                                           language=h.language, category=h.category, signals=dict(h.signals))
+                                           language=h.language, category=h.category, signals=dict(h.signals),
+                                           confidence=getattr(h, "confidence", "low"))
                                     for h in hits])
 
 

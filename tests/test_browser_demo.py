@@ -126,7 +126,9 @@ def test_demo_call_end_to_end(served: str) -> None:
         assert card.get_attribute("data-query"), "a card names the utterance it answers"
         shown = [c for c in driver.find_elements("css selector", "#suggestions li.card") if c.is_displayed()]
         assert 1 <= len(shown) <= 4, "older cards fold away"
-        assert driver.find_element("id", "draft-text").get_attribute("value")
+        assert card.get_attribute("data-confidence") == "high"
+        draft = driver.find_element("id", "draft-text")
+        assert draft.get_attribute("value") and draft.get_attribute("data-article") == "lost-card"
 
         inquiry = [el.get_attribute("value") for el in
                    driver.find_elements("css selector", '[data-field="inquiry"] textarea')]

@@ -45,6 +45,7 @@ def test_crud_and_index_follow(client: TestClient) -> None:
     assert client.post("/api/kb/articles", json={"id": "drone", **body}).json()["error"]["code"] == "article_exists"
     hits = client.get("/api/kb/search", params={"q": "ドローン保険", "k": 1}).json()["hits"]
     assert hits[0]["article_id"] == "drone"
+    assert hits[0]["confidence"] in ("high", "medium", "low")  # the band the widget shows, never the raw score
     updated = client.put("/api/kb/articles/drone", json={**body, "answer": "改定後の補償です。"})
     assert updated.status_code == 200 and updated.json()["revision"] == 2
     history = client.get("/api/kb/articles/drone/history").json()
