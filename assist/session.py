@@ -202,6 +202,9 @@ class CallSession:
             return
         metrics.SPEECH_TO_FINAL.labels(ev.leg).observe(ev.latency_s)
         unsure = self._uncertain(text, ev.words, language)
+        if self.writer is not None and text.strip():  # stored before the event's own commit: a final seen is stored
+            self.writer.submit(lambda s: s.add_utterance(self.call_id, ev.utterance_id, leg=ev.leg, text=text,
+                                                          start=ev.start, end=ev.end))
         self.publish(TranscriptEvent(call_id=self.call_id, leg=ev.leg, utterance_id=ev.utterance_id, text=text,
                                      final=True, start=ev.start, end=ev.end, language=language,
                                      uncertain=[TextSpan(start=a, end=b) for a, b in unsure]))
@@ -210,9 +213,6 @@ class CallSession:
             return
         self._turns.append(Turn(index=len(self._turns), speaker=ev.leg, text=text, start=ev.start, end=ev.end,
                                 uncertain=unsure))
-        if self.writer is not None:
-            self.writer.submit(lambda s: s.add_utterance(self.call_id, ev.utterance_id, leg=ev.leg, text=text,
-                                                          start=ev.start, end=ev.end))
         customer = None
         if ev.leg == "customer":
             customer = _Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1)
@@ -299,7 +299,8 @@ class CallSession:
         items: list[SuggestionItem] = []
         top = suggestion.hits[0]
         self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, getattr(top, "category", None),
-                                                            turn=item.turn))
+                                                            turn=item.turn,
+                                                            confidence=getattr(top, "confidence", None)))
         for rank, hit in enumerate(suggestion.hits, start=1):
             best = self._shown.get(hit.article_id)
             if best is not None and best <= rank:
@@ -314,14 +315,14 @@ class CallSession:
         now = time.monotonic()
         speech_ms = (now - item.speech_end) * 1000
         query = item.scrub(suggestion.query)  # the next final may have masked part of this one meanwhile
+        if self.writer is not None:  # queued before the event, whose delivery waits for its own commit: a card
+            rows = [(i.article_id, i.title, i.rank, i.score) for i in items]  # seen is a card stored
+            self.writer.submit(lambda s: s.add_suggestions(self.call_id, item.utterance_id, query, rows))
         self.publish(SuggestionsEvent(call_id=self.call_id, utterance_id=item.utterance_id, query=query,
                                       items=items, latency_ms=round(suggestion.latency_ms, 1),
                                       speech_to_suggestion_ms=round(speech_ms, 1)))
         metrics.FINAL_TO_SUGGESTIONS.observe(now - final_at)
         metrics.SPEECH_TO_SUGGESTIONS.observe(speech_ms / 1000)
-        if self.writer is not None:
-            rows = [(i.article_id, i.title, i.rank, i.score) for i in items]
-            self.writer.submit(lambda s: s.add_suggestions(self.call_id, item.utterance_id, query, rows))
         # a draft puts words in the agent's mouth: only from a high-confidence top card the call's topic supports;
         # medium and low cards are shown without one
         draftable = getattr(top, "confidence", "low") == "high" and self.topic.supports(top.article_id)
@@ -406,12 +407,16 @@ class CallSession:
         if summarizer is None:
             return
         language = self.asr_language or self._spoken_language or "ja"
+        # 該当FAQ names only what the agent's turns confirmed; articles of an earlier epoch this topic never saw
+        # stay unknown (None)
+        confirmed = set(self.topic.confirmed())
+        articles = [a if self.topic.weight(a.article_id) == 0 else replace(a, confirmed=a.article_id in confirmed)
+                    for a in self._matched.values()]
         started = time.monotonic()
         try:
             notes = await self.loop.run_in_executor(
                 self.pipeline.executor,
-                lambda: summarizer.summarize(list(self._turns), language=language,
-                                             articles=list(self._matched.values())),
+                lambda: summarizer.summarize(list(self._turns), language=language, articles=articles),
             )
         except Exception:
             log.exception("call %s: summary failed", self.call_id)
