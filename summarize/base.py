@@ -34,7 +34,12 @@ class ArticleRef:
     title: str
     category: str | None = None
     turn: int | None = None
-    """The customer turn it answered, when known: the notes name the articles of the request turn first."""
+    """The customer turn it answered, when known: the notes name the articles of the request turns first."""
+    confidence: str | None = None
+    """Its band when it came up (``high`` / ``medium`` / ``low``); ``None``: unknown."""
+    confirmed: bool | None = None
+    """Whether the agent's turns said what it says (``assist/topic.py``); ``None``: unknown. 該当FAQ names only
+    articles that are neither known unconfirmed nor known below ``high``."""
 
 
 @runtime_checkable
