@@ -6,6 +6,8 @@ turns) into the real service — a fresh one started on ``--kb`` in a temporary 
 suggestion hit@1/hit@3, speech end → first suggestion and → final transcript, notes fact coverage,
 invented numbers and how long the notes took after hang-up. Turns without ``audio`` are synthesized
 (the ``tts`` extra). The last line of stdout is one JSON object with the headline figures.
+``--split dev|test`` replays one split of the committed call set (``eval/callset.py``) over ``kb.jsonl`` +
+``kb_extra.jsonl`` unless ``--calls``/``--kb`` say otherwise.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from tqdm import tqdm
 from assist.config import Settings, load_settings
 from assist.replay import replay_call
 from eval.callscore import CallResult, NotesScorer, Received, aggregate, score_call
-from eval.callset import CallSpec, read_calls, replay_turns, timeline, turn_audio
+from eval.callset import (
+    SPLIT_AUDIO_CALLS,
+    SPLITS,
+    CallSpec,
+    read_split,
+    replay_turns,
+    split_kb,
+    timeline,
+    turn_audio,
+)
 from eval.server import running_server
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:-]+")
@@ -136,6 +147,8 @@ def format_call(result: CallResult) -> str:
     cov = "-" if result.fact_coverage is None else f"{result.fact_coverage:.2f}"
     return (f"{result.id:28s} {result.language} {result.metric}={result.error_rate}  "
             f"hit@1={sum(bool(t.hit1) for t in hits)}/{len(hits)} hit@3={sum(bool(t.hit3) for t in hits)}/{len(hits)}  "
+            f"pushes={sum(p.top_expected for p in result.pushes)}/{len(result.pushes)} top-right, "
+            f"{sum(p.junk for p in result.pushes)} junk  "
             f"sugg={'/'.join(f'{s:.2f}' for s in sugg) or '-'}s  facts={cov} invented={result.invented_numbers} "
             f"(stated {len(result.wrong_stated)}, flagged {len(result.wrong_flagged)})  "
             f"notes={result.summary_latency_s}s" + (f"  errors={','.join(result.errors)}" if result.errors else ""))
@@ -144,7 +157,8 @@ def format_call(result: CallResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval calls", description=__doc__.splitlines()[0])
     parser.add_argument("--kb", type=Path, help="knowledge base (jsonl/csv) for the server this command starts")
-    parser.add_argument("--calls", type=Path, required=True, help="calls.jsonl (GUIDE.md format)")
+    parser.add_argument("--calls", type=Path, help="calls.jsonl (GUIDE.md format); default with --split: the call set")
+    parser.add_argument("--split", choices=SPLITS, help="only the calls of this split (tune on dev, report test)")
     parser.add_argument("--concurrency", type=int, default=1, help="calls replayed at once")
     parser.add_argument("--url", help="ws:// base URL of a running server (then --kb is not used)")
     parser.add_argument("--limit", type=int, help="only the first K calls")
@@ -152,12 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details", type=Path, help="write every call's turns, events' scores and notes here")
     parser.add_argument("--config", type=Path, help="settings TOML (also passed to the server)")
     args = parser.parse_args(argv)
-    if args.url is None and args.kb is None:
+    if args.url is None and args.kb is None and args.split is None:
         parser.error("give --kb (a server is started) or --url (a running server)")
+    if args.calls is None and args.split is None:
+        parser.error("give --calls, or --split for the committed call set")
 
     settings = load_settings(args.config)
-    calls = read_calls(args.calls, args.limit)
-    results, summary = run_calls(calls, settings, kb=args.kb, url=args.url, concurrency=args.concurrency,
+    calls = read_split([args.calls] if args.calls else SPLIT_AUDIO_CALLS, args.split, args.limit)
+    kb = args.kb or (split_kb() if args.url is None else None)
+    results, summary = run_calls(calls, settings, kb=kb, url=args.url, concurrency=args.concurrency,
                                  config=args.config, progress=not args.json)
     if args.details:
         args.details.write_text(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=1),

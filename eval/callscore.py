@@ -6,6 +6,12 @@ opens when its speech starts and closes when the next customer turn starts speak
 for the turn whose utterance it answers and only if it arrives inside that window. The server never
 re-sends a card already shown at the same or a better rank, so an expected article already on screen
 counts as a hit too; the ``strict`` figures leave those out.
+
+What the agent sees is scored per push (each ``suggestions`` event): is the card it puts on top an expected
+article of the call (top-1 precision), and is it a junk push, answering a turn that expects no article (a
+greeting, an identity answer, a closing). The panel is modelled as the widget's ``CardList.upsert`` keeps it
+(``assist/static/js/cards.js``: a push's cards go on top in rank order, cards already shown move up, the rest
+keep their order below; ``PANEL_VISIBLE`` stay unfolded), and read at the end of each request turn.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from eval.asr import score as asr_score
 from eval.callset import CallSpec, Timeline
 from summarize.numbers import number_values
 from summarize.uncertain import without_flagged
+
+PANEL_VISIBLE = 4  # cards the widget's suggestion list keeps unfolded (assist/static/js/app.js)
 
 Received = tuple[float, dict[str, Any]]
 """(monotonic receive time, event as sent)."""
@@ -48,6 +56,24 @@ class TurnResult:
     """Hits from this turn's window only (no card carried over from earlier turns)."""
     suggestion_latency_s: float | None = None
     final_latency_s: float | None = None
+    on_screen: list[str] | None = None
+    """Request turns: the panel's unfolded cards, top first, when the turn's window closed."""
+
+
+@dataclass(slots=True)
+class Push:
+    """One ``suggestions`` event as the agent saw it."""
+
+    at: float
+    """Seconds from ``call_started``."""
+    turn: int | None
+    """The customer turn it answers (None: its utterance matched no turn)."""
+    cards: list[str]
+    """Its cards in rank order: the first is the one it puts on top of the panel."""
+    top_expected: bool
+    """The top card is an expected article of the call (of any turn)."""
+    junk: bool
+    """Its turn expects no article: pushed after a greeting, an identity answer, a closing …"""
 
 
 @dataclass(slots=True)
@@ -69,6 +95,7 @@ class CallResult:
     summary_latency_s: float | None = None
     notes: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
+    pushes: list[Push] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +103,38 @@ class CallResult:
 
 def _rank_hit(suggested: Sequence[tuple[str, int]], expected: Sequence[str], k: int) -> bool:
     return any(a in expected and r <= k for a, r in suggested)
+
+
+def upsert(panel: list[str], items: Sequence[tuple[str, int]]) -> list[str]:
+    """The widget's suggestion list after a push (``CardList.upsert``, not a replace): the pushed cards on top
+    in rank order, the cards already there that were not pushed below them in their old order."""
+    pushed = [a for a, _ in sorted(items, key=lambda item: item[1])]
+    return [*dict.fromkeys(pushed), *(a for a in panel if a not in pushed)]
+
+
+PushEvent = tuple[float, int | None, list[tuple[str, int]]]
+"""(seconds from ``call_started``, the customer turn it answers, its (article, rank) items)."""
+
+
+def score_pushes(call: CallSpec, timeline: Timeline, pushes: Sequence[PushEvent],
+                 turns: Sequence[TurnResult]) -> list[Push]:
+    """Per push: top card expected, junk; per request turn: the panel when its window closed (``on_screen``)."""
+    wanted = {a for ids in call.expected.values() for a in ids}
+    out = []
+    for at, index, items in pushes:
+        cards = [a for a, _ in sorted(items, key=lambda item: item[1])]
+        junk = index is None or not call.expected.get(index)
+        out.append(Push(round(at, 3), index, cards, bool(cards) and cards[0] in wanted, junk))
+    for turn in turns:
+        if not turn.expected:
+            continue
+        deadline = timeline.next_customer_start(turn.index)
+        panel: list[str] = []
+        for at, _, items in pushes:
+            if deadline is None or at < deadline:
+                panel = upsert(panel, items)
+        turn.on_screen = panel[:PANEL_VISIBLE]
+    return out
 
 
 def score_call(
@@ -113,12 +172,14 @@ def score_call(
             turn.final_latency_s = max(0.0, last_final[turn.index] - spans[turn.index].speech_end)
 
     shown_before: list[tuple[float, str, int]] = []  # (arrival, article, rank) across the call
+    pushes: list[PushEvent] = []
     for recv, e in received:
         if e.get("type") != "suggestions":
             continue
         at = recv - t0
         items = [(str(i["article_id"]), int(i["rank"])) for i in e.get("items", [])]
         index = finals.get(e.get("utterance_id", ""))
+        pushes.append((at, index, items))
         if index is not None:
             deadline = timeline.next_customer_start(index)
             turn = turns[index]
@@ -138,6 +199,7 @@ def score_call(
         on_screen = [(a, r) for at, a, r in shown_before if at < spans[turn.index].speech_start]
         turn.hit1 = turn.hit1_strict or _rank_hit(on_screen, turn.expected, 1)
         turn.hit3 = turn.hit3_strict or _rank_hit(on_screen, turn.expected, 3)
+    result.pushes = score_pushes(call, timeline, pushes, turns)
 
     refs = [t.reference for t in turns]
     result.error_rate = round(asr_score(refs, [t.hypothesis for t in turns], call.language), 4)
@@ -190,12 +252,19 @@ def aggregate(results: Sequence[CallResult]) -> dict[str, Any]:
         hyps = [t.hypothesis for r in group for t in r.turns]
         by_lang[lang] = round(asr_score(refs, hyps, lang), 4) if refs else None
     scored = [r for r in results if r.fact_coverage is not None]
+    pushes = [p for r in results for p in r.pushes]
+    shown = [t for t in expected if t.on_screen is not None]
     return {
         "hit@1": _mean([bool(t.hit1) for t in expected]),
         "hit@3": _mean([bool(t.hit3) for t in expected]),
         "hit@1_strict": _mean([bool(t.hit1_strict) for t in expected]),
         "hit@3_strict": _mean([bool(t.hit3_strict) for t in expected]),
         "hit@3_untimed": _mean([bool(t.hit3) or _rank_hit(t.late, t.expected, 3) for t in expected]),
+        "pushes": len(pushes),
+        "push_top1_precision": _mean([p.top_expected for p in pushes]),
+        "junk_pushes": sum(p.junk for p in pushes),
+        "on_screen@1": _mean([bool(t.on_screen) and t.on_screen[0] in t.expected for t in shown]),
+        f"on_screen@{PANEL_VISIBLE}": _mean([any(a in t.expected for a in t.on_screen or []) for t in shown]),
         "suggestion_latency_s_p50": percentile(sugg, 50),
         "suggestion_latency_s_p95": percentile(sugg, 95),
         "final_latency_s_p50": percentile(finals, 50),

@@ -2,12 +2,19 @@
 
 A replay lays the turns end to end with a pause before each (``assist.replay.turns_to_legs``); the
 ``Timeline`` here reproduces that layout so events can be matched to the turn they answer.
+
+The committed call set is split (issue 12): ``dev`` (the older calls, tuned on) and ``test`` (written apart,
+other voices; report only). A row's ``split`` says which; a row without one is ``dev``. ``--split`` in
+``eval calls`` / ``eval summary`` reads the older file and ``calls_v2.jsonl`` beside it, over ``kb.jsonl`` +
+``kb_extra.jsonl`` (the new calls cite articles of both).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +22,12 @@ import numpy as np
 
 from assist.replay import TURN_GAP_S, ReplayTurn
 from eval.speech import SR, read_wav, speech_span, synthesize
+
+DATA = Path(__file__).parent / "data"
+SPLITS = ("dev", "test")
+SPLIT_KB = (DATA / "kb.jsonl", DATA / "kb_extra.jsonl")
+SPLIT_TEXT_CALLS = (DATA / "calls.jsonl", DATA / "calls_v2.jsonl")
+SPLIT_AUDIO_CALLS = (DATA / "calls_audio" / "calls_audio.jsonl", DATA / "calls_audio" / "calls_v2.jsonl")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,18 +94,48 @@ def parse_call(row: dict, base: Path) -> CallSpec:
     return CallSpec(row["id"], row.get("language", "ja"), turns, expected, list(row.get("facts") or []))
 
 
-def read_calls(path: Path, limit: int | None = None) -> list[CallSpec]:
+def in_split(row: dict, split: str | None) -> bool:
+    """``split`` None takes every row; a row without ``split`` is ``dev`` (every older call was tuned on)."""
+    return split is None or row.get("split", "dev") == split
+
+
+def read_calls(path: Path, limit: int | None = None, split: str | None = None) -> list[CallSpec]:
     calls = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            calls.append(parse_call(json.loads(line), path.parent))
+            row = json.loads(line)
+            if not in_split(row, split):
+                continue
+            calls.append(parse_call(row, path.parent))
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: {exc}") from exc
         if limit is not None and len(calls) >= limit:
             break
     return calls
+
+
+def read_split(paths: Sequence[Path], split: str | None, limit: int | None = None) -> list[CallSpec]:
+    """The calls of ``split`` from several files, in file order (``limit``: the first K in all)."""
+    calls: list[CallSpec] = []
+    for path in paths:
+        calls += read_calls(path, None if limit is None else limit - len(calls), split)
+        if limit is not None and len(calls) >= limit:
+            break
+    return calls
+
+
+def split_kb(paths: Sequence[Path] = SPLIT_KB) -> Path:
+    """One JSONL file holding ``paths`` (the evaluation server imports a single file); removed at exit."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", prefix="split-kb-",
+                                     delete=False) as f:
+        for path in paths:
+            text = path.read_text(encoding="utf-8")
+            f.write(text if text.endswith("\n") else text + "\n")
+    out = Path(f.name)
+    atexit.register(out.unlink, missing_ok=True)
+    return out
 
 
 Synth = Callable[[str, str, str], np.ndarray]

@@ -29,6 +29,9 @@ pre{background:#f5f7fa;padding:10px;overflow:auto;max-height:420px}
 _CARDS: tuple[tuple[str, str, str], ...] = (
     ("hit@1", "hit@1", "{:.2f}"),
     ("hit@3", "hit@3", "{:.2f}"),
+    ("push_top1_precision", "pushes whose top card is expected", "{:.2f}"),
+    ("junk_pushes", "junk pushes (turn expects no card)", "{:d}"),
+    ("on_screen@1", "top card right at request turn end", "{:.2f}"),
     ("suggestion_latency_s_p50", "speech end → card, p50", "{:.2f} s"),
     ("suggestion_latency_s_p95", "speech end → card, p95", "{:.2f} s"),
     ("final_latency_s_p95", "speech end → final text, p95", "{:.2f} s"),
@@ -87,13 +90,34 @@ def _calls_table(calls: list[dict[str, Any]]) -> str:
     for c in calls:
         expected = [t for t in c["turns"] if t["expected"]]
         sugg = [t["suggestion_latency_s"] for t in c["turns"] if t["suggestion_latency_s"] is not None]
+        pushes = c.get("pushes") or []
         rows.append([c["id"], c["language"], f'{c["metric"]} {_fmt(c["error_rate"], "{:.3f}")}',
                      f'{sum(bool(t["hit1"]) for t in expected)}/{len(expected)}',
                      f'{sum(bool(t["hit3"]) for t in expected)}/{len(expected)}',
+                     f'{sum(p["top_expected"] for p in pushes)}/{len(pushes)}', sum(p["junk"] for p in pushes),
                      " ".join(f"{s:.1f}" for s in sugg) or "–", _fmt(c["fact_coverage"], "{:.2f}"),
                      c["invented_numbers"], _fmt(c["summary_latency_s"], "{:.1f} s"), ", ".join(c["errors"]) or ""])
-    return _table(["call", "lang", "transcript", "hit@1", "hit@3", "card latencies (s)", "facts", "invented",
-                   "notes after", "errors"], rows, numeric=(6, 7, 8))
+    return _table(["call", "lang", "transcript", "hit@1", "hit@3", "pushes: top expected", "junk pushes",
+                   "card latencies (s)", "facts", "invented", "notes after", "errors"], rows, numeric=(6, 8, 9, 10))
+
+
+def _pushes(calls: list[dict[str, Any]]) -> str:
+    """Junk pushes and pushes with a wrong top card, then what was on screen when each request turn ended."""
+    bad = []
+    for c in calls:
+        said = {t["index"]: t["reference"] for t in c["turns"]}
+        for p in c.get("pushes") or []:
+            if p["junk"] or not p["top_expected"]:
+                why = "junk (turn expects no card)" if p["junk"] else "top card not expected"
+                bad.append([c["id"], _fmt(p["turn"]), why, said.get(p["turn"], "–"), ", ".join(p["cards"]) or "–"])
+    parts = [_table(["call", "turn", "why", "said", "cards pushed (top first)"], bad) if bad
+             else '<p class="good">Every push put an expected card on top, none answered a turn expecting none.</p>']
+    shown = [[c["id"], t["index"], t["reference"], ", ".join(t["expected"]), ", ".join(t["on_screen"] or []) or "–"]
+             for c in calls for t in c["turns"] if t.get("on_screen") is not None]
+    if shown:
+        parts.append("<p class='muted'>The panel's unfolded cards, top first, when each request turn ended:</p>")
+        parts.append(_table(["call", "turn", "said", "expected", "on screen"], shown))
+    return "".join(parts)
 
 
 def _misses(rows: list[dict[str, Any]]) -> str:
@@ -148,6 +172,9 @@ def render(report: dict[str, Any], images: dict[str, str]) -> str:
                  _img(images, "timelines", "call timelines"),
                  "<h2>Per call</h2>", _calls_table(report["calls"]), _img(images, "per_call", "per-call figures"),
                  "<h2>Missed cards, then the slowest cards</h2>", _misses(report["worst_call_misses"]),
+                 "<h2>What the agent saw: pushes</h2><p class='muted'>Each <code>suggestions</code> event is a push; "
+                 "the panel is modelled as the widget keeps it (a push's cards on top in rank order, older cards "
+                 "below).</p>", _pushes(report["calls"]),
                  "<h2>After-call notes from the live transcript</h2><p class='muted'>Facts and numbers are "
                  "checked against what was said (the script), so recognition errors that reach the notes "
                  "count against them.</p>", _notes(report["calls"])]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from assist.config import load_settings
+from eval.callset import SPLIT_KB, SPLIT_TEXT_CALLS, SPLITS, in_split
 from summarize.base import ArticleRef, Turn
 from summarize.factcheck import grounded_numbers
 from summarize.factory import build_summarizer
@@ -54,8 +55,12 @@ def _turns(call: dict[str, Any], where: str) -> list[Turn]:
 
 
 def _articles(call: dict[str, Any], kb: dict[str, dict[str, Any]]) -> list[ArticleRef]:
-    ids = dict.fromkeys(i for ids in call.get("expected", {}).values() for i in ids)
-    return [ArticleRef(i, kb[i]["title"], kb[i].get("category")) for i in ids if i in kb]
+    """The expected articles, each tied to the first turn expecting it (as the session ties its top cards)."""
+    first: dict[str, int] = {}
+    for turn, ids in sorted(call.get("expected", {}).items(), key=lambda kv: int(kv[0])):
+        for i in ids:
+            first.setdefault(i, int(turn))
+    return [ArticleRef(i, kb[i]["title"], kb[i].get("category"), turn=t) for i, t in first.items() if i in kb]
 
 
 def _lines(notes: CallNotes) -> list[str]:
@@ -90,17 +95,22 @@ def score_call(call: dict[str, Any], notes: CallNotes, turns: list[Turn],
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval summary", description=__doc__)
-    parser.add_argument("--calls", type=Path, default=Path(__file__).parent / "data" / "calls.jsonl")
-    parser.add_argument("--kb", type=Path, default=None, help="Knowledge base (default: kb.jsonl beside --calls)")
+    parser.add_argument("--calls", type=Path, help="calls.jsonl (default: eval/data/calls.jsonl; with --split the "
+                        "committed call set, calls_v2.jsonl too)")
+    parser.add_argument("--split", choices=SPLITS, help="Only the calls of this split (tune on dev, report test)")
+    parser.add_argument("--kb", type=Path, default=None, help="Knowledge base (default: kb.jsonl beside --calls; "
+                        "with --split: kb.jsonl + kb_extra.jsonl)")
     parser.add_argument("--config", type=Path, default=None, help="Settings TOML (summarize.backend etc.)")
     parser.add_argument("--json", action="store_true", help="Print each call's notes as a JSON line")
     args = parser.parse_args(argv)
 
     try:
-        calls = _read_jsonl(args.calls)
-        kb_path = args.kb or args.calls.with_name("kb.jsonl")
-        kb = {a["id"]: a for a in _read_jsonl(kb_path)} if args.kb or kb_path.is_file() else {}
-        turns_of = [_turns(c, f"{args.calls}: call {c.get('id', i)}") for i, c in enumerate(calls)]
+        call_set = args.split is not None and args.calls is None
+        paths = list(SPLIT_TEXT_CALLS) if call_set else [args.calls or SPLIT_TEXT_CALLS[0]]
+        calls = [c for p in paths for c in _read_jsonl(p) if in_split(c, args.split)]
+        kb_paths = [args.kb] if args.kb else list(SPLIT_KB) if call_set else [paths[0].with_name("kb.jsonl")]
+        kb = {a["id"]: a for p in kb_paths if args.kb or call_set or p.is_file() for a in _read_jsonl(p)}
+        turns_of = [_turns(c, f"call {c.get('id', i)}") for i, c in enumerate(calls)]
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,22 @@ _EN_WEEKDAY = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturda
 _JA_WEEKDAY = re.compile(r"[月火水木金土日]曜日?")
 _EN_AMOUNT = re.compile(r"[$¥€£]\s?\d[\d,]*(?:\.\d+)?|\b\d[\d,]*(?:\.\d+)?\s?(?:dollars|yen|euros|pounds)\b",
                         re.IGNORECASE)
+# Names the customer says: places (大阪市, Denver) and shops or companies (ローソン, Netflix); never people's names.
+_JA_ERAS = {"明治", "大正", "昭和", "平成", "令和"}
+_JA_SHOP_AFTER = re.compile(r"^(?:で(?:買|購入|注文|使|利用|支払|払)|から(?:の)?(?:請求|引き落とし|引落|メール|荷物|電話))")
+_JA_SHOP_WORD = re.compile(r"^(?:お?店|店舗|支店|本店|駅|ショップ|モール|デパート|百貨店)$")
+# お店は梅田のユニバースシューズで / 利用先はABCストアです: the shop named after the word for it
+_JA_SHOP_IS = re.compile(r"(?:お店|店名|加盟店|利用先|ご利用先|ショップ|サイト)(?:の名前)?(?:は|が|って)"
+                         r"(?:[^、。\s]{1,8}?の)?([ァ-ヶーA-Za-zＡ-Ｚａ-ｚ0-9０-９・&＆\u4e00-\u9fff]{2,20}?)"
+                         r"(?=で|です|っていう|という|って|、|。|$)")
+_JA_CALLED = re.compile(r"([ァ-ヶーA-Za-zＡ-Ｚａ-ｚ0-9０-９・&＆]{3,})(?:という|っていう|って)(?:お?店|ところ|サイト|会社|ショップ|アプリ)")
+_EN_NAME = re.compile(r"\b(?:at|from|to|in|with|by|called)\s+((?:[A-Z][\w&'.-]*)(?:\s+[A-Z][\w&'.-]*){0,2})")
+_EN_NOT_NAMES = {"I", "I'm", "I've", "I'll", "The", "My", "Our", "Your", "A", "An", "This", "That", "It", "Monday", "Tuesday",
+                 "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Today", "Tomorrow"}
+_EN_PLACE_BEFORE = re.compile(r"\b(?:move|moving|moved|live|living|lived|relocat\w*|transfer\w*|out|over)\s+(?:\w+\s+)?$",
+                              re.IGNORECASE)
+_EN_PERSON_BEFORE = re.compile(r"\b(?:talk|talked|speak|spoke|ask|asked|name is|this is)\s*$", re.IGNORECASE)
+_EN_PLAN_BEFORE = re.compile(r"\b(?:switch|change|upgrade|downgrade)\w*\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
 _EN_COUNT_UNITS = {"business", "days", "day", "weeks", "week", "months", "month", "items", "item", "cards", "times",
                    "gb", "gigabytes", "lines", "hours", "minutes", "years", "packages", "boxes", "orders"}
 
@@ -91,6 +107,58 @@ def _ja_entities(text: str, turn: int) -> list[Entity]:
     return out
 
 
+def _ja_names(text: str, turn: int) -> list[Entity]:
+    """Proper nouns (SudachiPy) other than people's names and eras: places, else shops and companies; a place
+    name someone bought at (アマゾンで買った) is a shop. A surname-like word alone before の and a shop
+    (梅田のユニバースシューズっていうお店) is the shop's place."""
+    out: list[Entity] = []
+    morphs = list(tokenize(text))
+    named = [*_JA_CALLED.finditer(text), *_JA_SHOP_IS.finditer(text)]
+    shops = {c.start(1) for c in named}
+    for i, m in enumerate(morphs):
+        pos = m.part_of_speech()
+        if pos[1] != "固有名詞" or m.surface() in _JA_ERAS or len(m.surface()) < 2:
+            continue
+        if pos[2] == "人名":
+            alone = not any(x.part_of_speech()[2] == "人名" for x in morphs[max(0, i - 1):i] + morphs[i + 1:i + 2])
+            before_shop = i + 2 < len(morphs) and morphs[i + 1].surface() == "の" and (
+                morphs[i + 2].begin() in shops or morphs[i + 2].part_of_speech()[1] == "固有名詞"
+                or _JA_SHOP_WORD.match(morphs[i + 2].surface()))
+            if alone and before_shop:
+                out.append(_entity("place", m.surface(), None, turn))
+            continue
+        after = "".join(x.surface() for x in morphs[i + 1:i + 4])
+        kind: EntityKind = "place" if pos[2] == "地名" and not _JA_SHOP_AFTER.match(after) else "organization"
+        out.append(_entity(kind, m.surface(), None, turn))
+    for c in named:
+        if not any(e.text == c.group(1) for e in out):
+            out.append(_entity("organization", c.group(1), None, turn))
+    return out
+
+
+def _en_names(text: str, turn: int) -> list[Entity]:
+    """Capitalized names after at / from / to / in …: places when the caller moves or lives there, else shops
+    and companies (a charge from Netflix, bought at Walmart)."""
+    out: list[Entity] = []
+    for m in _EN_NAME.finditer(text):
+        words = m.group(1).split()
+        while words and (words[0] in _EN_NOT_NAMES or words[0].lower() in _EN_MONTHS):
+            words = words[1:]
+        words = [w.rstrip(".'") for w in words]
+        if not words or words[0] in _EN_NOT_NAMES or words[0].lower() in _EN_MONTHS:
+            continue
+        name = " ".join(words[: next((i for i, w in enumerate(words) if w in _EN_NOT_NAMES or w.lower() in _EN_MONTHS),
+                                     len(words))])
+        before = text[max(0, m.start() - 40):m.start()]
+        if _EN_PERSON_BEFORE.search(before):
+            continue
+        kind: EntityKind = "product" if _EN_PLAN_BEFORE.search(before) and m.group(0).startswith("to ") else \
+            "place" if _EN_PLACE_BEFORE.search(before) or m.group(0).startswith("in ") else "organization"
+        if name:
+            out.append(_entity(kind, name, None, turn))
+    return out
+
+
 def _en_entities(text: str, turn: int) -> list[Entity]:
     out: list[Entity] = []
     for m in _EN_AMOUNT.finditer(text):
@@ -122,6 +190,8 @@ def extract_entities(turns: Sequence[Turn], language: str) -> list[Entity]:
     merged: dict[tuple[str, str], Entity] = {}
     for turn in turns:
         found = _ja_entities(turn.text, turn.index) if language == "ja" else _en_entities(turn.text, turn.index)
+        if turn.speaker == "customer":  # what the caller names; the agent's own company name is no news
+            found += _ja_names(turn.text, turn.index) if language == "ja" else _en_names(turn.text, turn.index)
         for e in found:
             key = (e.kind, e.value or e.text) if e.kind in ("amount", "date", "time") else (e.kind, e.text)
             if key in merged:

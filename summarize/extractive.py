@@ -2,7 +2,9 @@
 
 No bundled generative model writes trustworthy Japanese notes on a CPU (docs/ARCHITECTURE.md), so the
 default picks the call's own sentences: the customer's request (用件), what the agent reports as done
-(対応内容), what was promised or asked for (次回対応), and the outcome (結果), each linked to its turns.
+(対応内容), what was promised or asked for (次回対応), and the outcome (結果), each linked to its turns. A call
+with several requests (a lost card, then a payment change) gets a 用件 line for each, its handling in call
+order and a result per request (``CallNotes.requests``).
 Text is masked first by the service's ``Masker`` (numbers split across a speaker's turns included) and
 cleaned of fillers; the fact check runs last, as for every backend.
 """
@@ -14,11 +16,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from retrieval.turns import TurnKind, classify_turn, should_query
 from summarize.base import ArticleRef, Turn
 from summarize.entities import extract_entities
 from summarize.factcheck import fact_check
 from summarize.masking import Masker
-from summarize.notes import CallNotes, NoteLine, Outcome
+from summarize.notes import CallNotes, NoteLine, Outcome, RequestNote
 from summarize.numbers import number_values
 from summarize.text import Aspect, aspect, content_length, split_clauses, split_sentences, strip_fillers
 from summarize.uncertain import mark_uncertain
@@ -66,11 +69,50 @@ _ESCALATED = {
     "en": re.compile(r"\b(?:escalat\w*|supervisor|specialist|transfer\w*|another department|claims team|"
                      r"technical team|manager)\b", re.IGNORECASE),
 }
-_EXPLAINS = {
-    "ja": re.compile(r"により|によって|のため|ため、|原因|理由|加え"),
-    "en": re.compile(r"\b(?:because|due to|caused by|since|reason)\b", re.IGNORECASE),
+_EXPLAINS = {  # reasons, conditions and states the agent told the customer (立ち会いは不要です, it shipped)
+    "ja": re.compile(r"により|によって|のため|ため、|原因|理由|加え|必要|不要|対象|無料|できません|使えません|かかりません|"
+                     r"いただけません|発送|出荷|到着"),
+    "en": re.compile(r"\b(?:because|due to|caused by|since|reason|required|no need|free|eligible|only|can't|cannot|"
+                     r"won't|shipped|delivered|tracking number|in transit|on its way)\b", re.IGNORECASE),
+}
+# What a customer says before the request itself (ちょっと聞きたいことがあって, "I have a quick question").
+_PREAMBLE = {
+    "ja": (re.compile(r"もしもし|すみません|すいません|ちょっと|あの|えっと|実は|[、。,.\s]"),
+           re.compile(r"(?:(?:お?聞き|伺い|お伺い|確認|相談|質問|問い合わせ|お願い)したい|聞きたい|教えてほしい|"
+                      r"教えていただきたい)(?:こと|ん|の|事)(?:が|で)?(?:あって|ありまして|ございまして|あるんです(?:けど|が)?|"
+                      r"です(?:が|けど)?|なんです(?:が|けど)?)?|(?:質問|相談|お願い)が(?:あって|ありまして|あるんです(?:けど|が)?)")),
+    "en": (re.compile(r"\b(?:hi|hello|hey|so|um+|uh+|yeah|well)\b|[,.!?\s]", re.IGNORECASE),
+           re.compile(r"(?:ihave|i'vegot|igot)(?:a|one|some)(?:quick|small)?questions?|ineed(?:some)?help(?:withsomething)?|"
+                      r"quickquestion|canyouhelpme|iwashopingyoucouldhelp(?:me)?", re.IGNORECASE)),
+}
+# A request the customer adds to the one under way (商品券に替えたいです) joins its 用件 line.
+_WANTS = {
+    "ja": re.compile(r"たい|ほしい|欲しい|ください|てもらえ|ていただけ|お願いでき"),
+    "en": re.compile(r"^(?!(?:do|does|did|will|when|how|what|where|is|are)\b).*\b(?:i'd like|i would like|i want|"
+                     r"i need to|can you|could you|would you|please)\b", re.IGNORECASE),  # "Do I need to …?" asks
+}
+# Courtesy that reads like a request or a promise but asks and promises nothing.
+_COURTESY = {
+    "ja": re.compile(r"お気をつけ|ご安心ください|お大事に|ごゆっくり|よろしくお願い"),
+    "en": re.compile(r"\b(?:take care|have a (?:nice|good|great) (?:day|evening|trip|weekend)|enjoy (?:your|the))\b",
+                     re.IGNORECASE),
 }
 _RESTATES = re.compile(r"(?:ですね|でございますね)。?$")
+# A later turn that opens like this and asks for something starts another request (あと、… も変えたいんですが).
+_NEW_TOPIC = {
+    "ja": re.compile(r"^(?:あと|それと|それから|もう一つ|もうひとつ|もう一点|ついでに|別件|ほかに|他に|それとは別に|"
+                     r"あともう一つ|あともうひとつ)"),
+    "en": re.compile(r"^(?:also|and also|one more thing|another thing|while i have you|oh,? and|and one more|"
+                     r"there's (?:also|one more)|i also)\b", re.IGNORECASE),
+}
+# The agent's question a request may answer: "anything else?" invites one; any other question gets an answer.
+_ANYTHING_ELSE = {
+    "ja": re.compile(r"ほかに|他に|ほかの|他の|以上|何かございます|なにかございます"),
+    "en": re.compile(r"\b(?:anything else|something else|other questions?|else (?:can|could) I)\b", re.IGNORECASE),
+}
+_SEVERITY = {"unknown": 0, "resolved": 1, "pending": 2, "escalated": 3}
+NEW_REQUEST_CUES = 2  # request cues a later turn needs, without an article or an opener, to be a new request …
+NEW_REQUEST_OVERLAP = 0.25  # … and the most of its content bigrams the earlier requests may share
 _PENDING = {
     "ja": re.compile(r"折り返し|確認のうえ|確認の上|確認して|調査|後日|改めて|お調べして|確認でき次第"),
     "en": re.compile(r"\b(?:call you back|get back to you|investigat\w*|look into|follow up|contact you)\b",
@@ -83,6 +125,7 @@ def _bigrams(text: str) -> set[str]:
     return {t[i:i + 2] for i in range(len(t) - 1)}
 
 
+_CONTENT_CHAR = re.compile(r"[\u4e00-\u9fff\u30a1-\u30faA-Za-z0-9]")  # kanji, katakana, Latin, digits
 _POLITE_GRAMS = _bigrams("でございますね") | _bigrams("ですね") | _bigrams("ご心配ご不便")
 
 
@@ -117,14 +160,39 @@ class ExtractiveSummarizer:
         if not self.has_content(masked, lang):
             return CallNotes(status="insufficient_content", language=lang, backend=self.name)
         sentences = self._sentences(masked, lang)
-        actions = self._actions(sentences, lang)
-        follow_ups = self._follow_ups(sentences, lang)
+        requests = self._requests(sentences, masked, articles, lang)
+        starts = [r[0].turn for r in requests] or [0]
+        last = max((t.index for t in masked), default=0)
+        spans = [(0 if i == 0 else start, (starts[i + 1] - 1) if i + 1 < len(starts) else last)
+                 for i, start in enumerate(starts)]
+        # each request's handling, in call order: its done actions, what was explained, what was promised
+        parts = [(self._actions(sentences, lang, span), self._follow_ups(sentences, lang, span)) for span in spans]
+        inquiry: list[NoteLine] = []
+        for chosen in requests:
+            inquiry.extend(self._inquiry(chosen, sentences, lang))
+        inquiry = _dedupe(inquiry)
+        actions = _dedupe([line for done, _ in parts for line in done], inquiry)
+        follow_ups = _dedupe([line for _, later in parts for line in later], inquiry + actions)
         result, result_line = self._result(sentences, actions, follow_ups, lang)
-        inquiry = self._inquiry(sentences, articles, lang)
-        articles = self._request_articles(inquiry, articles)
-        if articles and inquiry:
-            titles = _LABELS[lang]["sep"].join(dict.fromkeys(a.title for a in articles))
-            inquiry.append(NoteLine(text=_LABELS[lang]["articles"] + titles, turns=[inquiry[0].turns[0]]))
+        querying = {t.index for t in masked if t.speaker == "customer" and should_query(classify_turn(t.text, lang))}
+        named = self._request_articles(starts[0] if requests else None, querying, articles)
+        if named and inquiry:
+            titles = _LABELS[lang]["sep"].join(dict.fromkeys(a.title for a in named))
+            tied = sorted({a.turn for a in named if a.turn is not None}) or [inquiry[0].turns[0]]
+            inquiry.append(NoteLine(text=_LABELS[lang]["articles"] + titles, turns=tied))
+        notes_requests: list[RequestNote] = []
+        results: list[tuple[Outcome, NoteLine | None]] = []
+        for chosen, (lo, hi), (done, later) in zip(requests, spans, parts, strict=False):
+            results.append(self._result([s for s in sentences if lo <= s.turn <= hi], done, later, lang))
+            ids = dict.fromkeys(a.article_id for a in named if a.turn is not None and lo <= a.turn <= hi)
+            notes_requests.append(RequestNote(turn=chosen[0].turn, until=hi, result=results[-1][0],
+                                              articles=list(ids)))
+        if len(results) > 1:  # the call is as settled as its least settled request; an action done shows it best
+            worst = max(_SEVERITY[outcome] for outcome, _ in results)
+            least = [(o, line) for o, line in results if _SEVERITY[o] == worst]
+            explained = _LABELS[lang]["explained"]
+            result, result_line = next((r for r in reversed(least) if r[1] and not r[1].text.startswith(explained)),
+                                       least[-1])
         return CallNotes(
             language=lang,
             backend=self.name,
@@ -134,7 +202,8 @@ class ExtractiveSummarizer:
             result_line=result_line,
             follow_ups=follow_ups,
             entities=extract_entities(masked, lang),
-            disposition=self.disposition(articles),
+            requests=notes_requests,
+            disposition=self.disposition(named),
         )
 
     def has_content(self, turns: Sequence[Turn], lang: str) -> bool:
@@ -160,51 +229,99 @@ class ExtractiveSummarizer:
                         out.append(_Sentence(t.index, t.speaker, text, aspect(text, lang, t.speaker)))
         return out
 
-    def _inquiry(self, sentences: list[_Sentence], articles: Sequence[ArticleRef], lang: str) -> list[NoteLine]:
-        """The customer turn that states the request (its request sentences), plus the agent's restatement."""
-        title_grams = set().union(*(_bigrams(a.title) for a in articles)) if articles else set()
+    def _requests(self, sentences: list[_Sentence], turns: Sequence[Turn], articles: Sequence[ArticleRef],
+                  lang: str) -> list[list[_Sentence]]:
+        """Each distinct request's sentences (the customer's words stating it), in call order.
+
+        The first is the first customer turn that asks for something, as before. A later turn the turn
+        classifier would search for (no closing, no identity answer) is another request when the service
+        matched it an article no earlier request had (and the agent's turns did not leave it unconfirmed), or
+        when it asks plainly (``NEW_REQUEST_CUES``) about what the earlier requests did not mention, or opens
+        with あと / それと / "also" and asks. A follow-up question on the same matter (いつ届きますか) is none; a
+        later turn that asks for more of the request under way (それを25センチにしてほしいんです) joins it."""
+        title_grams = {g for a in articles for g in _bigrams(a.title) if _CONTENT_CHAR.search(g)}  # not った, のご
         customer = [s for s in sentences if s.speaker == "customer" and not _IDENTITY[lang].search(s.text)]
 
         def score(s: _Sentence) -> float:
+            if _is_preamble(s.text, lang):
+                return 0.0
             return 2.0 * len(_REQUEST[lang].findall(s.text)) + len(_bigrams(s.text) & title_grams) / 4
 
-        first = next((s for s in customer if score(s) >= 1.0), customer[0] if customer else None)
+        stated = [s for s in customer if not _is_preamble(s.text, lang)] or customer
+        first = next((s for s in customer if score(s) >= 1.0), stated[0] if stated else None)
         if first is None:
             return []
-        chosen = [s for s in customer if s.turn == first.turn and (score(s) > 0 or s is first)]
-        lines = self._merge(chosen, lang)
-        restated = next((s for s in sentences if s.turn > first.turn and s.speaker == "agent"), None)
+        requests = [[s for s in customer if s.turn == first.turn and (score(s) > 0 or s is first)]]
+        said = set().union(*(_bigrams(s.text) for s in requests[0]))
+        seen = {a.article_id for a in articles if a.turn is not None and a.turn <= first.turn}
+        text_of = {t.index: t.text for t in turns}
+        # the turn classifier already left identity answers out: a later request may name an address to change
+        for turn in sorted({s.turn for s in sentences if s.speaker == "customer" and s.turn > first.turn}):
+            own = [s for s in sentences if s.speaker == "customer" and s.turn == turn]
+            tied = {a.article_id for a in articles if a.turn == turn and _trusted(a)}
+            if not should_query(classify_turn(text_of.get(turn, ""), lang)):
+                continue
+            cues = sum(len(_REQUEST[lang].findall(s.text)) for s in own)
+            grams = set().union(*(_bigrams(s.text) for s in own)) - _POLITE_GRAMS
+            fresh = bool(grams) and len(grams & said) < NEW_REQUEST_OVERLAP * len(grams)
+            asked = next((s for s in reversed(sentences) if s.turn < turn and s.speaker == "agent"), None)
+            answers = asked is not None and asked.aspect == "question" and asked.turn == turn - 1 \
+                and not _ANYTHING_ELSE[lang].search(asked.text)  # どちらでのご利用でしょうか → an answer, no request
+            opens = bool(cues) and bool(_NEW_TOPIC[lang].match(own[0].text))
+            if opens or (not answers and ((tied - seen) or (cues >= NEW_REQUEST_CUES and fresh))):
+                requests.append([s for s in own if score(s) > 0] or own[:1])
+                said |= grams
+            else:  # more of the request under way: それを25センチにしてほしいんです
+                requests[-1].extend(s for s in own if _WANTS[lang].search(s.text) and score(s) > 0)
+            seen |= tied
+        return requests
+
+    def _inquiry(self, chosen: list[_Sentence], sentences: list[_Sentence], lang: str) -> list[NoteLine]:
+        """One request's 用件 line (the sentences stating it, of its turn and of later turns adding to it), plus
+        the agent's restatement."""
+        joiner = "" if lang == "ja" else " "
+        lines = [NoteLine(text=joiner.join(s.text for s in chosen), turns=list(dict.fromkeys(s.turn for s in chosen)))]
+        turn = chosen[0].turn
+        restated = next((s for s in sentences if s.turn > turn and s.speaker == "agent"), None)
         if lang == "ja" and restated is not None and _RESTATES.search(restated.text) \
                 and _bigrams(restated.text) & _bigrams("".join(s.text for s in chosen)) - _POLITE_GRAMS:
             lines.append(NoteLine(text=restated.text, turns=[restated.turn]))
         return lines
 
     @staticmethod
-    def _request_articles(inquiry: list[NoteLine], articles: Sequence[ArticleRef]) -> list[ArticleRef]:
-        """The articles that answered the request turn; all of them when none is tied to it (or turns are
-        unknown). Cards for a later "thank you" are not what the call was about."""
-        request = {t for line in inquiry for t in line.turns}
-        tied = [a for a in articles if a.turn is not None and a.turn in request]
-        return (tied or list(articles))[:NAMED_ARTICLES]
+    def _request_articles(first: int | None, querying: set[int], articles: Sequence[ArticleRef]) -> list[ArticleRef]:
+        """The 該当FAQ articles: those matched for the call's request turns (from the first request on), in call
+        order, leaving out any the agent's turns did not confirm or that came up below ``high`` (when known).
+        With no turns known, every such article. Cards for a "thank you" or a birth date are not what the call
+        was about."""
+        trusted = [a for a in articles if _trusted(a)]
+        tied = sorted((a for a in trusted if a.turn is not None and a.turn in querying
+                       and (first is None or a.turn >= first)), key=lambda a: a.turn or 0)
+        return (tied or [a for a in trusted if a.turn is None])[:NAMED_ARTICLES]
 
-    def _actions(self, sentences: list[_Sentence], lang: str) -> list[NoteLine]:
+    def _actions(self, sentences: list[_Sentence], lang: str, span: tuple[int, int] | None = None) -> list[NoteLine]:
         """Done actions, then (marked as explanations) what the agent told the customer with a figure or
-        a reason in it: 対応内容 in Japanese notes covers both."""
+        a reason in it: 対応内容 in Japanese notes covers both. ``span``: only these turns (one request's)."""
+        if span is not None:
+            sentences = [s for s in sentences if span[0] <= s.turn <= span[1]]
         done = [s for s in sentences if s.speaker == "agent" and s.aspect == "done"]
         explained = [
             s for s in sentences
-            if s.speaker == "agent" and s.aspect == "other" and not _IDENTITY[lang].search(s.text)
-            and (number_values(s.text, lang) or _EXPLAINS[lang].search(s.text)) and not _RESTATES.search(s.text)
-        ]
+            if s.speaker == "agent" and s.aspect == "other" and not _RESTATES.search(s.text)
+            and (_EXPLAINS[lang].search(s.text) or (number_values(s.text, lang) and not _IDENTITY[lang].search(s.text)))
+        ]  # a reason or a state may name the e-mail it went to; a figure beside an identity word is identity data
         lines = self._merge(done, lang)[: self.max_lines]
         for line in self._merge(explained, lang)[:3]:
             lines.append(line.model_copy(update={"text": _LABELS[lang]["explained"] + line.text}))
         return lines
 
-    def _follow_ups(self, sentences: list[_Sentence], lang: str) -> list[NoteLine]:
+    def _follow_ups(self, sentences: list[_Sentence], lang: str, span: tuple[int, int] | None = None
+                    ) -> list[NoteLine]:
         picked: list[_Sentence] = []
         for i, s in enumerate(sentences):
             if s.aspect not in ("promise", "request"):
+                continue
+            if span is not None and not span[0] <= s.turn <= span[1]:
                 continue
             strong = _STRONG_PROMISE[lang].search(s.text)
             if _IMMEDIATE[lang].search(s.text) and not strong:
@@ -213,6 +330,11 @@ class ExtractiveSummarizer:
                 continue
             if s.speaker == "agent" and s.aspect == "promise" and _done_later(s, sentences[i + 1:]):
                 continue
+            if _COURTESY[lang].search(s.text) and not strong:
+                continue
+            if s.speaker == "customer" and content_length(s.text, lang) <= (5 if lang == "ja" else 2) \
+                    and classify_turn(s.text, lang) in (TurnKind.CLOSING, TurnKind.GREETING):
+                continue  # 助かります, 失礼します
             picked.append(s)
         lines = []
         for s in picked[-self.max_lines:]:
@@ -259,6 +381,17 @@ class ExtractiveSummarizer:
         return _dedupe(lines)
 
 
+def _is_preamble(text: str, lang: str) -> bool:
+    """The sentence only announces a request to come (ちょっと聞きたいことがあって)."""
+    noise, preamble = _PREAMBLE[lang]
+    return bool(preamble.fullmatch(noise.sub("", text)))
+
+
+def _trusted(article: ArticleRef) -> bool:
+    """Neither known unconfirmed by the agent's turns nor known to have come up below ``high``."""
+    return article.confirmed is not False and article.confidence in (None, "high")
+
+
 def _done_later(promise: _Sentence, later: Sequence[_Sentence]) -> bool:
     """A promise the agent carried out on the call (解除いたします … 解除いたしました) is no follow-up."""
     grams = _bigrams(promise.text)
@@ -266,8 +399,9 @@ def _done_later(promise: _Sentence, later: Sequence[_Sentence]) -> bool:
                for s in later)
 
 
-def _dedupe(lines: list[NoteLine]) -> list[NoteLine]:
-    seen: set[str] = set()
+def _dedupe(lines: list[NoteLine], earlier: Sequence[NoteLine] = ()) -> list[NoteLine]:
+    """Each text once, and none already in ``earlier`` (another section): nothing is listed twice."""
+    seen = {re.sub(r"\W", "", line.text.lower()) for line in earlier}
     out = []
     for line in lines:
         key = re.sub(r"\W", "", line.text.lower())

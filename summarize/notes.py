@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Outcome = Literal["resolved", "pending", "escalated", "unknown"]
-EntityKind = Literal["date", "time", "amount", "count", "product", "phone", "card", "person", "other"]
+EntityKind = Literal["date", "time", "amount", "count", "product", "phone", "card", "person", "place", "organization",
+                     "other"]
 
 
 class NoteLine(BaseModel):
@@ -27,6 +28,16 @@ class Entity(BaseModel):
     turns: list[int] = Field(default_factory=list)
 
 
+class RequestNote(BaseModel):
+    """One distinct customer request of the call. Its 用件 line is the inquiry line of ``turn``; the action and
+    follow-up lines whose first turn lies in ``turn`` … ``until`` are its 対応内容 and 次回対応."""
+
+    turn: int = Field(description="The customer turn that states the request")
+    until: int = Field(description="Its last turn: the one before the next request (or the call's last)")
+    result: Outcome = "unknown"
+    articles: list[str] = Field(default_factory=list, description="Ids of its 該当FAQ articles")
+
+
 class CallNotes(BaseModel):
     status: Literal["ok", "insufficient_content"] = "ok"
     language: str = "ja"
@@ -40,6 +51,9 @@ class CallNotes(BaseModel):
     to_confirm: list[Entity] = Field(
         default_factory=list, description="Numbers the recognizer was unsure of that the notes repeat: marked "
         "(要確認) in their lines, kept out of `entities`; the agent confirms them with the caller")
+    requests: list[RequestNote] = Field(
+        default_factory=list, description="Each distinct request in call order (a lost card, then a payment change) "
+        "with its own result; `result` is the call's")
     disposition: str | None = Field(None, description="Wrap-up category, from the knowledge base's categories")
     flags: list[str] = Field(default_factory=list, description="Fact-check findings")
     edited: bool = Field(False, description="An agent edited these notes")

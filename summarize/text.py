@@ -34,7 +34,8 @@ def split_sentences(text: str, language: str) -> list[str]:
 
 
 _JA_CLAUSE = re.compile(r"(?<=ました、)|(?<=まして、)|(?<=ましたので、)|(?<=ましたが、)|(?<=ですので、)")
-_EN_CLAUSE = re.compile(r",?\s+(?:and|so)\s+(?=(?:it|we|you|I|they|this|that|your|a|the)\b[^.]*?\b(?:will|'ll)\b)")
+_EN_CLAUSE = re.compile(r",?\s+(?:and|so)\s+(?=(?:it|we|you|I|they|this|that|your|a|the)\b[^.]*?"
+                        r"\b(?:will|'ll|should (?:arrive|get|receive|see|reach)|within \d))")
 
 
 def split_clauses(sentence: str, language: str) -> list[str]:
@@ -104,7 +105,7 @@ def _ja_aspect(sentence: str, speaker: str) -> Aspect:
         return "done"
     if _JA_PROMISE_WORDS.search(s):
         return "promise"
-    if _JA_STATE_END.search(s):
+    if _JA_STATE_END.search(s) or s.endswith("ません"):  # セール品には使えません: a statement, no promise
         return "other"
     ends_masu = any(m.normalized_form() == "ます" for m in morphs[-3:]) or morphs[-1].part_of_speech()[0] == "動詞"
     if ends_masu:
@@ -117,9 +118,10 @@ def _ja_aspect(sentence: str, speaker: str) -> Aspect:
 
 
 def _ja_customer_aspect(s: str, morphs: list[Morpheme]) -> Aspect:
-    """A customer's promise is first-person volitional: 送ります, 出しておきます, 考えます (not ください)."""
+    """A customer's promise is first-person volitional: 送ります, 出しておきます, 考えます (not ください, nor a state
+    such as 点滅してます)."""
     last = morphs[-1]
-    if last.normalized_form() != "ます" or re.search(r"ください|お願い|たい|ません", s):
+    if last.normalized_form() != "ます" or re.search(r"ください|お願い|たい|ません|(?:て|で)(?:い|おり)?ます$", s):
         return "other"
     verbs = [m.dictionary_form() for m in morphs[-5:] if m.part_of_speech()[0] == "動詞"]
     if verbs and verbs[0] not in _JA_STATE_VERBS | {"待つ", "分かる", "わかる"}:

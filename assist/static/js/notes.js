@@ -5,7 +5,9 @@
 import { t } from "./i18n.js";
 
 const LINE_FIELDS = ["inquiry", "actions", "follow_ups"];
-const ENTITY_KINDS = ["date", "time", "amount", "count", "product", "phone", "card", "person", "other"];
+const ENTITY_KINDS = [
+  "date", "time", "amount", "count", "product", "phone", "card", "person", "place", "organization", "other",
+];
 
 export class NotesEditor {
   /**
