@@ -6,6 +6,7 @@ this package; the live service only sees ``TranscriptEvent``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
@@ -56,6 +57,29 @@ class PartialRecognizer(Protocol):
     """A ``Recognizer`` with a cheaper decode for partials (``asr.final_context``: finals keep the accurate one)."""
 
     def transcribe_partial(self, audio: np.ndarray, *, language: str | None, beam_size: int = 1) -> Transcription: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FinalContext:
+    """A leg's previous final: its audio and the text finalized for it (``asr/context.py``)."""
+
+    audio: np.ndarray
+    text: str
+
+
+@runtime_checkable
+class ContextRecognizer(Protocol):
+    """A ``Recognizer`` that decodes finals after their leg's previous utterance (``asr.final_context_audio_s``)."""
+
+    def transcribe_finals(
+        self,
+        audios: Sequence[np.ndarray],
+        *,
+        language: str | None,
+        beam_size: int = 5,
+        prompt: str | None = None,
+        contexts: Sequence[FinalContext | None],
+    ) -> list[Transcription]: ...
 
 
 class Correction(NamedTuple):

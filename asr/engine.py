@@ -16,7 +16,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from asr.base import SAMPLE_RATE, Leg, PartialRecognizer, Recognizer, TranscriptEvent, Transcription
+from asr.base import (
+    SAMPLE_RATE,
+    ContextRecognizer,
+    Leg,
+    PartialRecognizer,
+    Recognizer,
+    TranscriptEvent,
+    Transcription,
+)
 from asr.glossary import DEFAULT_TOKEN_BUDGET, approx_tokens, build_prompts
 from asr.leg import LegBacklogFull, LegStream
 from asr.scheduler import DecodeScheduler, Job
@@ -45,8 +53,11 @@ class AsrEngine:
         self._ready: deque[LegStream] = deque()  # legs with queued audio, each at most once: served in turn
         self._queued = 0  # chunks waiting over all legs
         self._backlog_limit = int(settings.max_backlog_s * SAMPLE_RATE)
+        # finals after their leg's previous utterance (asr/context.py) need that one decoded first
+        self._in_context = isinstance(recognizer, ContextRecognizer) and getattr(recognizer, "context_audio_s", 0) > 0
         self.scheduler = DecodeScheduler(
-            settings.queue_size, workers=self.n_workers, is_stale=self._partial_is_stale
+            settings.queue_size, workers=self.n_workers, is_stale=self._partial_is_stale,
+            exclusive_finals=self._in_context,
         )
         self._legs: dict[tuple[str, Leg], LegStream] = {}
         self._legs_lock = threading.Lock()
@@ -217,8 +228,20 @@ class AsrEngine:
         final = jobs[0].final
         language = pairs[0][0].language
         try:
-            if final:
+            if final and self._in_context:
                 results: list[Transcription | None] = list(
+                    self.recognizer.transcribe_finals(  # type: ignore[attr-defined]
+                        [cut.audio for _, cut in pairs],
+                        language=language,
+                        beam_size=self.settings.beam_size,
+                        prompt=self.prompt(language),
+                        contexts=[leg.context for leg, _ in pairs],
+                    )
+                )
+                with self._count_lock:
+                    self.decodes_final += len(pairs)
+            elif final:
+                results = list(
                     decode_finals(
                         self.recognizer,
                         [cut.audio for _, cut in pairs],
@@ -238,8 +261,11 @@ class AsrEngine:
         except Exception:
             log.exception("decode failed (%d %s)", len(pairs), "finals" if final else "partial")
             results = [None] * len(pairs)
-        for (leg, cut), tr in zip(pairs, results, strict=True):
-            leg.deliver(cut, tr)
+        try:
+            for (leg, cut), tr in zip(pairs, results, strict=True):
+                leg.deliver(cut, tr)
+        finally:
+            self.scheduler.finish(jobs)
 
 
 def transcribe_stream(

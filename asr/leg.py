@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from asr.audio import AudioFormatError
-from asr.base import Leg, TranscriptEvent, Transcription
+from asr.base import FinalContext, Leg, TranscriptEvent, Transcription
 from asr.guards import clean_text
 from asr.stream import Cut, Segmenter
 
@@ -76,6 +76,7 @@ class LegStream:
         self._done = threading.Event()
         self.finals = 0
         self.partials = 0
+        self.context: FinalContext | None = None  # the latest final with text: what the next final is decoded after
 
     # ---- caller side -------------------------------------------------------------------------
     def feed(self, samples: np.ndarray, *, wait: bool = False) -> None:
@@ -161,6 +162,8 @@ class LegStream:
                 self._emit(self._event(cut, text, tr))
                 return
             shown = cut.index in self._partial_end
+            if text:
+                self.context = FinalContext(cut.audio, text)
             self._ready[cut.index] = self._event(cut, text, tr) if (text or shown) else None
             while self._next_final in self._ready:
                 event = self._ready.pop(self._next_final)

@@ -30,9 +30,14 @@ class Job:
 class DecodeScheduler:
     """Thread-safe queue of ``Job`` with final-first priority and partial dropping."""
 
-    def __init__(self, max_finals: int, *, workers: int, is_stale: Callable[[Job], bool] | None = None) -> None:
+    def __init__(self, max_finals: int, *, workers: int, is_stale: Callable[[Job], bool] | None = None,
+                 exclusive_finals: bool = False) -> None:
+        """``exclusive_finals``: a key's next final waits until ``finish`` reports its previous one done (a final
+        decoded after its leg's previous one needs that one's text, ``asr/context.py``)."""
         self.max_finals = max_finals
         self.workers = workers
+        self.exclusive_finals = exclusive_finals
+        self._busy: set[Hashable] = set()  # keys with a final being decoded (exclusive_finals only)
         self._is_stale = is_stale or (lambda job: False)
         self._finals: deque[Job] = deque()
         self._partials: dict[Hashable, Job] = {}
@@ -73,16 +78,20 @@ class DecodeScheduler:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
-                if self._finals:
-                    first = self._finals.popleft()
+                first = next((j for j in self._finals if j.key not in self._busy), None)
+                if first is not None:
+                    self._finals.remove(first)
                     batch = [first]
                     if max_finals > 1 and first.language is not None:
                         for job in list(self._finals):
                             if len(batch) >= max_finals:
                                 break
-                            if job.language == first.language:
+                            if job.language == first.language and job.key not in self._busy and \
+                                    (not self.exclusive_finals or all(job.key != b.key for b in batch)):
                                 self._finals.remove(job)
                                 batch.append(job)
+                    if self.exclusive_finals:
+                        self._busy.update(job.key for job in batch)
                     self._cond.notify_all()
                     return batch
                 if partials_ok:
@@ -93,12 +102,20 @@ class DecodeScheduler:
                             self.dropped_partials += 1
                             continue
                         return [job]
-                if self._closed:
+                if self._closed and not self._finals:  # finals waiting for their key are still to come
                     return None
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return []
                 self._cond.wait(remaining)
+
+    def finish(self, jobs: list[Job]) -> None:
+        """Finals handed out by ``take`` are decoded and delivered: their keys' next finals may go."""
+        if not self.exclusive_finals:
+            return
+        with self._cond:
+            self._busy.difference_update(job.key for job in jobs if job.final)
+            self._cond.notify_all()
 
     def drop_partials(self, key: Hashable) -> None:
         """Forget a leg's pending partial (its utterance was finalized or the leg closed)."""

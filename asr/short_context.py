@@ -2,9 +2,11 @@
 
 faster-whisper always pads to a 30 s window, so every decode pays a fixed ~0.7 CPU-s encoder cost
 however short the utterance. CTranslate2's encoder accepts fewer frames (whisper.cpp calls this
-``audio_ctx``). On the eval set, 5 s of padding after the speech matched the 30 s window
-(Japanese CER 12.2 % vs 13.8 % plain, 5.9 % vs 7.1 % with the glossary) at about a third of the CPU;
-2 s of padding degraded Japanese badly (22 %), hence the 3 s floor. Several utterances share one encoder/decoder batch.
+``audio_ctx``). On the first, one-voice eval set, 5 s of padding after the speech matched the 30 s window
+at about a third of the CPU; on the 14-voice dev split it costs finals 1-2 CER points and the glossary's gain on
+telephone audio (docs/QUALITY.md, "Final decode"), so finals use the whole window (``full_window``) unless
+``asr.final_context = "short"``; partials keep the short one. 2 s of padding degraded Japanese badly (22 %),
+hence the 3 s floor. Several utterances share one encoder/decoder batch.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.transcribe import Segment
 
-from asr.base import SAMPLE_RATE, Transcription
+from asr.base import SAMPLE_RATE, FinalContext, Transcription
+from asr.context import compose, decode_in_context
 from asr.short_context import decode_short, fits
 from assist.config import Settings
 from gpu.device import DevicePlan, plan_device
@@ -63,13 +64,17 @@ class WhisperRecognizer:
         name: str | None = None,
         context_pad_s: float | None = DEFAULT_CONTEXT_PAD_S,
         final_context: Literal["full", "short"] = "full",
+        context_audio_s: float = 0.0,
     ) -> None:
         """``context_pad_s``: short-context decodes cut the audio context to utterance + this padding
         (``asr/short_context.py``); ``None`` hands every decode to faster-whisper's own ``transcribe``.
-        ``final_context``: ``"full"`` decodes finals over the whole 30 s window (``asr.final_context``)."""
+        ``final_context``: ``"full"`` decodes finals over the whole 30 s window (``asr.final_context``).
+        ``context_audio_s``: how much of a leg's previous utterance ``transcribe_finals`` may put before a final
+        (``asr/context.py``; full-window finals only)."""
         self.plan = plan
         self.context_pad_s = context_pad_s
         self.final_context = final_context
+        self.context_audio_s = context_audio_s
         self.name = name or Path(model_path).name
         self.model = WhisperModel(
             str(model_path),
@@ -91,7 +96,8 @@ class WhisperRecognizer:
         asr = settings.asr
         path = registry.resolve(asr.model, allow_downloads=settings.allow_downloads)
         plan = plan_device(asr.device, asr.compute_type, cpu_threads=asr.cpu_threads, workers=asr.workers)
-        return cls(path, plan, name=asr.model, context_pad_s=asr.context_pad_s, final_context=asr.final_context)
+        return cls(path, plan, name=asr.model, context_pad_s=asr.context_pad_s, final_context=asr.final_context,
+                   context_audio_s=asr.final_context_audio_s)
 
     @property
     def device(self) -> str:
@@ -111,6 +117,40 @@ class WhisperRecognizer:
     ) -> Transcription:
         """A final: the audio context ``final_context`` asks for."""
         return self._decode(audio, language, beam_size, prompt, full_window=self.final_context == "full")
+
+    def transcribe_finals(
+        self,
+        audios: Sequence[np.ndarray],
+        *,
+        language: str | None,
+        beam_size: int = 5,
+        prompt: str | None = None,
+        contexts: Sequence[FinalContext | None],
+    ) -> list[Transcription]:
+        """Finals, each after its leg's previous utterance where one is given and there is room (``asr/context.py``);
+        the others as ``transcribe_batch`` / ``transcribe`` would."""
+        composed: list[tuple[np.ndarray, str | None]] = [(a, None) for a in audios]
+        if language is not None and self.final_context == "full" and self.context_audio_s > 0:
+            composed = [compose(np.asarray(a, np.float32), c, self.context_audio_s) for a, c in zip(audios, contexts,
+                                                                                                   strict=True)]
+        with_ctx = [i for i, (_, prefix) in enumerate(composed) if prefix]
+        alone = [i for i, (_, prefix) in enumerate(composed) if not prefix]
+        out: list[Transcription | None] = [None] * len(audios)
+        if with_ctx and language is not None:
+            results = decode_in_context(self.model, [composed[i][0] for i in with_ctx],
+                                        [composed[i][1] or "" for i in with_ctx], language=language,
+                                        beam_size=beam_size, prompt=prompt,
+                                        utterance_lengths=[len(audios[i]) for i in with_ctx])
+            for i, tr in zip(with_ctx, results, strict=True):
+                out[i] = tr
+        if len(alone) > 1 and language is not None:
+            results = self.transcribe_batch([audios[i] for i in alone], language=language, beam_size=beam_size,
+                                            prompt=prompt)
+        else:
+            results = [self.transcribe(audios[i], language=language, beam_size=beam_size, prompt=prompt) for i in alone]
+        for i, tr in zip(alone, results, strict=True):
+            out[i] = tr
+        return [tr for tr in out if tr is not None]
 
     def transcribe_partial(self, audio: np.ndarray, *, language: str | None, beam_size: int = 1) -> Transcription:
         """A partial: always the short context (it is shown for a second, then replaced by the final)."""

@@ -48,7 +48,7 @@ class AsrSettings(_Section):
     endpointing_ms: int = Field(400, ge=100, le=5000)
     max_utterance_s: float = Field(15.0, ge=2.0, le=30.0)
     partial_interval_s: float = Field(1.0, ge=0.0, le=10.0, description="0 disables partials")
-    vad_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    vad_threshold: float = Field(0.4, gt=0.0, lt=1.0, description="Silero speech probability that starts an utterance; 0.5 missed or clipped telephone-band speech (docs/QUALITY.md, \"Final decode\")")
     glossary: bool = Field(True, description="Bias decoding with knowledge-base terms")
     vocab_correction: bool = Field(True, description="Fix misheard domain words in finals by reading (asr/vocab.py)")
     queue_size: int = Field(64, ge=1)
@@ -61,6 +61,10 @@ class AsrSettings(_Section):
         "worse on unseen voices and telephone audio); partials always use the short context")
     context_pad_s: float = Field(5.0, ge=3.0, le=25.0, description="Silence after the utterance in short-context "
                                  "decodes (partials, and finals with final_context = short)")
+    final_context_audio_s: float = Field(
+        10.0, ge=0.0, le=20.0, description="Full-window finals hear up to this much of the leg's previous "
+        "utterance before them, its final text forced as the decoder's prefix (asr/context.py); 0 decodes each "
+        "final alone. A leg's finals are then decoded one after another")
     uncertain_below: float | None = Field(
         None, ge=0.0, le=1.0, description="A number in a final whose decoded pieces have a probability under this "
         "is marked uncertain (underlined 要確認, never stated as fact in the notes); unset: the value calibrated on "

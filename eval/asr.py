@@ -36,6 +36,7 @@ from assist.config import load_settings
 from models import ModelRegistry
 
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+CHAIN_GAP_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,38 @@ def run(engine: AsrEngine, items: list[Item], audio: dict[str, np.ndarray], labe
     return hyps, time.perf_counter() - started
 
 
+def run_chained(engine: AsrEngine, items: list[Item], audio: dict[str, np.ndarray], label: str
+                ) -> tuple[dict[str, Hyp], float]:
+    """Each (split, voice, channel, language) group's rows in manifest order on one leg, ``CHAIN_GAP_S`` apart:
+    every utterance but a group's first is heard after the same speaker's previous one, as in a call. Finals go
+    to the row their audio overlaps most."""
+    groups: dict[tuple[str, str, str, str], list[Item]] = {}
+    for item in items:
+        groups.setdefault((item.split, item.voice, item.channel, item.language), []).append(item)
+    gap = np.zeros(int(CHAIN_GAP_S * 16000), np.float32)
+    hyps: dict[str, Hyp] = {}
+    started = time.perf_counter()
+    for n, group in enumerate(tqdm(list(groups.values()), desc=f"asr {label} (chained)", file=sys.stderr,
+                                   leave=False)):
+        spans, pos = [], len(gap)
+        for item in group:
+            spans.append((pos / 16000, (pos + len(audio[item.id])) / 16000))
+            pos += len(audio[item.id]) + len(gap)
+        samples = np.concatenate([gap] + [x for item in group for x in (audio[item.id], gap)])
+        events = transcribe_stream(engine, samples, 100, call_id=f"{label}-chain-{n}", language=group[0].language,
+                                   timeout=600)
+        mine: dict[str, list[TranscriptEvent]] = {item.id: [] for item in group}
+        for e in (e for e in events if e.final):
+            overlap = [min(e.end, b) - max(e.start, a) for a, b in spans]
+            mine[group[int(np.argmax(overlap))].id].append(e)
+        for item in group:
+            finals, sep = mine[item.id], "" if item.language == "ja" else " "
+            hyps[item.id] = Hyp(sep.join(e.text for e in finals).strip(),
+                                sep.join(map(undo_corrections, finals)).strip(),
+                                tuple(c for e in finals for c in e.corrections))
+    return hyps, time.perf_counter() - started
+
+
 def run_offline(engine: AsrEngine, items: list[Item], audio: dict[str, np.ndarray], label: str
                 ) -> tuple[dict[str, Hyp], float]:
     """The reference decoder: faster-whisper's own ``transcribe`` over each whole file (30 s window, beam 5,
@@ -196,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decoder", choices=("engine", "offline"), default="engine",
                         help="engine: the streaming engine as configured; offline: faster-whisper's own transcribe "
                         "of each whole file (30 s window, beam 5, same prompt), the reference the finals must match")
+    parser.add_argument("--chain", action="store_true",
+                        help="engine: feed each voice+channel group's rows one after another on one leg (as in a "
+                        "call: finals hear the speaker's previous utterance, asr.final_context_audio_s)")
     args = parser.parse_args(argv)
 
     settings = load_settings(args.config)
@@ -206,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     audio = {i.id: read_wav(i.audio) for i in items}
     seconds = sum(len(a) for a in audio.values()) / 16000
     engine = AsrEngine(WhisperRecognizer.from_settings(settings, ModelRegistry(settings.models_dir)), asr_settings)
-    decode = run_offline if args.decoder == "offline" else run
+    decode = run_offline if args.decoder == "offline" else run_chained if args.chain else run
     try:
         plain, plain_s = decode(engine, items, audio, "plain")
         passes = {"plain": plain}
@@ -244,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         "glossary": bool(args.kb),
         "split": args.split,
         "decoder": args.decoder,
+        "chain": args.chain and args.decoder == "engine",
         "final_context": settings.asr.final_context,
+        "final_context_audio_s": settings.asr.final_context_audio_s,
     }
     if args.kb:
         summary["by_split_no_glossary"] = breakdown(items, plain, "split")
