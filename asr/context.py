@@ -27,8 +27,9 @@ from asr.short_context import (
     HOP,
     MAX_FRAMES,
     TOKENS_PER_S,
-    _features,
     _to_transcription,
+    encode,
+    prompt_head,
 )
 
 GAP_S = 0.6  # silence between the previous utterance and this one (what was measured)
@@ -69,13 +70,9 @@ def decode_in_context(
 
     ``utterance_lengths``: samples of each new utterance (the end of each window's audio), for the token cap.
     """
-    feats = np.stack([_features(model, np.asarray(a, dtype=np.float32), MAX_FRAMES) for a in audios])
-    encoded = model.model.encode(ctranslate2.StorageView.from_array(feats), to_cpu=False)
+    feats, encoded = encode(model, audios, MAX_FRAMES)
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
-    head: list[int] = []
-    if prompt:
-        head = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-(model.max_length // 2 - 1) :]]
-    head += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    head = prompt_head(model, tokenizer, prompt)
     forced = [tokenizer.encode(p)[-(model.max_length // 4) :] for p in prefixes]
     prompts = [head + f for f in forced]
     max_new = min(model.max_length // 2, 20 + int(TOKENS_PER_S * max(utterance_lengths) / SAMPLE_RATE))

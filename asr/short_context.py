@@ -37,6 +37,20 @@ def _features(model: WhisperModel, audio: np.ndarray, frames: int) -> np.ndarray
     return model.feature_extractor(padded)[:, :frames]
 
 
+def encode(model: WhisperModel, audios: Sequence[np.ndarray], frames: int) -> tuple[np.ndarray, ctranslate2.StorageView]:
+    """Log-mel features of each audio padded to ``frames``, and their encoder output in one batch."""
+    feats = np.stack([_features(model, np.asarray(a, dtype=np.float32), frames) for a in audios])
+    return feats, model.model.encode(ctranslate2.StorageView.from_array(feats), to_cpu=False)
+
+
+def prompt_head(model: WhisperModel, tokenizer: Tokenizer, prompt: str | None) -> list[int]:
+    """The decoder's start: the glossary prompt (as previous text), then start-of-transcript, no timestamps."""
+    ids: list[int] = []
+    if prompt:
+        ids = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-(model.max_length // 2 - 1) :]]
+    return ids + [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+
+
 def fits(audio_len: int, pad_s: float) -> bool:
     """Whether ``audio_len`` samples plus ``pad_s`` of padding fit Whisper's 30 s window (0 for a full-window decode)."""
     return audio_len + pad_s * SAMPLE_RATE <= MAX_FRAMES * HOP
@@ -61,13 +75,9 @@ def decode_short(
     pad_s = max(pad_s, MIN_PAD_S)
     longest = max(len(a) for a in audios)
     frames = MAX_FRAMES if full_window else min(MAX_FRAMES, int(np.ceil((longest / SAMPLE_RATE + pad_s) * 100)))
-    feats = np.stack([_features(model, np.asarray(a, dtype=np.float32), frames) for a in audios])
-    encoded = model.model.encode(ctranslate2.StorageView.from_array(feats), to_cpu=False)
+    feats, encoded = encode(model, audios, frames)
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
-    prompt_ids: list[int] = []
-    if prompt:
-        prompt_ids = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-(model.max_length // 2 - 1) :]]
-    prompt_ids += [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    prompt_ids = prompt_head(model, tokenizer, prompt)
     max_new = min(model.max_length // 2, 20 + int(TOKENS_PER_S * longest / SAMPLE_RATE))
     common = {
         "max_length": min(model.max_length, len(prompt_ids) + max_new),
