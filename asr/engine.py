@@ -31,7 +31,7 @@ from asr.scheduler import DecodeScheduler, Job
 from asr.stream import Cut, Segmenter
 from asr.vad import StreamingVad, shared_vad_model
 from asr.vocab import VocabCorrector
-from assist.config import AsrSettings
+from config import AsrSettings
 from gpu.batching import batch_limit, decode_finals
 
 log = logging.getLogger(__name__)

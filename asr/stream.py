@@ -13,7 +13,7 @@ import numpy as np
 
 from asr.base import SAMPLE_RATE
 from asr.vad import WINDOW, StreamingVad
-from assist.config import AsrSettings
+from config import AsrSettings
 
 PRE_ROLL_S = 0.2  # audio kept before the first speech window (Silero reacts a little late)
 POST_PAD_S = 0.15  # audio kept after the last speech window

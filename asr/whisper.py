@@ -21,7 +21,7 @@ from faster_whisper.transcribe import Segment
 from asr.base import SAMPLE_RATE, FinalContext, Transcription
 from asr.context import compose, decode_in_context
 from asr.short_context import decode_short, fits
-from assist.config import Settings
+from config import Settings
 from gpu.device import DevicePlan, plan_device
 from models import ModelRegistry
 

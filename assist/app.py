@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assist import __version__, api_calls, api_keys, auth, http_auth, security, ws, ws_twilio
 from assist.calls import CallManager
-from assist.config import Settings
+from config import Settings
 from assist.services import Services
 from models import enforce_offline
 

@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from assist.config import Settings
+from config import Settings
 from assist.dbfiles import prepare_db_file
 from assist.jsonsafe import safe_json_loads
 from assist.sockets import SocketRegistry

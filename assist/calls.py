@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from assist import metrics
 from assist.auth import Principal
-from assist.config import Settings
+from config import Settings
 from assist.hub import Broadcaster, CallHub
 from assist.pipeline import Pipeline
 from assist.session import CallOptions, CallSession, EndReason

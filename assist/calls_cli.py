@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assist.config import Settings
+from config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

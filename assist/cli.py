@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from assist import __version__
-from assist.config import Settings, load_settings
+from config import Settings, load_settings
 from assist.logging_setup import setup_logging
 from models import ModelError, ModelRegistry, enforce_offline
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from assist.auth import ROLES, KeyStore
-from assist.config import Settings
+from config import Settings
 
 
 def register(sub: Any) -> None:

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assist.config import SecuritySettings, Settings
+from config import SecuritySettings, Settings
 from assist.http_auth import HttpAuth
 from assist.origin_guard import OriginGuard
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from assist.config import Settings
+from config import Settings
 from assist.pipeline import DraftFn, Pipeline
 from assist.store import CallStore
 from models import ModelRegistry

@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import Message
 
 from assist import auth
-from assist.config import Settings, TwilioSettings
+from config import Settings, TwilioSettings
 from assist.jsonsafe import safe_json_loads
 from assist.origin_guard import split_host
 

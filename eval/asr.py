@@ -32,7 +32,7 @@ from tqdm import tqdm
 from asr.base import Correction, TranscriptEvent
 from asr.engine import AsrEngine, transcribe_stream
 from asr.whisper import WhisperRecognizer
-from assist.config import load_settings
+from config import load_settings
 from models import ModelRegistry
 
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)

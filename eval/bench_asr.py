@@ -28,7 +28,7 @@ from asr.base import SAMPLE_RATE, TranscriptEvent
 from asr.engine import AsrEngine
 from asr.glossary import build_prompts
 from asr.whisper import DEFAULT_CONTEXT_PAD_S, WhisperRecognizer
-from assist.config import Settings, load_settings
+from config import Settings, load_settings
 from eval.asr import kb_glossary, read_manifest, read_wav
 from eval.callset import read_calls
 from eval.speech import speech_span

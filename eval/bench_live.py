@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from asr.base import SAMPLE_RATE
-from assist.config import load_settings
+from config import load_settings
 from assist.replay import FRAME_MS, replay_call
 from eval.callset import CallSpec, Timeline, read_calls, replay_turns, timeline, turn_audio
 from eval.server import running_server

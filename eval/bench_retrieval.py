@@ -24,7 +24,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from assist.config import load_settings
+from config import load_settings
 from eval.retrieval import DATA, CachingEmbedder, load_queries
 from knowledge.article import Article
 from knowledge.io import read_path

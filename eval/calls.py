@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from assist.config import Settings, load_settings
+from config import Settings, load_settings
 from assist.replay import replay_call
 from eval.callscore import CallResult, NotesScorer, Received, aggregate, score_call
 from eval.callset import (

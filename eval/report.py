@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from assist.config import load_settings
+from config import load_settings
 from eval import plots
 from eval.calls import run_calls
 from eval.callscore import CallResult

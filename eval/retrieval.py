@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from assist.config import RetrievalSettings, Settings, load_settings
+from config import RetrievalSettings, Settings, load_settings
 from eval.retrieval_fit import fit_rerank
 from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from assist.config import Settings
+from config import Settings
 from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore
 

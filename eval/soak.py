@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from assist.config import load_settings
+from config import load_settings
 from assist.replay import replay_call
 from eval.callset import CallSpec, read_calls, replay_turns
 from eval.server import eval_server

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from assist.config import load_settings
+from config import load_settings
 from eval.callset import SPLIT_KB, SPLIT_TEXT_CALLS, SPLITS, in_split
 from summarize.base import ArticleRef, Turn
 from summarize.factcheck import grounded_numbers

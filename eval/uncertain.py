@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from asr.engine import AsrEngine, transcribe_stream
 from asr.whisper import WhisperRecognizer
-from assist.config import load_settings
+from config import load_settings
 from eval.asr import kb_glossary, read_manifest, read_wav
 from models import ModelRegistry
 from summarize.masking import Masker

@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from assist.config import Settings
+from config import Settings
 from knowledge.article import Article, KnowledgeError
 from knowledge.io import FORMATS, apply_import, export, read_path
 from knowledge.store import KnowledgeStore, default_path

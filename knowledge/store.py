@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from assist.config import Settings
+from config import Settings
 from assist.dbfiles import prepare_db_file
 from knowledge.article import Article, utcnow
 

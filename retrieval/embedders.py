@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from assist.config import Settings
+from config import Settings
 from models import ModelRegistry
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from assist.config import RetrievalSettings, Settings
+from config import RetrievalSettings, Settings
 from knowledge.article import Article
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from assist.config import RetrievalSettings
+from config import RetrievalSettings
 from knowledge.article import Article
 from retrieval.base import Embedder
 from retrieval.dense import DenseIndex

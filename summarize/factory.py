@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assist.config import Settings
+from config import Settings
 from summarize.base import Summarizer
 from summarize.extractive import ExtractiveSummarizer
 from summarize.generative import ChatBackend, GenerativeSummarizer

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from assist.app import create_app
 from assist.cli import main
-from assist.config import Settings
+from config import Settings
 
 
 def test_health_and_readiness(tmp_path: Path) -> None:

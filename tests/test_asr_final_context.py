@@ -17,7 +17,7 @@ from asr.base import Transcription
 from asr.engine import AsrEngine, transcribe_stream
 from asr.short_context import MAX_FRAMES
 from asr.whisper import WhisperRecognizer
-from assist.config import AsrSettings, Settings
+from config import AsrSettings, Settings
 from eval.asr import normalize_ja, read_wav, score
 from models import ModelRegistry
 from tests.conftest import FIXTURES

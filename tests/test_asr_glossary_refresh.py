@@ -18,7 +18,7 @@ import pytest
 from asr.base import Transcription
 from asr.engine import transcribe_stream
 from asr.whisper import WhisperRecognizer
-from assist.config import Settings
+from config import Settings
 from assist.services import Services
 from knowledge.article import parse_article
 from knowledge.store import KnowledgeStore

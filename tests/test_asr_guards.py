@@ -11,7 +11,7 @@ from asr.base import Transcription
 from asr.engine import AsrEngine, transcribe_stream
 from asr.guards import clean_text, collapse_loops
 from asr.whisper import WhisperRecognizer
-from assist.config import AsrSettings
+from config import AsrSettings
 from gpu.device import plan_device
 
 SR = 16000

@@ -13,7 +13,7 @@ from asr.audio import MULAW_TABLE, AudioDecoder
 from asr.base import TranscriptEvent
 from asr.engine import AsrEngine
 from asr.whisper import WhisperRecognizer
-from assist.config import AsrSettings
+from config import AsrSettings
 from eval.asr import score
 from gpu.device import plan_device
 from tests.conftest import FIXTURES, read_wav

@@ -11,7 +11,7 @@ import pytest
 from asr.base import TranscriptEvent, Transcription
 from asr.engine import AsrEngine, transcribe_stream
 from asr.scheduler import DecodeScheduler, Job
-from assist.config import AsrSettings
+from config import AsrSettings
 from tests.conftest import FIXTURES, read_wav
 
 SR = 16000

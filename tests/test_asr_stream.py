@@ -9,7 +9,7 @@ import pytest
 
 from asr.stream import Segmenter
 from asr.vad import WINDOW, StreamingVad
-from assist.config import AsrSettings
+from config import AsrSettings
 from tests.conftest import FIXTURES, read_wav
 
 SR = 16000

@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from asr.base import Correction, TranscriptEvent, Transcription
 from asr.engine import AsrEngine, transcribe_stream
 from asr.vocab import VocabCorrector, distance, key_terms, morae, number_readings
-from assist.config import AsrSettings
+from config import AsrSettings
 from tests.conftest import FIXTURES, read_wav
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from asr.engine import AsrEngine, transcribe_stream
 from asr.whisper import WhisperRecognizer
-from assist.config import AsrSettings
+from config import AsrSettings
 from gpu.batching import decode_finals
 from gpu.device import plan_device
 from tests.conftest import FIXTURES, read_wav

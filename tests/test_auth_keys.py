@@ -14,7 +14,7 @@ from test_auth_support import KeyedServer, start_keyed, ws_outcome
 
 from assist import cli
 from assist.auth import KeyStore, OpenModeRefused, check_mode, split_key
-from assist.config import Settings
+from config import Settings
 
 
 def test_keys_are_stored_hashed_with_a_salt(tmp_path: Path) -> None:

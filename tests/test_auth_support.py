@@ -12,7 +12,7 @@ import websockets
 from test_live_support import LiveServer, fake_pipeline
 
 from assist.auth import ROLES, KeyStore
-from assist.config import Settings
+from config import Settings
 from assist.services import Services
 
 AUTH_CODES = {"unauthorized", "invalid_key", "forbidden", "no_policy"}

@@ -15,7 +15,7 @@ from browser.driver import chromium, console_errors, require_chromium, screensho
 from browser.fake_call import demo_pipeline
 from test_live_support import LiveServer
 
-from assist.config import Settings
+from config import Settings
 from assist.services import Services
 
 EMOJI = re.compile("[\U0001f000-\U0001ffff\u2600-\u27bf\ufe0f]")

@@ -16,7 +16,7 @@ from browser.driver import chromium, console_errors, require_chromium, screensho
 from browser.fake_call import demo_call, demo_pipeline
 from test_live_support import LiveServer, make_settings
 
-from assist.config import Settings
+from config import Settings
 from assist.services import Services
 
 # Installed before the page's own scripts: keeps every WebSocket so the test can drop one mid-call.

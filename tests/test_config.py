@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from assist.config import ConfigFileError, load_settings
+from config import ConfigFileError, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,7 @@ def serve(home: str, port: int) -> None:
     from test_live_support import fake_pipeline
 
     from assist.app import create_app
-    from assist.config import Settings
+    from config import Settings
     from assist.logging_setup import setup_logging
     from assist.services import Services
 

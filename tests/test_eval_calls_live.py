@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assist.config import Settings
+from config import Settings
 from eval.calls import load_audio, notes_scorer, replay_all
 from eval.callscore import aggregate
 from eval.callset import parse_call

@@ -15,7 +15,7 @@ from retrieval_fakes import KbRetrieval
 from test_live_support import LiveServer, fake_pipeline
 
 from assist.app import create_app
-from assist.config import Settings
+from config import Settings
 from assist.services import Services
 from knowledge.store import KnowledgeStore
 

@@ -12,7 +12,7 @@ import pytest
 import gpu.device as device
 from asr.base import Transcription
 from asr.engine import AsrEngine
-from assist.config import AsrSettings
+from config import AsrSettings
 from gpu.batching import batch_limit, decode_finals
 from gpu.device import plan_device
 from tests.conftest import FIXTURES, read_wav

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assist.config import RetrievalSettings
+from config import RetrievalSettings
 from knowledge.api import router
 from knowledge.io import apply_import, parse_text
 from knowledge.store import KnowledgeStore

@@ -11,7 +11,7 @@ import pytest
 from conftest import read_wav
 from test_live_support import LiveServer
 
-from assist.config import Settings
+from config import Settings
 from assist.replay import replay_call
 from assist.services import Services
 from knowledge.io import apply_import, parse_text, read_path

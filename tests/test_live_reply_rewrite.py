@@ -11,7 +11,7 @@ import pytest
 from test_live_support import ARTICLES, FakeAsr, FakeRetrieval, fake_mask, live, silence  # noqa: F401
 from test_summarize_generative import stub_url  # noqa: F401
 
-from assist.config import Settings
+from config import Settings
 from assist.pipeline import Pipeline
 from assist.replay import replay_call
 from assist.services import build_draft

@@ -11,7 +11,7 @@ import httpx
 from test_live_support import FakeAsr, FakeRetrieval, connect, fake_mask, live, recv_all, silence  # noqa: F401
 from test_summarize_reply import RETURN_EN
 
-from assist.config import Settings
+from config import Settings
 from assist.events import parse_event
 from assist.pipeline import Pipeline
 from assist.replay import ReplayTurn, replay_call

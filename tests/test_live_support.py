@@ -24,7 +24,7 @@ import websockets
 
 from asr.base import TranscriptEvent
 from assist.app import create_app
-from assist.config import Settings
+from config import Settings
 from assist.pipeline import Pipeline
 from assist.services import Services
 from retrieval.base import Hit

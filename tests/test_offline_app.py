@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assist.app import create_app
-from assist.config import Settings
+from config import Settings
 from models.offline import _OFFLINE_VARS
 
 

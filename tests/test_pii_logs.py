@@ -13,7 +13,7 @@ import websockets
 from test_crash_recovery import start_server
 
 from assist.auth import KeyStore, split_key
-from assist.config import Settings
+from config import Settings
 
 CARD = "4532 0151 1283 0366"
 PHONE = "090-4321-8765"

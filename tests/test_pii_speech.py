@@ -20,7 +20,7 @@ from test_live_support import FakeAsr, FakeRetrieval, fake_pipeline, live, silen
 from test_summarize_extractive import LOST_CARD
 
 from asr.base import TranscriptEvent as AsrTranscript
-from assist.config import Settings
+from config import Settings
 from assist.hub import CallHub
 from assist.pipeline import Pipeline
 from assist.replay import replay_call

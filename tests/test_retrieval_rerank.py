@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from retrieval_fakes import HashEmbedder
 
-from assist.config import RetrievalSettings, Settings
+from config import RetrievalSettings, Settings
 from eval.__main__ import main
 from eval.retrieval_fit import _cuts, fit_rerank
 from knowledge.io import apply_import, read_path

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assist.config import RetrievalSettings
+from config import RetrievalSettings
 from knowledge.article import parse_article
 from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore

@@ -25,7 +25,7 @@ from asr.base import Transcription
 from asr.engine import AsrEngine
 from asr.leg import LegBacklogFull
 from assist.auth import KeyStore
-from assist.config import AsrSettings, Settings
+from config import AsrSettings, Settings
 from assist.replay import replay_call
 from assist.services import Services
 

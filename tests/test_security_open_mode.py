@@ -23,7 +23,7 @@ from websockets.exceptions import InvalidStatus
 
 from assist.app import create_app
 from assist.auth import KeyStore
-from assist.config import Settings
+from config import Settings
 from assist.origin_guard import host_allowed, same_origin, split_host
 from assist.services import Services
 

@@ -19,7 +19,7 @@ from test_live_support import LiveServer, fake_pipeline, recv_all, recv_json
 from websockets.exceptions import InvalidStatus
 
 from assist.app import create_app
-from assist.config import Settings
+from config import Settings
 from assist.services import Services
 from assist.twilio_auth import twilio_signature
 

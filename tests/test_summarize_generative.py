@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assist.config import Settings
+from config import Settings
 from summarize.base import ArticleRef, Turn
 from summarize.extractive import ExtractiveSummarizer
 from summarize.factory import SummarizerConfigError, build_summarizer
