@@ -1,31 +1,32 @@
-"""Telephony audio in: PCM16 LE or G.711 μ-law, 8/16 kHz, mono or 2-channel interleaved -> 16 kHz float32.
+"""Audio in one place: the working sample rate, PCM16 <-> float32, WAV files, and telephony frames.
 
+Every stage works on 16 kHz mono float32 in [-1, 1) (Whisper's and Silero's input). Live audio arrives as
+PCM16 LE or G.711 μ-law, 8/16 kHz, mono or 2-channel interleaved; ``AudioDecoder`` turns it into that.
 Frames may split a sample (or a stereo frame) anywhere: the dangling bytes wait for the next frame
 instead of being dropped, and one streaming soxr resampler per channel keeps frame edges seamless.
+Recordings (fixtures, eval sets, replays) go through ``read_wav`` / ``write_wav``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import wave
+from pathlib import Path
+from typing import Final, Literal
 
 import numpy as np
 import soxr
 
-from asr.base import SAMPLE_RATE
+from common.errors import CodedError
 
+SAMPLE_RATE: Final = 16_000
 Encoding = Literal["pcm16", "mulaw"]
 ENCODINGS: tuple[str, ...] = ("pcm16", "mulaw")
-SAMPLE_RATES: tuple[int, ...] = (8000, 16000)
+SAMPLE_RATES: tuple[int, ...] = (8000, SAMPLE_RATE)
 CHANNELS: tuple[int, ...] = (1, 2)
 
 
-class AudioFormatError(ValueError):
+class AudioFormatError(CodedError, ValueError):
     """Bad audio description or frame; ``code`` is machine-readable, the message is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _mulaw_table() -> np.ndarray:
@@ -38,6 +39,59 @@ def _mulaw_table() -> np.ndarray:
 
 
 MULAW_TABLE = _mulaw_table()
+
+
+def decode_pcm16(pcm: bytes | np.ndarray) -> np.ndarray:
+    """PCM16 LE bytes, or samples on the int16 scale (a TTS engine's output), -> float32 in [-1, 1)."""
+    if isinstance(pcm, np.ndarray):
+        return np.asarray(pcm, np.float32) / 32768.0
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def encode_pcm16(samples: np.ndarray, *, truncate: bool = False) -> bytes:
+    """float32 -> PCM16 LE bytes, rounded to the nearest step. ``truncate`` rounds toward zero instead: the
+    conversion the committed fixtures, the ASR eval set and the live replays were made and measured with,
+    kept so they reproduce byte for byte."""
+    if truncate:
+        pcm = np.clip(samples, -1.0, 1.0) * 32767.0
+    else:
+        pcm = np.clip(np.round(samples * 32767.0), -32768, 32767)
+    return pcm.astype("<i2").tobytes()
+
+
+def resample(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Samples at ``rate`` (1-D, or [n, channels]) -> float32 at ``SAMPLE_RATE`` (soxr, high quality)."""
+    samples = np.asarray(samples, np.float32)
+    return samples if rate == SAMPLE_RATE else soxr.resample(samples, rate, SAMPLE_RATE).astype(np.float32)
+
+
+def read_wav(path: Path | str, *, mono: bool = True, strict: bool = False) -> np.ndarray:
+    """A PCM16 WAV as float32 at ``SAMPLE_RATE``. ``mono`` averages the channels (before resampling);
+    otherwise a multi-channel file comes back as [n, channels]. ``strict`` refuses anything but 16 kHz mono:
+    measured audio (eval sets, test fixtures) must never pass through a resampler unnoticed."""
+    with wave.open(str(path), "rb") as w:
+        width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+        if width != 2:
+            raise AudioFormatError("unsupported_wav", f"{path}: only 16-bit PCM WAV is supported")
+        if strict and (rate, channels) != (SAMPLE_RATE, 1):
+            raise AudioFormatError("unsupported_wav", f"{path}: expected 16 kHz mono PCM16")
+        samples = decode_pcm16(w.readframes(w.getnframes()))
+    if channels > 1:
+        samples = samples.reshape(-1, channels)
+        if mono:
+            samples = samples.mean(axis=1)
+    return resample(samples, rate)
+
+
+def write_wav(path: Path | str, samples: np.ndarray, *, rate: int = SAMPLE_RATE, truncate: bool = False) -> None:
+    """float32 samples (1-D, or [n, channels]) -> a PCM16 WAV at ``rate``; parent folders are created.
+    ``truncate``: see ``encode_pcm16``."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(encode_pcm16(samples, truncate=truncate))
 
 
 class AudioDecoder:
@@ -97,7 +151,7 @@ class AudioDecoder:
 
     def _convert(self, raw: bytes, *, last: bool) -> list[np.ndarray]:
         if self.encoding == "pcm16":
-            samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+            samples = decode_pcm16(raw)
         else:
             samples = MULAW_TABLE[np.frombuffer(raw, dtype=np.uint8)]
         per_channel = [samples[ch :: self.channels] for ch in range(self.channels)]

@@ -1,19 +1,20 @@
-"""The speech-recognition stage's contract: one decode (``Recognizer``) and its typed outputs.
+"""The speech-recognition stage's contracts: one decode (``Recognizer``), the streaming stage built on it
+(``StreamingRecognizer`` / ``LegAudio``) and their typed outputs.
 
 Streaming (VAD cutting, partials, scheduling across calls) is built on top of a ``Recognizer`` in
-this package; the live service only sees ``TranscriptEvent``.
+this package (``asr.engine.AsrEngine``); the live service sees only ``StreamingRecognizer`` and the
+``Utterance`` events it delivers (``assist.events.TranscriptEvent.of`` turns one into the wire event).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 Leg = Literal["customer", "agent"]
-SAMPLE_RATE = 16_000
 
 
 class Word(NamedTuple):
@@ -92,7 +93,7 @@ class Correction(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class TranscriptEvent:
+class Utterance:
     """One partial or final hypothesis of an utterance on a call leg.
 
     ``start``/``end`` are seconds from call start (audio time). A final supersedes every partial
@@ -111,3 +112,40 @@ class TranscriptEvent:
     latency_s: float = 0.0
     corrections: tuple[Correction, ...] = ()  # vocabulary corrections applied to ``text`` (finals only)
     words: tuple[Word, ...] = ()  # the decode's pieces with probabilities (finals only; before corrections)
+
+
+@runtime_checkable
+class LegAudio(Protocol):
+    """One call leg's audio input (``StreamingRecognizer.open_leg``); its ``Utterance`` events go to the
+    ``on_event`` it was opened with, on the recognizer's threads."""
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Queue 16 kHz mono float32 audio; never blocks the caller on a decode."""
+        ...
+
+    def close(self) -> None:
+        """No more audio: the trailing utterance still gets its final (``join`` waits for it)."""
+        ...
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until ``close`` has delivered the last final; ``True`` when done."""
+        ...
+
+    @property
+    def lag_s(self) -> float:
+        """Age of the oldest audio not yet turned into events (the service's back-pressure signal)."""
+        ...
+
+
+@runtime_checkable
+class StreamingRecognizer(Protocol):
+    """The streaming stage the live service drives: one ``LegAudio`` per call leg, shared decode workers."""
+
+    def open_leg(self, call_id: str, leg: Leg, *, language: str | None,
+                 on_event: Callable[[Utterance], None]) -> LegAudio:
+        """Start a leg; ``language=None`` detects it per utterance. Raises ``ValueError`` if it is open."""
+        ...
+
+    def stats(self) -> dict[str, float | int]:
+        """Queue depths and counters for the metrics (``queue_finals``, ``queue_partials``, ...)."""
+        ...

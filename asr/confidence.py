@@ -14,6 +14,7 @@ text; ``summarize/uncertain.py`` turns low-probability numbers into the spans th
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -28,6 +29,15 @@ log = logging.getLogger(__name__)
 _REPLACEMENT = "\ufffd"  # what a token sequence that ends inside a UTF-8 character decodes to
 HOP = 160  # samples per mel frame
 MAX_PIECE_TOKENS = 6  # a UTF-8 character has at most 4 bytes: longer runs of broken bytes are cut anyway
+# anything that may hold a number (a superset of what summarize/numbers.py reads as one)
+_NUMERAL = re.compile(r"[0-9０-９〇一二三四五六七八九十百千万億兆]|\b(?:zero|one|two|three|four|five|six|seven|eight|"
+                      r"nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+                      r"thousand|million|first|second|third)\b", re.IGNORECASE)
+
+
+def has_numerals(text: str) -> bool:
+    """Only numbers are ever marked uncertain, so finals without any skip the alignment pass."""
+    return _NUMERAL.search(text) is not None
 
 
 def pieces(tokenizer: Tokenizer, tokens: Sequence[int], probs: Sequence[float]) -> tuple[Word, ...]:
@@ -88,6 +98,8 @@ def with_words(
     audio_lengths: Sequence[int],
 ) -> list[Transcription]:
     """``transcriptions`` (one per item of ``encoded``, decoded as ``results`` after ``prefix``) with ``words``."""
+    if not any(has_numerals(tr.text) for tr in transcriptions):
+        return list(transcriptions)
     tokens = [[t for t in r.sequences_ids[0] if t < tokenizer.eot] for r in results]
     start = [t for t in prefix if t != tokenizer.no_timestamps]
     frames = [n // HOP for n in audio_lengths]

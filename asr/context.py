@@ -20,16 +20,19 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from asr.base import SAMPLE_RATE, FinalContext, Transcription
-from asr.confidence import word_probabilities
+from asr.audio import SAMPLE_RATE
+from asr.base import FinalContext, Transcription
+from asr.confidence import has_numerals, word_probabilities
 from asr.short_context import (
     FALLBACK_TEMPERATURE,
     HOP,
     MAX_FRAMES,
+    MIN_PAD_S,
     TOKENS_PER_S,
     _to_transcription,
     encode,
     prompt_head,
+    window_frames,
 )
 
 GAP_S = 0.6  # silence between the previous utterance and this one (what was measured)
@@ -45,9 +48,16 @@ class _Stripped:
     no_speech_prob: float
 
 
-def compose(audio: np.ndarray, context: FinalContext | None, max_context_s: float) -> tuple[np.ndarray, str | None]:
-    """The window's audio (the context's tail, a gap, the utterance) and the prefix; unchanged without room."""
-    room = int((MAX_FRAMES * HOP / SAMPLE_RATE - WINDOW_MARGIN_S - GAP_S) * SAMPLE_RATE) - len(audio)
+def compose(audio: np.ndarray, context: FinalContext | None, max_context_s: float,
+            window_s: float = MAX_FRAMES / 100) -> tuple[np.ndarray, str | None]:
+    """The window's audio (the context's tail, a gap, the utterance) and the prefix; unchanged without room.
+
+    The context only fills what the utterance leaves of the ``window_s`` window (less its padding): a long
+    utterance, which carries its own voice and channel, is decoded alone in a small window instead of
+    growing the window to 30 s.
+    """
+    limit = min(MAX_FRAMES * HOP / SAMPLE_RATE - WINDOW_MARGIN_S, window_s - MIN_PAD_S)
+    room = int((limit - GAP_S) * SAMPLE_RATE) - len(audio)
     keep = min(room, int(max_context_s * SAMPLE_RATE))
     if context is None or not context.text.strip() or keep < SAMPLE_RATE // 2 or not len(context.audio):
         return audio, None
@@ -65,12 +75,14 @@ def decode_in_context(
     beam_size: int,
     prompt: str | None,
     utterance_lengths: Sequence[int],
+    window_s: float = MAX_FRAMES / 100,
 ) -> list[Transcription]:
     """Decode composed windows (``compose``) in one batch, each after its own forced prefix.
 
     ``utterance_lengths``: samples of each new utterance (the end of each window's audio), for the token cap.
+    ``window_s``: the encoder's window (``short_context.window_frames``: grown to hold the composed audio).
     """
-    feats, encoded = encode(model, audios, MAX_FRAMES)
+    feats, encoded = encode(model, audios, window_frames(max(len(a) for a in audios), window_s))
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
     head = prompt_head(model, tokenizer, prompt)
     forced = [tokenizer.encode(p)[-(model.max_length // 4) :] for p in prefixes]
@@ -85,17 +97,17 @@ def decode_in_context(
     }
     results = model.model.generate(encoded, prompts, beam_size=beam_size, **common)
     stripped = [_strip(r, len(f)) for r, f in zip(results, forced, strict=True)]
-    out = [_to_transcription(r, tokenizer, language) for r in stripped]  # type: ignore[arg-type]
+    out = [_to_transcription(r, tokenizer, language) for r in stripped]
     for i, tr in enumerate(out):
         if tr.compression_ratio > 2.4 or tr.avg_logprob < -1.0:
             one = encoded if len(audios) == 1 else model.model.encode(
                 ctranslate2.StorageView.from_array(feats[i : i + 1]), to_cpu=False)
             retry = _strip(model.model.generate(one, [prompts[i]], beam_size=1, sampling_temperature=FALLBACK_TEMPERATURE,
                                                 sampling_topk=0, **common)[0], len(forced[i]))
-            candidate = _to_transcription(retry, tokenizer, language)  # type: ignore[arg-type]
+            candidate = _to_transcription(retry, tokenizer, language)
             if candidate.avg_logprob > tr.avg_logprob and candidate.compression_ratio <= 2.4:
                 out[i], stripped[i] = candidate, retry
-    if beam_size <= 1:
+    if beam_size <= 1 or not any(has_numerals(tr.text) for tr in out):
         return out
     return _with_words(model, encoded, stripped, forced, out, tokenizer, head, [len(a) for a in audios])
 

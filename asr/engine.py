@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from asr.audio import SAMPLE_RATE
 from asr.base import (
-    SAMPLE_RATE,
     ContextRecognizer,
     Leg,
     PartialRecognizer,
     Recognizer,
-    TranscriptEvent,
     Transcription,
+    Utterance,
 )
 from asr.glossary import DEFAULT_TOKEN_BUDGET, approx_tokens, build_prompts
 from asr.leg import LegBacklogFull, LegStream
@@ -42,7 +42,10 @@ PARTIAL_MAX_LAG_S = 1.0  # above this backlog on any leg, partials are skipped u
 class AsrEngine:
     """One per process; owns the recognizer, the VAD thread, worker threads and bounded queues."""
 
-    def __init__(self, recognizer: Recognizer, settings: AsrSettings) -> None:
+    def __init__(
+        self, recognizer: Recognizer, settings: AsrSettings, *, on_corrections: Callable[[int], None] | None = None
+    ) -> None:
+        """``on_corrections`` hears how many words vocabulary correction replaced in each final."""
         self.recognizer = recognizer
         self.settings = settings
         plan = getattr(recognizer, "plan", None)
@@ -53,16 +56,19 @@ class AsrEngine:
         self._ready: deque[LegStream] = deque()  # legs with queued audio, each at most once: served in turn
         self._queued = 0  # chunks waiting over all legs
         self._backlog_limit = int(settings.max_backlog_s * SAMPLE_RATE)
-        # finals after their leg's previous utterance (asr/context.py) need that one decoded first
-        self._in_context = isinstance(recognizer, ContextRecognizer) and getattr(recognizer, "context_audio_s", 0) > 0
+        # finals after their leg's previous utterance (asr/context.py) need that one decoded first; None: finals alone
+        self._in_context: ContextRecognizer | None = (
+            recognizer if isinstance(recognizer, ContextRecognizer) and getattr(recognizer, "context_audio_s", 0) > 0
+            else None)
         self.scheduler = DecodeScheduler(
             settings.queue_size, workers=self.n_workers, is_stale=self._partial_is_stale,
-            exclusive_finals=self._in_context,
+            exclusive_finals=self._in_context is not None,
         )
         self._legs: dict[tuple[str, Leg], LegStream] = {}
         self._legs_lock = threading.Lock()
         self._prompts: dict[str, str | None] = {}
-        self.vocab = VocabCorrector(enabled=settings.vocab_correction)  # applied to finals via on_event
+        # applied to finals via on_event
+        self.vocab = VocabCorrector(enabled=settings.vocab_correction, on_corrections=on_corrections)
         self._closed = False
         self._count_lock = threading.Lock()
         self.decodes_final = 0
@@ -82,7 +88,7 @@ class AsrEngine:
         leg: Leg,
         *,
         language: str | None,
-        on_event: Callable[[TranscriptEvent], None],
+        on_event: Callable[[Utterance], None],
     ) -> LegStream:
         """Start a leg; ``language=None`` detects it on the first utterance and keeps it."""
         if self._closed:
@@ -228,9 +234,9 @@ class AsrEngine:
         final = jobs[0].final
         language = pairs[0][0].language
         try:
-            if final and self._in_context:
+            if final and self._in_context is not None:
                 results: list[Transcription | None] = list(
-                    self.recognizer.transcribe_finals(  # type: ignore[attr-defined]
+                    self._in_context.transcribe_finals(
                         [cut.audio for _, cut in pairs],
                         language=language,
                         beam_size=self.settings.beam_size,
@@ -278,12 +284,12 @@ def transcribe_stream(
     language: str | None = None,
     realtime: bool = False,
     timeout: float | None = None,
-) -> list[TranscriptEvent]:
+) -> list[Utterance]:
     """Feed ``samples`` through a leg in ``chunk_ms`` frames (paced like a live call if ``realtime``)."""
-    events: list[TranscriptEvent] = []
+    events: list[Utterance] = []
     lock = threading.Lock()
 
-    def collect(event: TranscriptEvent) -> None:
+    def collect(event: Utterance) -> None:
         with lock:
             events.append(event)
 

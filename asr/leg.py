@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from asr.audio import AudioFormatError
-from asr.base import FinalContext, Leg, TranscriptEvent, Transcription
+from asr.base import FinalContext, Leg, Transcription, Utterance
 from asr.guards import clean_text
 from asr.stream import Cut, Segmenter
+from common.errors import CodedError
 
 if TYPE_CHECKING:
     from asr.engine import AsrEngine
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class LegBacklogFull(RuntimeError):
+class LegBacklogFull(CodedError, RuntimeError):
     """More of this leg's audio waits for the VAD than ``asr.max_backlog_s``: recognition is too far behind.
 
     Raised by ``LegStream.feed`` instead of queueing without bound; ``code`` is the protocol's error code.
@@ -36,8 +37,7 @@ class LegBacklogFull(RuntimeError):
     code = "audio_backlog"
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(self.code, message)
 
 
 class LegStream:
@@ -50,7 +50,7 @@ class LegStream:
         leg: Leg,
         *,
         language: str | None,
-        on_event: Callable[[TranscriptEvent], None],
+        on_event: Callable[[Utterance], None],
         segmenter: Segmenter,
     ) -> None:
         self.engine = engine
@@ -67,7 +67,7 @@ class LegStream:
         self.backlog_samples = 0
         self.scheduled = False  # in the engine's ready queue
         self._pending: dict[int, float] = {}  # final index -> speech-end wall time, queued or decoding
-        self._ready: dict[int, TranscriptEvent | None] = {}  # finished finals waiting for an earlier one
+        self._ready: dict[int, Utterance | None] = {}  # finished finals waiting for an earlier one
         self._next_final = 0
         self._finalized_upto = -1  # highest utterance index whose final is queued
         self._partial_end: dict[int, int] = {}  # newest partial shown per utterance (end sample)
@@ -175,8 +175,8 @@ class LegStream:
                     self._emit(event)
             self._check_done()
 
-    def _event(self, cut: Cut, text: str, tr: Transcription | None) -> TranscriptEvent:
-        return TranscriptEvent(
+    def _event(self, cut: Cut, text: str, tr: Transcription | None) -> Utterance:
+        return Utterance(
             call_id=self.call_id,
             leg=self.leg,
             utterance_id=f"{self.leg}-{cut.index}",
@@ -189,7 +189,7 @@ class LegStream:
             words=tr.words if tr is not None and cut.final else (),
         )
 
-    def _emit(self, event: TranscriptEvent) -> None:
+    def _emit(self, event: Utterance) -> None:
         try:
             self.on_event(event)
         except Exception:  # a broken subscriber must not kill a decode worker

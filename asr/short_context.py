@@ -19,7 +19,8 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-from asr.base import SAMPLE_RATE, Transcription
+from asr.audio import SAMPLE_RATE
+from asr.base import Transcription
 from asr.confidence import with_words
 
 MIN_PAD_S = 3.0
@@ -51,6 +52,12 @@ def prompt_head(model: WhisperModel, tokenizer: Tokenizer, prompt: str | None) -
     return ids + [*tokenizer.sot_sequence, tokenizer.no_timestamps]
 
 
+def window_frames(longest: int, window_s: float) -> int:
+    """Encoder frames of a final: at least ``window_s``, grown to hold the longest audio + ``MIN_PAD_S``, at most 30 s."""
+    need = max(window_s, longest / SAMPLE_RATE + MIN_PAD_S)
+    return min(MAX_FRAMES, int(np.ceil(round(need * 100, 6))))
+
+
 def fits(audio_len: int, pad_s: float) -> bool:
     """Whether ``audio_len`` samples plus ``pad_s`` of padding fit Whisper's 30 s window (0 for a full-window decode)."""
     return audio_len + pad_s * SAMPLE_RATE <= MAX_FRAMES * HOP
@@ -66,15 +73,18 @@ def decode_short(
     pad_s: float,
     fallback: bool = True,
     full_window: bool = False,
+    window_s: float = MAX_FRAMES / 100,
 ) -> list[Transcription]:
     """Decode utterances (each under 30 s minus ``pad_s``) of one language in one batch.
 
-    ``full_window``: encode Whisper's whole 30 s window (what it was trained on; the accurate path for
-    finals, docs/QUALITY.md) instead of utterance + ``pad_s``; utterances then only need to be under 30 s.
+    ``full_window``: encode a window of ``window_s`` (Whisper's 30 s by default, what it was trained on; the
+    accurate path for finals, docs/QUALITY.md) instead of utterance + ``pad_s``; utterances then only need to
+    be under 30 s.
     """
     pad_s = max(pad_s, MIN_PAD_S)
     longest = max(len(a) for a in audios)
-    frames = MAX_FRAMES if full_window else min(MAX_FRAMES, int(np.ceil((longest / SAMPLE_RATE + pad_s) * 100)))
+    frames = window_frames(longest, window_s) if full_window else \
+        min(MAX_FRAMES, int(np.ceil((longest / SAMPLE_RATE + pad_s) * 100)))
     feats, encoded = encode(model, audios, frames)
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
     prompt_ids = prompt_head(model, tokenizer, prompt)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asr.base import SAMPLE_RATE
+from asr.audio import SAMPLE_RATE
 from asr.vad import WINDOW, StreamingVad
 from config import AsrSettings
 

@@ -26,9 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from sudachipy import Dictionary, SplitMode
-
-from asr.base import Correction, TranscriptEvent
+from asr.base import Correction, Utterance
+from common.text_ja import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -221,21 +220,10 @@ class Word:
         return "助数詞" in self.pos[2] or "助数詞" in self.pos[1]
 
 
-_local = threading.local()
-
-
-@lru_cache(maxsize=1)
-def _dictionary() -> Dictionary:
-    return Dictionary()
-
-
 def words(text: str) -> list[Word]:
     """SudachiPy (mode C) words with character offsets, POS and candidate kana readings."""
-    tokenizer = getattr(_local, "tokenizer", None)
-    if tokenizer is None:  # a Tokenizer must not be shared between threads; the dictionary may
-        tokenizer = _local.tokenizer = _dictionary().tokenizer()
     out: list[Word] = []
-    for m in tokenizer.tokenize(text, SplitMode.C):
+    for m in tokenize(text):
         surface = m.surface()
         norm = unicodedata.normalize("NFKC", surface)
         if _DIGITS.match(norm):
@@ -359,8 +347,10 @@ class VocabCorrector:
     """Thread-safe; ``set_terms`` swaps the lexicon when the knowledge base changes."""
 
     def __init__(self, terms: Iterable[str] = (), *, enabled: bool = True,
-                 max_distance: float = DEFAULT_MAX_DISTANCE, builtin: bool = True) -> None:
+                 max_distance: float = DEFAULT_MAX_DISTANCE, builtin: bool = True,
+                 on_corrections: Callable[[int], None] | None = None) -> None:
         self.enabled = enabled
+        self.on_corrections = on_corrections  # told how many words each final had replaced (the service's metric)
         self.max_distance = max_distance
         self.builtin = builtin
         self._terms = list(terms)
@@ -394,7 +384,7 @@ class VocabCorrector:
         out.append(text[cursor:])
         return "".join(out), tuple(corrections)
 
-    def apply(self, event: TranscriptEvent) -> TranscriptEvent:
+    def apply(self, event: Utterance) -> Utterance:
         """A Japanese final with its text corrected (the originals kept in ``corrections``)."""
         if not (self.enabled and event.final and event.language in ("ja", "")):
             return event
@@ -405,12 +395,11 @@ class VocabCorrector:
             return event
         if not corrections:
             return event
-        from assist.metrics import ASR_VOCAB_CORRECTIONS
-
-        ASR_VOCAB_CORRECTIONS.inc(len(corrections))
+        if self.on_corrections is not None:
+            self.on_corrections(len(corrections))
         return replace(event, text=text, corrections=corrections)
 
-    def wrap(self, on_event: Callable[[TranscriptEvent], None]) -> Callable[[TranscriptEvent], None]:
+    def wrap(self, on_event: Callable[[Utterance], None]) -> Callable[[Utterance], None]:
         """``on_event`` that sees corrected finals."""
         return lambda event: on_event(self.apply(event))
 
@@ -466,5 +455,6 @@ class VocabCorrector:
         # several real words that together almost read as one long term: 講座振り会 → 口座振替
         near = [(distance(u, t.morae), t) for t in lexicon.terms if len(t.morae) >= LONG_TERM_MORAE for u in units
                 if abs(len(u) - len(t.morae)) <= 1]
-        cost, term = min(near, key=lambda ct: ct[0], default=(1.0, None))
-        return _Candidate(i, j, term, cost) if term is not None and cost <= self.max_distance / 2 else None
+        closest: tuple[float, Term | None] = min(near, key=lambda ct: ct[0], default=(1.0, None))
+        cost, nearest = closest
+        return _Candidate(i, j, nearest, cost) if nearest is not None and cost <= self.max_distance / 2 else None

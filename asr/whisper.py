@@ -18,10 +18,11 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.transcribe import Segment
 
-from asr.base import SAMPLE_RATE, FinalContext, Transcription
+from asr.audio import SAMPLE_RATE
+from asr.base import FinalContext, Transcription
 from asr.context import compose, decode_in_context
 from asr.short_context import decode_short, fits
-from config import Settings
+from config import AsrSettings
 from gpu.device import DevicePlan, plan_device
 from models import ModelRegistry
 
@@ -65,16 +66,19 @@ class WhisperRecognizer:
         context_pad_s: float | None = DEFAULT_CONTEXT_PAD_S,
         final_context: Literal["full", "short"] = "full",
         context_audio_s: float = 0.0,
+        final_window_s: float = 15.0,
     ) -> None:
         """``context_pad_s``: short-context decodes cut the audio context to utterance + this padding
         (``asr/short_context.py``); ``None`` hands every decode to faster-whisper's own ``transcribe``.
         ``final_context``: ``"full"`` decodes finals over the whole 30 s window (``asr.final_context``).
         ``context_audio_s``: how much of a leg's previous utterance ``transcribe_finals`` may put before a final
-        (``asr/context.py``; full-window finals only)."""
+        (``asr/context.py``; full-window finals only).
+        ``final_window_s``: the encoder window of full-context finals (``asr.final_window_s``)."""
         self.plan = plan
         self.context_pad_s = context_pad_s
         self.final_context = final_context
         self.context_audio_s = context_audio_s
+        self.final_window_s = final_window_s
         self.name = name or Path(model_path).name
         self.model = WhisperModel(
             str(model_path),
@@ -92,12 +96,14 @@ class WhisperRecognizer:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, registry: ModelRegistry) -> WhisperRecognizer:
-        asr = settings.asr
-        path = registry.resolve(asr.model, allow_downloads=settings.allow_downloads)
+    def from_settings(
+        cls, asr: AsrSettings, registry: ModelRegistry, *, allow_downloads: bool = False
+    ) -> WhisperRecognizer:
+        """``allow_downloads`` is the service-wide ``Settings.allow_downloads`` (a hub name may be fetched)."""
+        path = registry.resolve(asr.model, allow_downloads=allow_downloads)
         plan = plan_device(asr.device, asr.compute_type, cpu_threads=asr.cpu_threads, workers=asr.workers)
         return cls(path, plan, name=asr.model, context_pad_s=asr.context_pad_s, final_context=asr.final_context,
-                   context_audio_s=asr.final_context_audio_s)
+                   context_audio_s=asr.final_context_audio_s, final_window_s=asr.final_window_s)
 
     @property
     def device(self) -> str:
@@ -131,8 +137,8 @@ class WhisperRecognizer:
         the others as ``transcribe_batch`` / ``transcribe`` would."""
         composed: list[tuple[np.ndarray, str | None]] = [(a, None) for a in audios]
         if language is not None and self.final_context == "full" and self.context_audio_s > 0:
-            composed = [compose(np.asarray(a, np.float32), c, self.context_audio_s) for a, c in zip(audios, contexts,
-                                                                                                   strict=True)]
+            composed = [compose(np.asarray(a, np.float32), c, self.context_audio_s, self.final_window_s)
+                        for a, c in zip(audios, contexts, strict=True)]
         with_ctx = [i for i, (_, prefix) in enumerate(composed) if prefix]
         alone = [i for i, (_, prefix) in enumerate(composed) if not prefix]
         out: list[Transcription | None] = [None] * len(audios)
@@ -140,7 +146,8 @@ class WhisperRecognizer:
             results = decode_in_context(self.model, [composed[i][0] for i in with_ctx],
                                         [composed[i][1] or "" for i in with_ctx], language=language,
                                         beam_size=beam_size, prompt=prompt,
-                                        utterance_lengths=[len(audios[i]) for i in with_ctx])
+                                        utterance_lengths=[len(audios[i]) for i in with_ctx],
+                                        window_s=self.final_window_s)
             for i, tr in zip(with_ctx, results, strict=True):
                 out[i] = tr
         if len(alone) > 1 and language is not None:
@@ -164,7 +171,7 @@ class WhisperRecognizer:
         if language is not None and pad_s is not None and fits(len(audio), 0.0 if full_window else pad_s):
             return decode_short(
                 self.model, [audio], language=language, beam_size=beam_size, prompt=prompt, pad_s=pad_s,
-                full_window=full_window,
+                full_window=full_window, window_s=self.final_window_s,
             )[0]
         partial = beam_size <= 1
         segments, info = self.model.transcribe(
@@ -203,7 +210,7 @@ class WhisperRecognizer:
         if pad_s is not None and all(fits(len(a), 0.0 if full else pad_s) for a in audios):
             return decode_short(
                 self.model, audios, language=language, beam_size=beam_size, prompt=prompt, pad_s=pad_s,
-                full_window=full,
+                full_window=full, window_s=self.final_window_s,
             )
         clips: list[dict[str, float]] = []
         offset = 0

@@ -1,12 +1,13 @@
 """REST for stored calls: list, read, the agent's edited notes, and feedback on suggested articles.
 
-Errors are ``{"error": {"code", "message", "fields"}}`` with a 4xx status.
+Errors are the project's body (``common.errors``), ``{"error": {"code", "message", "fields": [...]}}``,
+with a 4xx status.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,34 +17,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assist.auth import principal_of
 from assist.store import CallRow, CallStore
+from common.errors import CodedError, FieldIssue, error_body, validation_issues
 from summarize.notes import CallNotes
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
+class ApiError(CodedError):
+    """A REST error with its HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, fields: Sequence[FieldIssue] = ()) -> None:
+        super().__init__(code, message, fields)
         self.status = status
-        self.code = code
-        self.message = message
-        self.fields = fields or {}
-
-
-def error_body(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
 async def api_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(error_body(exc.code, exc.message, exc.fields), status_code=exc.status)
+    return JSONResponse(exc.body(), status_code=exc.status)
 
 
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422 in the project's error shape: one message per field."""
+    """FastAPI's 422 in the project's error shape: one issue per problem, ``field`` its dotted location."""
     assert isinstance(exc, RequestValidationError)
-    fields = {".".join(str(p) for p in e["loc"] if p != "body"): e["msg"] for e in exc.errors()}
-    return JSONResponse(error_body("invalid_request", "the request failed validation", fields), status_code=422)
+    return JSONResponse(error_body("invalid_request", "the request failed validation",
+                                   validation_issues(exc.errors())), status_code=422)
 
 
 class Feedback(BaseModel):
@@ -107,13 +104,13 @@ async def get_call(request: Request, call_id: str) -> dict[str, Any]:
 async def patch_summary(request: Request, call_id: str, notes: CallNotes) -> dict[str, Any]:
     store = _store(request)
     row = await _require_call(store, call_id)
-    pipeline = request.app.state.services.pipeline
-    if pipeline is None:
+    stages = request.app.state.services.stages
+    if stages is None:
         raise ApiError(503, "not_ready", "the personal-data masker is still loading; retry when /readyz answers 200")
     settings = request.app.state.settings
     language = next((x for x in (row.language, notes.language, settings.language) if x in ("ja", "en")), "ja")
     body = notes.model_copy(update={"edited": True}).model_dump(mode="json")
-    masked = await _run(_mask_notes, body, lambda text: pipeline.mask(text, language))
+    masked = await _run(_mask_notes, body, lambda text: stages.mask(text, language))
     await _run(store.save_summary, call_id, CallNotes.model_validate(masked).model_dump(mode="json"), edited=True)
     return await _run(store.summary, call_id)
 

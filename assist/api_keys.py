@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from assist.auth import AuthError, Role
+from assist.notices import announce_revocation
 
 
 class KeyCreate(BaseModel):
@@ -37,4 +38,6 @@ async def revoke_key(request: Request, key_id: str = Path(pattern=r"^[A-Za-z0-9]
     auth = request.app.state.auth
     if not await asyncio.to_thread(auth.keys.revoke, key_id):
         raise AuthError(404, "unknown_key", f"no active key {key_id!r}")
-    return {"id": key_id, "revoked": True, "closed_sockets": auth.sockets.close_key(key_id)}
+    closed = auth.sockets.close_key(key_id)
+    await announce_revocation(request.app, key_id)  # the other workers close theirs
+    return {"id": key_id, "revoked": True, "closed_sockets": closed}

@@ -9,17 +9,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assist import __version__, api_calls, api_keys, auth, http_auth, security, ws, ws_twilio
+from assist import __version__, api_calls, api_keys, auth, http_auth, notices, security, ws, ws_twilio
+from assist.bus import open_bus
 from assist.calls import CallManager
-from config import Settings
 from assist.services import Services
+from config import Settings
 from models import enforce_offline
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def _optional_router(module: str) -> object | None:
+def _optional_router(module: str) -> APIRouter | None:
     """Routers owned by other packages, mounted when they are installed."""
     try:
         return importlib.import_module(module).router
@@ -49,8 +50,11 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
         interrupted = await loop.run_in_executor(None, services.call_store.mark_interrupted)
         if interrupted:
             log.warning("%d call(s) left live by the previous process marked interrupted", interrupted)
-        calls = CallManager(settings, services.pipeline, services.call_store, loop=loop,
-                            status_interval_s=status_interval_s)
+        bus = await open_bus(settings, services.call_store)  # in memory, or Redis with ASSIST_REDIS_URL
+        notices.install(bus, services, app.state.auth, loop)
+        app.state.bus = bus
+        calls = CallManager(settings, services.stages, services.call_store, loop=loop,
+                            status_interval_s=status_interval_s, bus=bus)
         app.state.calls = calls
         loading = None
         if settings.server.preload_models:
@@ -59,6 +63,7 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
             yield
         finally:
             await calls.shutdown()
+            await bus.close()
             if loading is not None:
                 await asyncio.wait([loading], timeout=0)
             services.close()
@@ -99,7 +104,7 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
 
     kb_router = _optional_router("knowledge.api")
     if kb_router is not None:
-        app.include_router(kb_router)  # type: ignore[arg-type]
+        app.include_router(kb_router)
     app.include_router(api_calls.router)
     app.include_router(api_keys.router)
     app.include_router(ws.router)

@@ -20,11 +20,8 @@ import ipaddress
 import json
 import logging
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,10 +31,12 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from config import Settings
-from assist.dbfiles import prepare_db_file
-from assist.jsonsafe import safe_json_loads
+from assist.events import ErrorEvent
 from assist.sockets import SocketRegistry
+from common.db import open_store
+from common.errors import CodedError
+from common.jsonsafe import safe_json_loads
+from config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +133,12 @@ class KeyRecord:
                 "revoked": self.revoked, "active": self.revoked is None}
 
 
-class AuthError(Exception):
+class AuthError(CodedError):
     """401/403 with the project's error shape; websockets turn it into an error event + close 1008."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(code, message)
         self.status = status
-        self.code = code
-        self.message = message
 
 
 KEYS_SCHEMA = """
@@ -172,20 +169,10 @@ def split_key(token: str) -> tuple[str, str] | None:
 
 
 class KeyStore:
-    """API keys in the service's SQLite database (own connection; thread-safe, synchronous)."""
+    """API keys in the service's database, SQLite or PostgreSQL (own connection; thread-safe, synchronous)."""
 
     def __init__(self, path: Path | str) -> None:
-        prepare_db_file(path)  # 0600 file, 0700 folder
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(KEYS_SCHEMA)
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._conn
+        self._db = open_store(path, "keys", (KEYS_SCHEMA,))  # SQLite: 0600 file, 0700 folder
 
     def create(self, role: Role, name: str = "") -> tuple[KeyRecord, str]:
         """A new key; the plaintext is returned once and never stored."""
@@ -195,27 +182,27 @@ class KeyStore:
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
         record = KeyRecord(id=key_id, name=name, role=role, created=time.time(), revoked=None)
-        with self._db() as db:
+        with self._db.transaction() as db:
             db.execute("INSERT INTO api_keys (id, name, role, salt, hash, created) VALUES (?, ?, ?, ?, ?, ?)",
                        (key_id, name, role, salt.hex(), _digest(salt, secret), record.created))
         log.info("api key %s created (role %s)", key_id, role)
         return record, f"{KEY_PREFIX}{key_id}_{secret}"
 
     def list(self) -> list[KeyRecord]:
-        with self._db() as db:
+        with self._db.locked() as db:
             rows = db.execute("SELECT id, name, role, created, revoked FROM api_keys ORDER BY created").fetchall()
         return [KeyRecord(r["id"], r["name"], r["role"], r["created"], r["revoked"]) for r in rows]
 
     def revoke(self, key_id: str) -> bool:
         """True if an active key was revoked."""
-        with self._db() as db:
+        with self._db.transaction() as db:
             cur = db.execute("UPDATE api_keys SET revoked=? WHERE id=? AND revoked IS NULL", (time.time(), key_id))
         if cur.rowcount:
             log.info("api key %s revoked", key_id)
         return bool(cur.rowcount)
 
     def active_count(self) -> int:
-        with self._db() as db:
+        with self._db.locked() as db:
             return int(db.execute("SELECT COUNT(*) FROM api_keys WHERE revoked IS NULL").fetchone()[0])
 
     def verify(self, token: str) -> Principal | None:
@@ -223,7 +210,7 @@ class KeyStore:
         if parts is None:
             return None
         key_id, secret = parts
-        with self._db() as db:
+        with self._db.locked() as db:
             row = db.execute("SELECT name, role, salt, hash FROM api_keys WHERE id=? AND revoked IS NULL",
                              (key_id,)).fetchone()
         if row is None or not hmac.compare_digest(_digest(bytes.fromhex(row["salt"]), secret), row["hash"]):
@@ -231,8 +218,7 @@ class KeyStore:
         return Principal(key_id=key_id, role=row["role"], name=row["name"])
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 # ---------------------------------------------------------------- open mode guard
@@ -270,7 +256,7 @@ class Authenticator:
     def __init__(self, settings: Settings, keys: KeyStore | None = None) -> None:
         self.settings = settings
         self.open = settings.auth.mode == "open"
-        self.keys = keys or KeyStore(settings.db_path)
+        self.keys = keys or KeyStore(settings.calls_db)
         self.ws_timeout_s = settings.auth.ws_auth_timeout_s
         self.sockets = SocketRegistry(self._active_ids)  # revoking a key closes its open websockets
 
@@ -305,7 +291,7 @@ def _bearer(conn: HTTPConnection) -> str | None:
     return token.strip()
 
 
-def _subprotocol_token(ws: WebSocket) -> str | None:
+def _subprotocol_token(ws: HTTPConnection) -> str | None:
     offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     if SUBPROTOCOL in offered:
         rest = [p for p in offered if p != SUBPROTOCOL]
@@ -408,10 +394,10 @@ async def authorize(conn: HTTPConnection) -> Principal:
 
 async def _refuse_socket(ws: WebSocket, err: AuthError) -> None:
     await accept(ws)
-    body = {"type": "error", "call_id": ws.path_params.get("call_id", "*"), "seq": 0, "code": err.code,
-            "message": err.message, "fatal": True}
+    event = ErrorEvent.model_validate({"call_id": ws.path_params.get("call_id", "*"), "code": err.code,
+                                       "message": err.message, "fatal": True})  # an unknown code fails here
     try:
-        await ws.send_text(json.dumps(body))
+        await ws.send_text(event.model_dump_json())
     except (RuntimeError, WebSocketDisconnect):
         pass
     raise WebSocketException(POLICY_CLOSE, err.code)
@@ -447,8 +433,7 @@ def principal_of(conn: HTTPConnection) -> Principal:
 async def auth_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse({"error": {"code": exc.code, "message": exc.message, "fields": {}}},
-                        status_code=exc.status, headers=headers)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
 def install(app: FastAPI, settings: Settings, keys: KeyStore | None = None) -> Authenticator:

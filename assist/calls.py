@@ -8,11 +8,14 @@ from dataclasses import replace
 
 from assist import metrics
 from assist.auth import Principal
-from config import Settings
-from assist.hub import Broadcaster, CallHub
-from assist.pipeline import Pipeline
+from assist.bus import CallFeed, EventBus, MemoryBus
+from assist.events import ErrorCode
+from assist.hub import CallHub
 from assist.session import CallOptions, CallSession, EndReason
+from assist.stages import CallStages
 from assist.store import CallStore, StoreWriter
+from common.errors import CodedError
+from config import Settings
 from summarize.base import ArticleRef, Turn
 
 log = logging.getLogger(__name__)
@@ -20,26 +23,27 @@ log = logging.getLogger(__name__)
 ENDED_HUB_MEMORY = 64  # events an ended call keeps in memory for resumes (the summary and what led to it)
 
 
-class CallError(Exception):
+class CallError(CodedError):
     """A call could not be opened or joined; ``code`` is the protocol's error code."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    code: ErrorCode
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(code, message)
 
 
 class CallManager:
     """Created on the event loop at start-up; every method runs on that loop."""
 
-    def __init__(self, settings: Settings, pipeline: Pipeline | None, store: CallStore, *,
-                 loop: asyncio.AbstractEventLoop, status_interval_s: float = 2.0) -> None:
+    def __init__(self, settings: Settings, stages: CallStages | None, store: CallStore, *,
+                 loop: asyncio.AbstractEventLoop, status_interval_s: float = 2.0, bus: EventBus | None = None) -> None:
         self.settings = settings
-        self.pipeline = pipeline
+        self.stages = stages
         self.store = store
         self.writer = StoreWriter(store)
         self.loop = loop
-        self.supervisor = Broadcaster(settings.server.subscriber_queue)
+        self.bus: EventBus = bus or MemoryBus(settings.server.subscriber_queue)  # the hubs' (assist/bus.py)
+        self.supervisor = self.bus.supervisor
         self.sessions: dict[str, CallSession] = {}
         self._ended_hubs: dict[str, CallHub] = {}
         self._status_interval = status_interval_s
@@ -61,9 +65,32 @@ class CallManager:
         session = self.sessions.get(call_id)
         return session.hub if session is not None else self._ended_hubs.get(call_id)
 
-    async def wait_for_call(self, call_id: str) -> CallHub:
-        """For widgets that connect before the call's audio does. A waiter that is cancelled (its socket
-        left) removes itself, so call ids that never start leave nothing behind."""
+    async def remote_hub(self, call_id: str) -> CallFeed | None:
+        """The feed of a call live on another worker (a shared bus only; ``None`` for a call that is not live)."""
+        if not self.bus.distributed:
+            return None
+        row = await self.loop.run_in_executor(None, self.store.get_call, call_id)
+        return self.bus.remote_call(call_id) if row is not None and row.state == "live" else None
+
+    async def wait_for_call(self, call_id: str) -> CallFeed:
+        """For widgets that connect before the call's audio does, whichever worker the call starts on."""
+        if not self.bus.distributed:
+            return await self._wait_here(call_id)
+        here = asyncio.ensure_future(self._wait_here(call_id))
+        anywhere = asyncio.ensure_future(self.bus.first_event(call_id))
+        try:
+            await asyncio.wait([here, anywhere], return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when cancelled (the socket left): the loser must not linger
+            for task in (here, anywhere):
+                task.cancel()
+            await asyncio.gather(here, anywhere, return_exceptions=True)
+        feed = self.hub(call_id) or self.bus.remote_call(call_id)
+        assert feed is not None  # a distributed bus always reaches other workers' calls
+        return feed
+
+    async def _wait_here(self, call_id: str) -> CallHub:
+        """A waiter that is cancelled (its socket left) removes itself, so call ids that never start leave
+        nothing behind."""
         while (hub := self.hub(call_id)) is None:
             waiter: asyncio.Future[None] = self.loop.create_future()
             waiters = self._waiters.setdefault(call_id, set())
@@ -110,7 +137,7 @@ class CallManager:
         return session
 
     async def _open(self, call_id: str, options: CallOptions, principal: Principal | None) -> CallSession:
-        if self.pipeline is None:
+        if self.stages is None:
             raise CallError("not_ready", "models are still loading; retry when /readyz answers 200")
         if self.active >= self.settings.server.max_calls:
             metrics.CALLS_REJECTED.labels("too_many_calls").inc()
@@ -122,7 +149,7 @@ class CallManager:
             raise CallError("too_many_calls_for_key", f"this API key already streams {per_key} live calls")
         # integrators put customer fields in metadata: mask them like speech before they are stored or sent
         language = options.language if options.language != "auto" else self.settings.language
-        metadata = {k: v if k == "owner" else self.pipeline.mask(v, language) for k, v in options.metadata.items()}
+        metadata = {k: v if k == "owner" else self.stages.mask(v, language) for k, v in options.metadata.items()}
         options = replace(options, metadata=metadata)
         any_owner = principal is not None and principal.scope("calls:stream") == "all"
         opened = await self.loop.run_in_executor(None, self._reopen, call_id, options, not any_owner)
@@ -130,9 +157,8 @@ class CallManager:
             raise CallError("forbidden", "this call belongs to another agent")
         epoch, first_seq, options, history, matched = opened
         self._ended_hubs.pop(call_id, None)
-        hub = CallHub(call_id, loop=self.loop, writer=self.writer, queue_size=self.settings.server.subscriber_queue,
-                      first_seq=first_seq, supervisor=self.supervisor)
-        session = CallSession(call_id, options, pipeline=self.pipeline, hub=hub, writer=self.writer, loop=self.loop,
+        hub = self.bus.open_call(call_id, loop=self.loop, writer=self.writer, first_seq=first_seq)
+        session = CallSession(call_id, options, stages=self.stages, hub=hub, writer=self.writer, loop=self.loop,
                               status_interval_s=self._status_interval, epoch=epoch, history=history, matched=matched)
         self.sessions[call_id] = session
         metrics.CALLS_TOTAL.labels(options.source).inc()
@@ -190,9 +216,8 @@ class CallManager:
         metrics.QUEUE_DEPTH.labels("suggestions").set(sum(s.status().queue_depth for s in self.sessions.values()))
         lags = [v for s in self.sessions.values() for v in s.status().lag_s.values()]
         metrics.ASR_LAG.set(max(lags, default=0.0))
-        stats = getattr(self.pipeline.asr, "stats", None) if self.pipeline is not None else None
-        if stats is not None:
-            asr = stats()
+        if self.stages is not None:
+            asr = self.stages.asr.stats()
             metrics.ASR_QUEUE.labels("final").set(asr.get("queue_finals", 0))
             metrics.ASR_QUEUE.labels("partial").set(asr.get("queue_partials", 0))
             metrics.ASR_DROPPED_PARTIALS.set(asr.get("dropped_partials", 0))

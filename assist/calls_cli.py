@@ -8,9 +8,14 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from asr.base import Leg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _calls(args: argparse.Namespace, settings: Settings) -> int:
     from assist.store import CallStore
 
-    store = CallStore(settings.db_path)
+    store = CallStore(settings.calls_db)
     try:
         if args.calls_cmd == "list":
             rows = [r.to_dict() for r in store.list_calls(limit=args.limit, state=args.state)]
@@ -76,7 +81,8 @@ def _duration(row: dict[str, Any]) -> str:
 
 
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from assist.replay import read_audio, replay_call
+    from asr.audio import read_wav
+    from assist.replay import replay_call
 
     def show(event: dict[str, Any]) -> None:
         print(json.dumps(event, ensure_ascii=False), flush=True)
@@ -92,7 +98,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         kwargs["language"] = turns[1] or args.language
         coro = replay_call(args.url, args.call_id, turns=turns[0], **kwargs)
     elif args.file:
-        audio, channels = read_audio(args.file)
+        audio = read_wav(args.file, mono=False)
+        channels = 1 if audio.ndim == 1 else audio.shape[1]
+        legs: dict[Leg, np.ndarray]
         if args.stereo:
             if channels != 2:
                 print("assist: --stereo needs a 2-channel WAV", file=sys.stderr)
@@ -110,7 +118,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _turns_from_calls(path: Path, call_id: str) -> tuple[list[Any], str | None] | None:
-    from assist.replay import ReplayTurn, read_audio
+    from asr.audio import read_wav
+    from assist.replay import ReplayTurn
 
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -123,8 +132,7 @@ def _turns_from_calls(path: Path, call_id: str) -> tuple[list[Any], str | None] 
             if not turn.get("audio"):
                 print(f"assist: turn without audio in {call_id}; synthesize it first", file=sys.stderr)
                 return None
-            audio, channels = read_audio(path.parent / turn["audio"])
-            turns.append(ReplayTurn(turn["speaker"], audio if channels == 1 else audio.mean(axis=1)))
+            turns.append(ReplayTurn(turn["speaker"], read_wav(path.parent / turn["audio"])))
         return turns, call.get("language")
     print(f"assist: no call {call_id!r} in {path}", file=sys.stderr)
     return None

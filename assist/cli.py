@@ -10,14 +10,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from assist import __version__
-from config import Settings, load_settings
 from assist.logging_setup import setup_logging
+from common.db import DatabaseError
+from config import Settings, load_settings
 from models import ModelError, ModelRegistry, enforce_offline
 
 log = logging.getLogger("assist")
 
-# Packages that add their own subcommand groups: module path -> register(subparsers) function.
-EXTENSIONS: tuple[str, ...] = ("assist.calls_cli", "assist.keys_cli", "knowledge.cli")
+# Modules that add their own subcommand groups: module path -> register(subparsers) function.
+EXTENSIONS: tuple[str, ...] = ("assist.calls_cli", "assist.keys_cli", "assist.kb_cli")
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = handlers.get(args.cmd) or args.handler
     try:
         return handler(args, settings)
-    except ModelError as exc:
+    except (ModelError, DatabaseError) as exc:
         print(f"assist: error [{exc.code}]: {exc.message}", file=sys.stderr)
         return 2
 

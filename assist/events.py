@@ -12,17 +12,29 @@ with ``seq`` 0: they are not part of the call's stream and are never replayed.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from asr.base import Leg, Utterance
+from common.errors import FieldIssue
 from summarize.notes import CallNotes
 
-Leg = Literal["customer", "agent"]
+StreamLanguage = Literal["ja", "en", "auto"]  # a stream's language: the server's languages or per-utterance detection
 CallState = Literal["live", "ending", "ended", "interrupted"]
 
-# Machine-readable error codes a client can branch on.
-ERROR_CODES: dict[str, str] = {
+# Machine-readable error codes a client can branch on: the one list. ``ErrorEvent.code`` is typed by it, so an
+# error event with any other code fails validation instead of reaching a client; ERROR_CODES documents each
+# (docs/PROTOCOL.md is generated from it; a test keeps both in step).
+ErrorCode = Literal[
+    "bad_json", "unknown_type", "bad_start", "bad_message", "not_started", "already_started", "frame_too_large",
+    "unsupported_encoding", "bad_audio", "too_many_calls", "too_many_calls_for_key", "rate_limited",
+    "audio_too_fast", "audio_backlog", "start_timeout", "idle_timeout", "call_too_long", "unauthorized",
+    "invalid_key", "no_policy", "key_revoked", "call_exists", "call_id_mismatch", "unknown_call", "bad_after_seq",
+    "forbidden", "lagging", "not_ready", "internal",
+]
+ERROR_CODES: dict[ErrorCode, str] = {
     "bad_json": "A text frame was not a JSON object.",
     "unknown_type": "A JSON message had a `type` this endpoint does not accept.",
     "bad_start": "The `start` message failed validation; `message` names the field.",
@@ -42,6 +54,10 @@ ERROR_CODES: dict[str, str] = {
     "start_timeout": "No `start` within `security.start_timeout_s` of connecting (fatal).",
     "idle_timeout": "A started stream sent no audio for `security.idle_audio_s`; the call ends (fatal).",
     "call_too_long": "The call reached `security.max_call_s` (wall clock or audio); it ends with its notes (fatal).",
+    "unauthorized": "No API key within `auth.ws_auth_timeout_s`, or not in a form the server accepts (fatal, "
+                    "1008).",
+    "invalid_key": "The API key is unknown or revoked (fatal, 1008).",
+    "no_policy": "The endpoint has no access policy: the server refuses rather than guesses (fatal, 1008).",
     "key_revoked": "The API key of this connection was revoked; every socket it opened is closed (fatal, 1008).",
     "call_exists": "Audio for this call and leg is already being received.",
     "call_id_mismatch": "`start.call_id` differs from the call id in the URL.",
@@ -69,7 +85,7 @@ class StartMessage(_Message):
     type: Literal["start"] = "start"
     call_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
                                 description="Must equal the URL's call id when given")
-    language: Literal["ja", "en", "auto"] | None = Field(
+    language: StreamLanguage | None = Field(
         None, description="Spoken language; omitted = the server's configured language. `auto` detects per "
         "utterance (about twice the recognition cost)")
     encoding: Literal["pcm16", "mulaw"] = Field("pcm16", description="PCM16 little-endian or G.711 μ-law")
@@ -163,6 +179,16 @@ class TranscriptEvent(_Event):
         default_factory=list, description="Finals: numbers (digits, amounts, dates) the recognizer was unsure of, "
         "as character spans of `text`; the widget underlines them (要確認) and the notes never state them as fact")
 
+    @classmethod
+    def of(cls, utterance: Utterance, *, text: str, language: str,
+           uncertain: Sequence[tuple[int, int]] = ()) -> TranscriptEvent:
+        """The wire form of the recognizer's ``utterance``: the one place the stage's event becomes the
+        protocol's. ``text`` is what may leave the process (masked), ``language`` the resolved one (an ``auto``
+        call's detected language), ``uncertain`` the ``(start, end)`` spans of ``text``."""
+        return cls(call_id=utterance.call_id, leg=utterance.leg, utterance_id=utterance.utterance_id, text=text,
+                   final=utterance.final, start=utterance.start, end=utterance.end, language=language,
+                   uncertain=[TextSpan(start=a, end=b) for a, b in uncertain])
+
 
 class SuggestionItem(_Message):
     article_id: str
@@ -234,9 +260,12 @@ class ErrorEvent(_Event):
     """A problem with a frame or a connection. ``fatal`` means the server closes the socket next."""
 
     type: Literal["error"] = "error"
-    code: str = Field(description="Machine-readable; see the table of codes")
+    code: ErrorCode = Field(description="Machine-readable; see the table of codes")
     message: str = Field(description="For people")
     fatal: bool = False
+    fields: list[FieldIssue] = Field(
+        default_factory=list, description="The problems with parts of the message (`field` is its dotted path), "
+        "as in REST error bodies; empty when the error concerns the whole message or connection")
 
 
 OutboundEvent = Annotated[

@@ -26,6 +26,7 @@ from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assist.auth import POLICY, Authenticator, AuthError, _bearer
+from common.errors import error_body
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ async def _check(auth: Authenticator, scope: Scope, permission: str) -> None:
 
 async def _refuse(scope: Scope, send: Send, err: AuthError) -> None:
     """The project's error body; the connection is closed when a body may follow, since it is never read."""
-    body = json.dumps({"error": {"code": err.code, "message": err.message, "fields": {}}}).encode()
+    body = json.dumps(err.body()).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if err.status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
@@ -118,5 +119,4 @@ async def http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):
         code = "bad_json"
     message = exc.detail if isinstance(exc.detail, str) else "the request was refused"
-    return JSONResponse({"error": {"code": code, "message": message, "fields": {}}},
-                        status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assist import metrics
-from assist.events import _Event
+from assist.events import OutboundEvent
 from assist.store import CallStore, StoreWriter, redact_event_body
 
 log = logging.getLogger(__name__)
@@ -103,12 +103,13 @@ class CallHub:
     def subscriber_count(self) -> int:
         return len(self._subs.subscribers)
 
-    def publish(self, event: _Event) -> int:
-        """Number, persist, then fan out ``event``; returns its seq."""
+    def publish(self, event: OutboundEvent) -> int:
+        """Number, persist, then fan out ``event``; returns its seq. Delivery waits for the row's commit
+        (``StoreWriter``), so a subscriber never sees an event the store does not hold."""
         event.call_id = self.call_id
         event.seq = self._next_seq
         self._next_seq += 1
-        env = Envelope(self.call_id, event.seq, event.type, event.model_dump_json())  # type: ignore[attr-defined]
+        env = Envelope(self.call_id, event.seq, event.type, event.model_dump_json())
         if self._writer is None:
             self._deliver(env)
             return env.seq
@@ -116,14 +117,19 @@ class CallHub:
         self._drained.clear()
         row = (env.call_id, env.seq, env.type, event.ts, env.json)
         self._writer.submit(lambda store: store.add_events([row]),
-                            lambda: self._loop.call_soon_threadsafe(self._deliver, env))
+                            lambda: self._loop.call_soon_threadsafe(self._deliver, env),
+                            failed=lambda: self._loop.call_soon_threadsafe(self._settle))
         return env.seq
 
-    def _deliver(self, env: Envelope) -> None:
+    def _settle(self) -> None:
+        """One published event is delivered, or its row can never be stored (then it is not delivered)."""
         if self._writer is not None:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._drained.set()
+
+    def _deliver(self, env: Envelope) -> None:
+        self._settle()
         self._recent.append(env)
         self._subs.fanout(env)
         if self._supervisor is not None:

@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    store = KeyStore(settings.db_path)
+    store = KeyStore(settings.calls_db)
     try:
         if args.keys_cmd == "create":
             record, key = store.create(args.role, args.name)

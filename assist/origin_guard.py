@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assist.auth import is_loopback
+from common.errors import error_body as common_error_body
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class OriginGuard:
 
 
 def error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message, "fields": {}}}).encode()
+    return json.dumps(common_error_body(code, message)).encode()
 
 
 async def send_error(send: Send, status: int, code: str, message: str) -> None:

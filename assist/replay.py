@@ -12,18 +12,16 @@ import json
 import logging
 import time
 import uuid
-import wave
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soxr
 import websockets
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from asr.base import SAMPLE_RATE, Leg
+from asr.audio import SAMPLE_RATE, encode_pcm16
+from asr.base import Leg
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +37,6 @@ class ReplayTurn:
     audio: np.ndarray
 
 
-def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
-    """PCM16 WAV -> (float32 samples [n] or [n, channels] at 16 kHz, channel count)."""
-    with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2:
-            raise ValueError(f"{path}: only 16-bit PCM WAV is supported")
-        channels, rate = w.getnchannels(), w.getframerate()
-        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
-    data = data.reshape(-1, channels) if channels > 1 else data
-    if rate != SAMPLE_RATE:
-        data = soxr.resample(data, rate, SAMPLE_RATE).astype(np.float32)
-    return data, channels
-
-
 def turns_to_legs(turns: Sequence[ReplayTurn], gap_s: float = TURN_GAP_S) -> dict[Leg, np.ndarray]:
     """Lay turns end to end (with a pause between) on per-leg tracks of equal length; the other leg is silent."""
     gap = int(gap_s * SAMPLE_RATE)
@@ -62,10 +47,6 @@ def turns_to_legs(turns: Sequence[ReplayTurn], gap_s: float = TURN_GAP_S) -> dic
         legs[t.leg][pos : pos + len(t.audio)] = t.audio
         pos += len(t.audio) + gap
     return legs
-
-
-def _pcm16(samples: np.ndarray) -> bytes:
-    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
 async def _stream(ws: Any, frames: list[bytes], realtime: bool, on_audio_start: Callable[[], None] | None,
@@ -120,7 +101,7 @@ async def replay_call(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     base = url.rstrip("/")
     events: list[dict[str, Any]] = []
-    start = {"type": "start", "call_id": call_id, "language": language, "encoding": "pcm16", "sample_rate": 16000,
+    start = {"type": "start", "call_id": call_id, "language": language, "encoding": "pcm16", "sample_rate": SAMPLE_RATE,
              **(start_options or {})}
 
     def sink(event: dict[str, Any]) -> None:
@@ -181,7 +162,7 @@ async def _one_socket(base: str, call_id: str, start: dict[str, Any], interleave
                       on_audio_start: Callable[[], None] | None, headers: dict[str, str],
                       ready: asyncio.Barrier, on_frame_sent: Callable[[int, float], None] | None = None) -> None:
     frame = SAMPLE_RATE * FRAME_MS // 1000 * channels
-    pcm = _pcm16(interleaved)
+    pcm = encode_pcm16(interleaved, truncate=True)
     frames = [pcm[i : i + frame * 2] for i in range(0, len(pcm), frame * 2)]
     try:
         ws = await websockets.connect(f"{base}/ws/calls/{call_id}/audio", max_size=None, additional_headers=headers)

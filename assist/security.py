@@ -17,9 +17,12 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from config import SecuritySettings, Settings
+from asr.audio import SAMPLE_RATE
+from assist.events import ErrorCode
 from assist.http_auth import HttpAuth
 from assist.origin_guard import OriginGuard
+from common.errors import error_body
+from config import SecuritySettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +127,7 @@ class BodyLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"error": {"code": "payload_too_large",
-                                 "message": f"request bodies are limited to {limit} bytes", "fields": {}}}).encode()
+    body = json.dumps(error_body("payload_too_large", f"request bodies are limited to {limit} bytes")).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -214,7 +216,7 @@ class MessageRate:
         return True
 
 
-Limit = tuple[str, str]  # (error code, message for people)
+Limit = tuple[ErrorCode, str]  # (error code, message for people)
 
 
 class SocketGuard:
@@ -245,7 +247,7 @@ class SocketGuard:
         self.started = now - max(0.0, elapsed_s)
         self.last_audio = now
 
-    def add_audio(self, samples: float, sample_rate: int = 16000, leg: str = "") -> Limit | None:
+    def add_audio(self, samples: float, sample_rate: int = SAMPLE_RATE, leg: str = "") -> Limit | None:
         """Count ``samples`` of ``leg``; ``audio_too_fast`` (nothing counted) when they outrun the bucket."""
         if samples <= 0:
             return None
@@ -269,12 +271,15 @@ class SocketGuard:
             return "call_too_long", f"calls are limited to {self.max_call_s:g} s"
         return None
 
-    def _deadline(self) -> tuple[float, str, str]:
+    def _deadline(self) -> tuple[float, ErrorCode, str]:
         s = self.settings
         if self.started is None:
             return self.opened + s.start_timeout_s, "start_timeout", f"no start message within {s.start_timeout_s:g} s"
-        return min((self.last_audio + s.idle_audio_s, "idle_timeout", f"no audio for {s.idle_audio_s:g} s"),
-                   (self.started + self.max_call_s, "call_too_long", f"calls are limited to {self.max_call_s:g} s"))
+        idle: tuple[float, ErrorCode, str] = (self.last_audio + s.idle_audio_s, "idle_timeout",
+                                              f"no audio for {s.idle_audio_s:g} s")
+        too_long: tuple[float, ErrorCode, str] = (self.started + self.max_call_s, "call_too_long",
+                                                  f"calls are limited to {self.max_call_s:g} s")
+        return min(idle, too_long)
 
     def wait_s(self) -> float:
         """How long the socket may wait for its next message before a deadline passes."""

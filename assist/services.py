@@ -5,46 +5,54 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from config import Settings
-from assist.pipeline import DraftFn, Pipeline
+from assist.metrics import ASR_VOCAB_CORRECTIONS
+from assist.stages import CallStages, DraftFn
 from assist.store import CallStore
+from config import Settings
 from models import ModelRegistry
 from summarize.masking import Masker
 
 if TYPE_CHECKING:
+    from asr.engine import AsrEngine
+    from knowledge.article import Article
+    from knowledge.store import KnowledgeStore
+    from retrieval.service import RetrievalService
     from summarize.reply import ReplyDraft, ReplyDrafter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Services:
     """Owns every loaded model; ``load`` runs in a worker thread at start-up.
 
-    ``pipeline`` may be given (tests pass fakes); otherwise ``load`` builds the real one:
+    ``stages`` may be given (tests pass fakes); otherwise ``load`` builds the real ones:
     KnowledgeStore → RetrievalService, WhisperRecognizer → AsrEngine, summarizer, reply drafts, PII masking.
     ``masker`` is the one ``Masker`` (settings ``privacy.mask_entities``) behind every masking point: live
-    transcripts and drafts (``Pipeline.mask``), call metadata, the summarizers, the log redaction.
+    transcripts and drafts (``CallStages.mask``), call metadata, the summarizers, the log redaction.
     """
 
-    def __init__(self, settings: Settings, *, pipeline: Pipeline | None = None) -> None:
+    def __init__(self, settings: Settings, *, stages: CallStages | None = None) -> None:
         self.settings = settings
         self.masker = Masker(settings.privacy.mask_entities)
         _redact_logs_with(self.masker)
         self.registry = ModelRegistry(settings.models_dir)
-        self.call_store = CallStore(settings.db_path)
-        self.kb: Any = None
-        self.retrieval: Any = None
-        self.asr: Any = None
-        self.pipeline: Pipeline | None = pipeline
+        self.call_store = CallStore(settings.calls_db)
+        self.kb: KnowledgeStore | None = None
+        self.retrieval: RetrievalService | None = None
+        self.asr: AsrEngine | None = None
+        self.stages: CallStages | None = stages
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._ready = pipeline is not None
+        self._ready = stages is not None
         self._error: str | None = None
         self._loaded: dict[str, float] = {}
+        self._index_listeners: list[Callable[[], None]] = []
 
     def load(self) -> None:
         with self._lock:
@@ -58,7 +66,7 @@ class Services:
                 self._error = f"{type(exc).__name__}: {exc}"
                 log.exception("model loading failed")
 
-    def _timed(self, name: str, fn: Any) -> Any:
+    def _timed(self, name: str, fn: Callable[[], T]) -> T:
         started = time.perf_counter()
         result = fn()
         self._loaded[name] = round(time.perf_counter() - started, 3)
@@ -66,25 +74,35 @@ class Services:
 
     def _build(self) -> None:
         from asr.engine import AsrEngine
-        from asr.whisper import WhisperRecognizer
+        from asr.pool import recognizer_from_settings
         from knowledge.store import KnowledgeStore
         from retrieval.service import RetrievalService
         from summarize.factory import build_summarizer
 
         s = self.settings
-        self.kb = self._timed("knowledge", lambda: KnowledgeStore(s.db_path.with_name("knowledge.db")))
-        retrieval = RetrievalService.from_settings(s, self.registry, self.kb)
+        self.kb = self._timed("knowledge", lambda: KnowledgeStore(s.kb_db))
+        retrieval = RetrievalService.from_settings(s.retrieval, self.registry, self.kb, index_dir=s.index_dir,
+                                                   allow_downloads=s.allow_downloads)
         self._timed(s.retrieval.embedder, retrieval.load)
         self.retrieval = retrieval
-        recognizer = self._timed(s.asr.model, lambda: WhisperRecognizer.from_settings(s, self.registry))
-        self.asr = AsrEngine(recognizer, s.asr)
-        self.asr.set_glossary(retrieval.glossary())
-        retrieval.add_listener(lambda: self.asr.set_glossary(retrieval.glossary()))
+        recognizer = self._timed(s.asr.model, lambda: recognizer_from_settings(
+            s.asr, self.registry, allow_downloads=s.allow_downloads))
+        asr = self.asr = AsrEngine(recognizer, s.asr, on_corrections=ASR_VOCAB_CORRECTIONS.inc)
+        asr.set_glossary(retrieval.glossary())
+        retrieval.add_listener(lambda: asr.set_glossary(retrieval.glossary()))
+        for fn in self._index_listeners:
+            retrieval.add_listener(fn)
         # retrieval, drafts and notes: one worker per core the ASR does not hold busy
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assist-model")
-        self.pipeline = Pipeline(asr=self.asr, retrieval=retrieval, summarizer=build_summarizer(s, self.masker),
+        self.stages = CallStages(asr=asr, retrieval=retrieval, summarizer=build_summarizer(s.summarize, self.masker),
                                  draft=build_draft(s), mask=self.masker, executor=self._executor,
                                  top_k=s.retrieval.top_k, uncertain_below=s.asr.uncertain_below)
+
+    def on_index_change(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` (in the writing thread) whenever the search index changes, once it is loaded."""
+        self._index_listeners.append(fn)
+        if self.retrieval is not None:
+            self.retrieval.add_listener(fn)
 
     def readiness(self) -> dict[str, Any]:
         return {"ready": self._ready, "loaded": dict(self._loaded), "error": self._error}
@@ -134,9 +152,9 @@ def build_draft(settings: Settings) -> DraftFn:
     return partial(_draft_from_article, ReplyDrafter(chat))
 
 
-def _draft_from_article(drafter: ReplyDrafter, article: Any, query: str, language: str) -> ReplyDraft:
+def _draft_from_article(drafter: ReplyDrafter, article: Article, query: str, language: str) -> ReplyDraft:
     """Adapts a knowledge ``Article`` to ``ReplyDrafter.draft``; ``language`` is the draft's."""
     from summarize.reply import ArticleText
 
-    text = ArticleText(article.id, article.title, article.answer, getattr(article, "language", None) or language)
+    text = ArticleText(article.id, article.title, article.answer, article.language or language)
     return drafter.draft(text, query, language)

@@ -12,32 +12,32 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from asr.base import Leg
-from asr.base import TranscriptEvent as AsrTranscript
+from asr.audio import SAMPLE_RATE
+from asr.base import Leg, LegAudio, Utterance
 from assist import metrics
 from assist.events import (
     CallEndedEvent,
     CallStartedEvent,
+    OutboundEvent,
     ReplyDraftEvent,
     StatusEvent,
     SuggestionItem,
     SuggestionsEvent,
     SummaryEvent,
-    TextSpan,
     TranscriptEvent,
-    _Event,
 )
 from assist.hub import CallHub
-from assist.pipeline import Pipeline
+from assist.stages import CallStages
 from assist.store import StoreWriter
 from assist.topic import TopicState
 from retrieval.turns import classify_turn, should_query
 from summarize.base import ArticleRef, Turn
 from summarize.masking import Correction, LegWindow, Masker
+from summarize.reply import ReplyDraft
 from summarize.uncertain import DEFAULT_THRESHOLD, uncertain_spans
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class _Customer:
     speech_end: float  # monotonic time the speech ended
     turn: int  # its index among the call's turns
     redacted: list[tuple[str, str]] = field(default_factory=list)  # (raw, label) masked after the fact
+    prompt: str | None = None  # the agent's last turn before it: a reply to its question asks nothing new
 
     def scrub(self, query: str) -> str:
         """A search query built from this utterance, without what was masked in it after the fact."""
@@ -75,30 +76,27 @@ class _Customer:
 class _Final:
     """A recent final, as ``_redact`` needs it to re-send and re-store it masked."""
 
-    leg: Leg
-    start: float
-    end: float
+    utterance: Utterance  # as recognized (its ``words``: for the uncertain spans of a re-masked text)
     language: str
     turn: int
     customer: _Customer | None
-    words: tuple[tuple[str, float], ...] = ()  # the decode's pieces, for the uncertain spans of a re-masked text
 
 
 class CallSession:
-    def __init__(self, call_id: str, options: CallOptions, *, pipeline: Pipeline, hub: CallHub,
+    def __init__(self, call_id: str, options: CallOptions, *, stages: CallStages, hub: CallHub,
                  writer: StoreWriter | None, loop: asyncio.AbstractEventLoop, status_interval_s: float = 2.0,
                  leg_flush_timeout_s: float = 30.0, epoch: int = 0, history: Sequence[Turn] = (),
                  matched: Sequence[ArticleRef] = ()) -> None:
         self.call_id = call_id
         self.epoch = epoch  # 0 for a new call, +1 on every reconnect (``_in_epoch``)
         self.options = options
-        self.pipeline = pipeline
+        self.stages = stages
         self.hub = hub
         self.writer = writer
         self.loop = loop
         self.started = time.time()
         self.state: Literal["live", "ending", "ended"] = "live"
-        self._legs: dict[Leg, Any] = {}
+        self._legs: dict[Leg, LegAudio] = {}
         self._audio_samples: dict[Leg, int] = {}
         self._sources = 0
         self._turns: list[Turn] = list(history)  # a reconnected call's notes cover its earlier epochs too
@@ -129,8 +127,8 @@ class CallSession:
     def asr_language(self) -> str | None:
         return None if self.options.language == "auto" else self.options.language
 
-    def publish(self, event: _Event) -> int:
-        metrics.EVENTS_TOTAL.labels(event.type).inc()  # type: ignore[attr-defined]
+    def publish(self, event: OutboundEvent) -> int:
+        metrics.EVENTS_TOTAL.labels(event.type).inc()
         return self.hub.publish(event)
 
     def announce(self) -> None:
@@ -146,8 +144,8 @@ class CallSession:
         if busy:
             raise ValueError(f"leg {busy[0]} of call {self.call_id} is already streaming")
         for leg in legs:
-            self._legs[leg] = self.pipeline.asr.open_leg(self.call_id, leg, language=self.asr_language,
-                                                         on_event=self._from_asr_thread)
+            self._legs[leg] = self.stages.asr.open_leg(self.call_id, leg, language=self.asr_language,
+                                                       on_event=self._from_asr_thread)
             self._audio_samples.setdefault(leg, 0)
         self._sources += 1
 
@@ -168,25 +166,24 @@ class CallSession:
         if self._sources <= 0 and self.state == "live":
             await self.end(reason)
 
-    def _join(self, stream: Any) -> None:
-        join = getattr(stream, "join", None)
-        if join is not None and not join(self._flush_timeout):
+    def _join(self, stream: LegAudio) -> None:
+        if not stream.join(self._flush_timeout):
             log.warning("call %s: a leg did not flush within %.0f s", self.call_id, self._flush_timeout)
 
     # ------------------------------------------------------------ transcripts
 
-    def _from_asr_thread(self, event: AsrTranscript) -> None:
+    def _from_asr_thread(self, event: Utterance) -> None:
         received = time.monotonic()
         self.loop.call_soon_threadsafe(self._on_transcript, self._in_epoch(event), received)
 
-    def _in_epoch(self, event: AsrTranscript) -> AsrTranscript:
+    def _in_epoch(self, event: Utterance) -> Utterance:
         """Recognizer ids restart at ``<leg>-0`` whenever a call is (re)opened: a reconnect's ids become
         ``e<epoch>:<id>``, so they never collide with (or overwrite) the stored rows of earlier epochs."""
         if not self.epoch:
             return event
         return replace(event, utterance_id=f"e{self.epoch}:{event.utterance_id}")
 
-    def _on_transcript(self, ev: AsrTranscript, received: float) -> None:
+    def _on_transcript(self, ev: Utterance, received: float) -> None:
         if self.state == "ended":
             return
         language = ev.language or self.asr_language or "ja"
@@ -195,8 +192,7 @@ class CallSession:
         text, corrections = self._mask(ev, language)
         if not ev.final:
             if self.options.interim_results:
-                self.publish(TranscriptEvent(call_id=self.call_id, leg=ev.leg, utterance_id=ev.utterance_id,
-                                             text=text, final=False, start=ev.start, end=ev.end, language=language))
+                self.publish(TranscriptEvent.of(ev, text=text, language=language))
             else:
                 metrics.PARTIALS_DROPPED.inc()
             return
@@ -205,9 +201,7 @@ class CallSession:
         if self.writer is not None and text.strip():  # stored before the event's own commit: a final seen is stored
             self.writer.submit(lambda s: s.add_utterance(self.call_id, ev.utterance_id, leg=ev.leg, text=text,
                                                           start=ev.start, end=ev.end))
-        self.publish(TranscriptEvent(call_id=self.call_id, leg=ev.leg, utterance_id=ev.utterance_id, text=text,
-                                     final=True, start=ev.start, end=ev.end, language=language,
-                                     uncertain=[TextSpan(start=a, end=b) for a, b in unsure]))
+        self.publish(TranscriptEvent.of(ev, text=text, language=language, uncertain=unsure))
         self._redact(corrections)
         if not text.strip():
             return
@@ -215,26 +209,26 @@ class CallSession:
                                 uncertain=unsure))
         customer = None
         if ev.leg == "customer":
-            customer = _Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1)
+            prompt = next((t.text for t in reversed(self._turns) if t.speaker == "agent"), None)
+            customer = _Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1, prompt=prompt)
             self._pending.put_nowait(customer)
         else:
             self.topic.observe_agent(text)
-        self._finals[ev.utterance_id] = _Final(ev.leg, ev.start, ev.end, language, len(self._turns) - 1, customer,
-                                               ev.words)
+        self._finals[ev.utterance_id] = _Final(ev, language, len(self._turns) - 1, customer)
         if len(self._finals) > 32:
             del self._finals[next(iter(self._finals))]
 
     def _uncertain(self, text: str, words: Sequence[tuple[str, float]], language: str
                    ) -> tuple[tuple[int, int], ...]:
         """Spans of the (masked) final text holding numbers the recognizer was unsure of."""
-        below = self.pipeline.uncertain_below
+        below = self.stages.uncertain_below
         return tuple(uncertain_spans(text, words, language, DEFAULT_THRESHOLD if below is None else below))
 
-    def _mask(self, ev: AsrTranscript, language: str) -> tuple[str, tuple[Correction, ...]]:
+    def _mask(self, ev: Utterance, language: str) -> tuple[str, tuple[Correction, ...]]:
         """Partials lose every run of ≥ 4 digits besides what finals lose; a final goes through its leg's
         rolling window, which may also correct the leg's earlier finals (``_redact``). A plain mask
         function (test fakes) masks each text on its own."""
-        mask = self.pipeline.mask
+        mask = self.stages.mask
         if not isinstance(mask, Masker):
             return mask(ev.text, language), ()
         if not ev.final:
@@ -255,22 +249,24 @@ class CallSession:
             if final is None:
                 continue
             old = self._turns[final.turn].text
-            unsure = self._uncertain(c.text, final.words, final.language)
+            unsure = self._uncertain(c.text, final.utterance.words, final.language)
             self._turns[final.turn] = replace(self._turns[final.turn], text=c.text, uncertain=unsure)
             if final.customer is not None:
                 final.customer.text = c.text
                 final.customer.redacted.extend(c.fragments)
             if self._previous_customer == old:
                 self._previous_customer = c.text
-            self.publish(TranscriptEvent(call_id=self.call_id, leg=final.leg, utterance_id=uid, text=c.text,
-                                         final=True, start=final.start, end=final.end, language=final.language,
-                                         uncertain=[TextSpan(start=a, end=b) for a, b in unsure]))
-            if self.writer is None:
-                self.hub.redact(uid, c.text, c.fragments)
-                continue
-            self.writer.submit(lambda s, uid=uid, c=c: s.redact_utterance(self.call_id, uid, c.text, c.fragments),
-                               lambda uid=uid, c=c: self.loop.call_soon_threadsafe(self.hub.redact, uid, c.text,
-                                                                                  c.fragments))
+            self.publish(TranscriptEvent.of(final.utterance, text=c.text, language=final.language, uncertain=unsure))
+            self._store_redaction(uid, c)
+
+    def _store_redaction(self, uid: str, c: Correction) -> None:
+        """The stored row and events of ``uid`` take the masked text; the hub's replay memory follows once that
+        committed."""
+        if self.writer is None:
+            self.hub.redact(uid, c.text, c.fragments)
+            return
+        self.writer.submit(lambda s: s.redact_utterance(self.call_id, uid, c.text, c.fragments),
+                           lambda: self.loop.call_soon_threadsafe(self.hub.redact, uid, c.text, c.fragments))
 
     # ------------------------------------------------------------ suggestions
 
@@ -284,23 +280,22 @@ class CallSession:
     async def _suggest(self, item: _Customer) -> None:
         final_at = time.monotonic()
         language = self.asr_language or self._spoken_language
-        kind = classify_turn(item.text, language or "ja")
+        kind = classify_turn(item.text, language or "ja", prompt=item.prompt)
         metrics.CUSTOMER_TURNS.labels(kind.value).inc()
-        if not should_query(kind):  # greetings, identity answers and closings never replace the cards on screen
+        if not should_query(kind):  # greetings, identity data, answers and closings never replace the cards
             return
         previous, self._previous_customer = self._previous_customer, item.text
         suggestion = await self.loop.run_in_executor(
-            self.pipeline.executor,
-            lambda: self.pipeline.retrieval.suggest(item.text, previous, language=language, k=self.pipeline.top_k),
+            self.stages.executor,
+            lambda: self.stages.retrieval.suggest(item.text, previous, language=language, k=self.stages.top_k),
         )
         if suggestion.abstained or not suggestion.hits:
             return
         self.topic.observe_request(suggestion.hits, item.turn)
         items: list[SuggestionItem] = []
         top = suggestion.hits[0]
-        self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, getattr(top, "category", None),
-                                                            turn=item.turn,
-                                                            confidence=getattr(top, "confidence", None)))
+        self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, top.category, turn=item.turn,
+                                                            confidence=top.confidence))
         for rank, hit in enumerate(suggestion.hits, start=1):
             best = self._shown.get(hit.article_id)
             if best is not None and best <= rank:
@@ -308,8 +303,7 @@ class CallSession:
             self._shown[hit.article_id] = rank
             items.append(SuggestionItem(article_id=hit.article_id, title=hit.title, snippet=hit.snippet,
                                         score=round(float(hit.score), 4), rank=rank,
-                                        category=getattr(hit, "category", None),
-                                        confidence=getattr(hit, "confidence", "low")))
+                                        category=hit.category, confidence=hit.confidence))
         if not items:
             return
         now = time.monotonic()
@@ -325,8 +319,8 @@ class CallSession:
         metrics.SPEECH_TO_SUGGESTIONS.observe(speech_ms / 1000)
         # a draft puts words in the agent's mouth: only from a high-confidence top card the call's topic supports;
         # medium and low cards are shown without one
-        draftable = getattr(top, "confidence", "low") == "high" and self.topic.supports(top.article_id)
-        if self.pipeline.draft is not None and draftable and top.article_id != self._last_drafted:
+        draftable = top.confidence == "high" and self.topic.supports(top.article_id)
+        if self.stages.draft is not None and draftable and top.article_id != self._last_drafted:
             self._last_drafted = top.article_id
             # A mixed-language draft (call-language courtesy around article-language answers) can be read out
             # by nobody, and a translation could not be checked against the article: the draft is in the
@@ -343,31 +337,31 @@ class CallSession:
                      cross_lingual: bool) -> None:
         if previous is not None:
             await previous
-        draft_fn = self.pipeline.draft
+        draft_fn = self.stages.draft
         if draft_fn is None:
             return
 
-        def make() -> Any:
-            article = self.pipeline.retrieval.get_article(article_id)  # may read the KB database
+        def make() -> ReplyDraft | None:
+            article = self.stages.retrieval.get_article(article_id)  # may read the KB database
             return None if article is None else draft_fn(article, item.text, language)
 
         try:
-            draft = await self.loop.run_in_executor(self.pipeline.executor, make)
+            draft = await self.loop.run_in_executor(self.stages.executor, make)
         except Exception:
             log.exception("call %s: reply draft failed for %s", self.call_id, item.utterance_id)
             return
         if draft is None:
             return
-        text = self.pipeline.mask(draft.text, language)
+        text = self.stages.mask(draft.text, language)
         self.publish(ReplyDraftEvent(call_id=self.call_id, utterance_id=item.utterance_id, article_id=article_id,
                                      text=text, cited_ids=list(draft.cited_ids), language=language,
-                                     cross_lingual=cross_lingual, backend=getattr(draft, "backend", "template")))
+                                     cross_lingual=cross_lingual, backend=draft.backend))
 
     # ------------------------------------------------------------ status and end
 
     def status(self) -> StatusEvent:
         lag = {leg: round(float(s.lag_s), 3) for leg, s in self._legs.items()}
-        audio = {leg: round(n / 16000, 2) for leg, n in self._audio_samples.items()}
+        audio = {leg: round(n / SAMPLE_RATE, 2) for leg, n in self._audio_samples.items()}
         return StatusEvent(call_id=self.call_id, state=self.state, lag_s=lag, queue_depth=self._pending.qsize(),
                            audio_s=audio)
 
@@ -403,19 +397,20 @@ class CallSession:
         self.ended.set()
 
     async def _summarize(self) -> None:
-        summarizer = self.pipeline.summarizer
+        summarizer = self.stages.summarizer
         if summarizer is None:
             return
         language = self.asr_language or self._spoken_language or "ja"
-        # 該当FAQ names only what the agent's turns confirmed; articles of an earlier epoch this topic never saw
-        # stay unknown (None)
+        # 該当FAQ names only what the agent's turns confirmed (a top card, or a lower one the agent's words picked);
+        # articles of an earlier epoch this topic never saw stay unknown (None)
         confirmed = set(self.topic.confirmed())
         articles = [a if self.topic.weight(a.article_id) == 0 else replace(a, confirmed=a.article_id in confirmed)
                     for a in self._matched.values()]
+        articles += [a for a in self.topic.confirmed_refs() if a.article_id not in self._matched]
         started = time.monotonic()
         try:
             notes = await self.loop.run_in_executor(
-                self.pipeline.executor,
+                self.stages.executor,
                 lambda: summarizer.summarize(list(self._turns), language=language, articles=articles),
             )
         except Exception:

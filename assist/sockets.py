@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from assist.events import ErrorEvent
+from assist.events import ErrorCode, ErrorEvent
 
 log = logging.getLogger(__name__)
 
-REVOKED = "key_revoked"
+REVOKED: ErrorCode = "key_revoked"
 CHECK_INTERVAL_S = 1.0
 
 

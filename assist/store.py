@@ -1,4 +1,4 @@
-"""Call history in SQLite (WAL): calls, final utterances, every emitted event, suggestions shown,
+"""Call history in SQLite (WAL) or PostgreSQL (``common.db``): calls, final utterances, every emitted event, suggestions shown,
 feedback and notes. Rows are written as they happen, so a crash loses nothing already emitted; at
 start-up calls still marked ``live`` are marked ``interrupted``.
 
@@ -9,19 +9,19 @@ the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from assist.dbfiles import prepare_db_file
+from common.db import SQLITE, Connection, Dialect, Migration, Row, open_store, transient_errors
 
 log = logging.getLogger(__name__)
 
@@ -108,48 +108,34 @@ class CallRow:
         return {f: getattr(self, f) for f in self.__slots__}
 
 
+def _add_epoch(conn: Connection, dialect: Dialect) -> None:
+    """SQLite files written before reconnect epochs existed lack ``calls.epoch``; their calls are epoch 0."""
+    if dialect is SQLITE and "epoch" not in {r["name"] for r in conn.execute("PRAGMA table_info(calls)")}:
+        conn.execute("ALTER TABLE calls ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+
+
+# Versioned schema (``common.db.migrate``): append a step for every change, never edit one that shipped.
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA, _add_epoch)
+
+
 class CallStore:
-    """One SQLite file; one connection guarded by a lock (WAL keeps readers of other processes free)."""
+    """A SQLite file (``path``) or a PostgreSQL database (a ``postgresql://`` URL); one connection guarded by a
+    lock (WAL keeps readers of other processes free)."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        prepare_db_file(path)  # 0600 file, 0700 folder: transcripts are nobody else's
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(SCHEMA)
-        self._migrate()
+        # SQLite: 0600 file, 0700 folder: transcripts are nobody else's
+        self._db = open_store(path, "calls", MIGRATIONS)
+        self._dialect = self._db.dialect
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
-
-    def _migrate(self) -> None:
-        """Databases written before reconnect epochs existed lack ``calls.epoch``; their calls are epoch 0."""
-        with self._lock:
-            columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(calls)")}
-            if "epoch" not in columns:
-                self._conn.execute("ALTER TABLE calls ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._db.locked() as db:
+            return db.execute(sql, params).fetchall()
 
     # ------------------------------------------------------------ writes
 
     def mark_interrupted(self) -> int:
         """Calls left ``live`` by a previous process did not end cleanly."""
-        with self._tx() as db:
+        with self._db.transaction() as db:
             cur = db.execute("UPDATE calls SET state='interrupted', end_reason='interrupted' WHERE state='live'")
             return cur.rowcount
 
@@ -163,10 +149,11 @@ class CallStore:
         ``owner`` equals ``metadata['owner']`` (``None`` is returned otherwise and nothing changes).
         """
         meta = metadata or {}
-        guard = " WHERE json_extract(calls.metadata, '$.owner') IS ?" if same_owner else ""
+        owner = self._dialect.json_text("calls.metadata", "owner")
+        guard = f" WHERE {owner} {self._dialect.is_} ?" if same_owner else ""
         params: list[Any] = [call_id, started or time.time(), language, source, json.dumps(list(legs)),
                              json.dumps(meta, ensure_ascii=False)]
-        with self._tx() as db:
+        with self._db.transaction() as db:
             cur = db.execute(
                 "INSERT INTO calls (id, started, state, language, source, legs, metadata) "
                 "VALUES (?, ?, 'live', ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state='live', ended=NULL, "
@@ -178,20 +165,21 @@ class CallStore:
             return int(db.execute("SELECT epoch FROM calls WHERE id=?", (call_id,)).fetchone()[0])
 
     def end_call(self, call_id: str, *, reason: str, ended: float | None = None) -> None:
-        with self._tx() as db:
+        with self._db.transaction() as db:
             db.execute("UPDATE calls SET state='ended', ended=?, end_reason=? WHERE id=?",
                        (ended or time.time(), reason, call_id))
 
     def add_events(self, rows: Sequence[tuple[str, int, str, float, str]]) -> None:
         """(call_id, seq, type, ts, json body) rows, committed together."""
-        with self._tx() as db:
-            db.executemany("INSERT OR REPLACE INTO events (call_id, seq, type, ts, body) VALUES (?, ?, ?, ?, ?)",
-                           rows)
+        with self._db.transaction() as db:
+            db.executemany("INSERT INTO events (call_id, seq, type, ts, body) VALUES (?, ?, ?, ?, ?) "
+                           "ON CONFLICT (call_id, seq) DO UPDATE SET type=excluded.type, ts=excluded.ts, "
+                           "body=excluded.body", rows)
 
     def add_utterance(self, call_id: str, utterance_id: str, *, leg: str, text: str,
                       start: float | None, end: float | None) -> bool:
         """Append one final utterance; an id already stored is never replaced (``False``, logged)."""
-        with self._tx() as db:
+        with self._db.transaction() as db:
             idx = db.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM utterances WHERE call_id=?",
                              (call_id,)).fetchone()[0]
             cur = db.execute(
@@ -207,7 +195,7 @@ class CallStore:
                         items: Sequence[tuple[str, str, int, float]]) -> None:
         """(article_id, title, rank, score) per card shown."""
         now = time.time()
-        with self._tx() as db:
+        with self._db.transaction() as db:
             db.executemany(
                 "INSERT INTO suggestions (call_id, utterance_id, article_id, title, rank, score, query, ts) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -215,10 +203,10 @@ class CallStore:
             )
 
     def add_feedback(self, call_id: str, article_id: str, action: FeedbackAction) -> int:
-        with self._tx() as db:
-            cur = db.execute("INSERT INTO feedback (call_id, article_id, action, ts) VALUES (?, ?, ?, ?)",
-                             (call_id, article_id, action, time.time()))
-            return int(cur.lastrowid or 0)
+        with self._db.transaction() as db:
+            row = db.execute("INSERT INTO feedback (call_id, article_id, action, ts) VALUES (?, ?, ?, ?) "
+                             "RETURNING id", (call_id, article_id, action, time.time())).fetchone()
+            return int(row[0])
 
     def save_summary(self, call_id: str, notes: dict[str, Any], *, edited: bool = False) -> None:
         """The generated notes are kept beside the agent's edits, for measuring how much agents change.
@@ -227,7 +215,7 @@ class CallStore:
         once an agent has edited the notes: an agent's edit is never overwritten by a machine."""
         body = json.dumps(notes, ensure_ascii=False)
         now = time.time()
-        with self._tx() as db:
+        with self._db.transaction() as db:
             if edited:
                 cur = db.execute("UPDATE summaries SET notes=?, edited=1, updated=? WHERE call_id=?",
                                  (body, now, call_id))
@@ -236,8 +224,9 @@ class CallStore:
             db.execute(
                 "INSERT INTO summaries (call_id, notes, generated, edited, created, updated) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (call_id) DO UPDATE SET "
-                "notes=CASE WHEN summaries.edited THEN summaries.notes ELSE excluded.notes END, "
-                "generated=excluded.generated, edited=MAX(summaries.edited, excluded.edited), "
+                "notes=CASE WHEN summaries.edited <> 0 THEN summaries.notes ELSE excluded.notes END, "
+                "generated=excluded.generated, "
+                "edited=CASE WHEN summaries.edited <> 0 THEN summaries.edited ELSE excluded.edited END, "
                 "updated=excluded.updated",
                 (call_id, body, body, int(edited), now, now),
             )
@@ -247,21 +236,22 @@ class CallStore:
         """Masking found, later, personal data that began in this utterance (a number read across two
         finals): its stored text and transcript events take the masked ``text``, and each ``(raw, label)``
         fragment is replaced in the search queries built from it (suggestion rows and events)."""
-        with self._tx() as db:
+        with self._db.transaction() as db:
             db.execute("UPDATE utterances SET text=? WHERE call_id=? AND utterance_id=?", (text, call_id, utterance_id))
             rows = db.execute("SELECT seq, type, body FROM events WHERE call_id=? AND type IN ('transcript', "
-                              "'suggestions') AND json_extract(body, '$.utterance_id')=?",
+                              f"'suggestions') AND {self._dialect.json_text('body', 'utterance_id')}=?",
                               (call_id, utterance_id)).fetchall()
             for row in rows:
                 body = redact_event_body(row["type"], row["body"], utterance_id, text, fragments)
                 if body is not None:
                     db.execute("UPDATE events SET body=? WHERE call_id=? AND seq=?", (body, call_id, row["seq"]))
-            queries = db.execute("SELECT rowid, query FROM suggestions WHERE call_id=? AND utterance_id=?",
-                                 (call_id, utterance_id)).fetchall()
-            for row in queries:
-                query = _scrub(row["query"] or "", fragments)
-                if query != (row["query"] or ""):
-                    db.execute("UPDATE suggestions SET query=? WHERE rowid=?", (query, row["rowid"]))
+            queries = db.execute("SELECT DISTINCT query FROM suggestions WHERE call_id=? AND utterance_id=? "
+                                 "AND query IS NOT NULL", (call_id, utterance_id)).fetchall()
+            for row in queries:  # rows with the same query scrub the same way (suggestions have no key)
+                query = _scrub(row["query"], fragments)
+                if query != row["query"]:
+                    db.execute("UPDATE suggestions SET query=? WHERE call_id=? AND utterance_id=? AND query=?",
+                               (query, call_id, utterance_id, row["query"]))
 
     # ------------------------------------------------------------ reads
 
@@ -272,7 +262,8 @@ class CallStore:
     def list_calls(self, *, limit: int = 50, offset: int = 0, state: str | None = None,
                    owner: str | None = None) -> list[CallRow]:
         """``owner``: only calls streamed with that API key (an agent's own calls)."""
-        where = [c for c, v in (("state=?", state), ("json_extract(metadata, '$.owner')=?", owner)) if v]
+        where = [c for c, v in (("state=?", state), (self._dialect.json_text("metadata", "owner") + "=?", owner))
+                 if v]
         sql = ("SELECT * FROM calls" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY started DESC LIMIT ? OFFSET ?")
         params: list[Any] = [v for v in (state, owner) if v] + [limit, offset]
@@ -324,9 +315,12 @@ class CallStore:
         return {**call.to_dict(), "utterances": self.utterances(call_id), "suggestions": self.suggestions(call_id),
                 "feedback": self.feedback(call_id), "summary": self.summary(call_id)}
 
+    def batch(self) -> AbstractContextManager[object]:
+        """Writes made inside commit together, or not at all (``StoreWriter``'s group commit)."""
+        return self._db.transaction()
+
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 def _scrub(text: str, fragments: Sequence[tuple[str, str]]) -> str:
@@ -356,33 +350,63 @@ def redact_event_body(type_: str, body: str, utterance_id: str, text: str,
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def _call_row(r: sqlite3.Row) -> CallRow:
+def _call_row(r: Row) -> CallRow:
     return CallRow(id=r["id"], started=r["started"], ended=r["ended"], state=r["state"], language=r["language"],
                    source=r["source"], legs=json.loads(r["legs"]), metadata=json.loads(r["metadata"]),
                    end_reason=r["end_reason"], epoch=r["epoch"])
 
 
+Write = Callable[[CallStore], object]
+Callback = Callable[[], object]
+
+
 class StoreWriter:
-    """One thread that applies writes in order; ``then`` callbacks run after the write committed, so an
-    event is fanned out only once it is durable. Queue full (disk stalled) -> the write runs inline."""
+    """One thread that commits writes in submission order, and the delivery-after-commit rule:
+
+    - ``then`` runs only after its write committed, so an event reaches subscribers only once its row is stored.
+    - A write that fails with a database error (locked beyond the busy timeout, disk full, I/O error) is retried
+      with backoff until it commits; the writes behind it wait, so their order is kept and nothing is lost:
+      delivery is late, never early. Any other exception is a bug in the write, which can never commit: it is
+      logged, its ``then`` does not run, ``failed`` does (the hub stops waiting for that event).
+    - ``submit`` never blocks and never writes on the caller's thread (the event loop). Backpressure is
+      ``room()``: producers that can wait (the audio sockets) await it while ``max_queue`` writes are pending,
+      so a stalled disk stops audio intake instead of growing the queue without end.
+    - Group commit: the writes waiting when the thread is free (up to ``MAX_BATCH``) run in one transaction,
+      so many calls' events share one commit (one fsync, one WAL flush: docs/SCALING.md). A database error
+      retries the whole group; a write that fails with a bug rolls the group back, and its writes are then
+      committed one by one, so only that one is lost. Alone in the queue, a write commits by itself at once.
+    """
+
+    RETRY_FIRST_S = 0.05
+    RETRY_MAX_S = 5.0
+    MAX_BATCH = 128
 
     def __init__(self, store: CallStore, *, max_queue: int = 10_000) -> None:
         self.store = store
-        self._queue: queue.Queue[tuple[Callable[[CallStore], None], Callable[[], None] | None] | None] = (
-            queue.Queue(maxsize=max_queue)
-        )
+        self.max_queue = max_queue
+        self._queue: queue.SimpleQueue[tuple[Write, Callback | None, Callback | None] | None] = queue.SimpleQueue()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._waiters_lock = threading.Lock()
+        self._abandon = threading.Event()  # set when close() gives up on writes that keep failing
         self._thread = threading.Thread(target=self._run, name="call-store-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, write: Callable[[CallStore], None], then: Callable[[], None] | None = None) -> None:
-        try:
-            self._queue.put_nowait((write, then))
-        except queue.Full:
-            log.warning("store writer queue full; writing inline")
-            self._apply(write, then)
+    def submit(self, write: Write, then: Callback | None = None, *, failed: Callback | None = None) -> None:
+        """Queue ``write``; ``then`` runs on the writer thread once it committed, ``failed`` if it never can."""
+        self._queue.put((write, then, failed))
 
     def depth(self) -> int:
         return self._queue.qsize()
+
+    async def room(self) -> None:
+        """Return once fewer than ``max_queue`` writes are pending (at once when that is so already)."""
+        while self.depth() >= self.max_queue and self._thread.is_alive():
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+            with self._waiters_lock:
+                self._waiters.append((loop, waiter))
+            if self.depth() >= self.max_queue:  # else the writer drained it between the check and now
+                await waiter
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every submitted write has committed (tests, shutdown)."""
@@ -390,25 +414,74 @@ class StoreWriter:
         self.submit(lambda _s: None, done.set)
         done.wait(timeout)
 
-    def _apply(self, write: Callable[[CallStore], None], then: Callable[[], None] | None) -> None:
-        try:
-            write(self.store)
-        except Exception:
-            log.exception("call store write failed")
-        if then is not None:
-            try:
-                then()
-            except Exception:
-                log.exception("call store callback failed")
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, then stop; writes still failing after ``timeout`` are given up (logged)."""
+        if not self._thread.is_alive():
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("call store writer: %d writes still not committed after %g s; giving them up",
+                      self.depth() + 1, timeout)
+            self._abandon.set()
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            self._apply(*item)
+        closing = False
+        while not closing and (item := self._queue.get()) is not None:
+            batch = [item]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    closing = True
+                    break
+                batch.append(nxt)
+            for (_write, then, failed), ok in zip(batch, self._commit([w for w, _, _ in batch]), strict=True):
+                done = then if ok else failed
+                if done is not None:
+                    try:
+                        done()
+                    except Exception:
+                        log.exception("call store callback failed")
+            if self._waiters and self.depth() < self.max_queue:
+                self._wake()
+        self._wake()
 
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join(timeout=10)
+    def _commit(self, writes: list[Write]) -> list[bool]:
+        """Whether each write committed; all of them are tried again while the database fails."""
+        delay = self.RETRY_FIRST_S
+        while True:
+            try:
+                with self.store.batch():
+                    for write in writes:
+                        write(self.store)
+                return [True] * len(writes)
+            except transient_errors():
+                log.warning("call store write failed; retrying in %.2f s (later events wait for it)", delay,
+                            exc_info=True)
+            except Exception:
+                if len(writes) > 1:  # rolled back: find the one that cannot commit
+                    log.warning("a write in a group of %d failed; committing them one by one", len(writes))
+                    return [ok for write in writes for ok in self._commit([write])]
+                log.exception("call store write failed and cannot succeed; its event is not delivered")
+                return [False]
+            if self._abandon.wait(delay):
+                log.error("call store write given up at shutdown; its event is not delivered")
+                return [False] * len(writes)
+            delay = min(delay * 2, self.RETRY_MAX_S)
+
+    def _wake(self) -> None:
+        with self._waiters_lock:
+            waiters, self._waiters = self._waiters, []
+        for loop, waiter in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, waiter)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

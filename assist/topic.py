@@ -10,29 +10,54 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from retrieval.base import Hit
+from common.text_ja import tokenize
+from summarize.base import ArticleRef
+
 
 DECAY = 0.6  # evidence kept per later request turn: a topic two requests old weighs a third
 RANK_SHARE = (1.0, 0.35, 0.15)  # how much of a turn's evidence goes to its 1st, 2nd and 3rd card
 CONFIDENCE_WEIGHT = {"high": 1.0, "medium": 0.5, "low": 0.2}
+_BANDS = ("high", "medium", "low")
 SUPPORT = 0.9  # evidence at which a draft may cite the article
 CONFIRM_BONUS = 0.5  # an agent turn that says what the article says
-CONFIRM_MIN_SHARED = 3  # content bigrams an agent turn must share with the card …
-CONFIRM_MIN_SHARE = 0.35  # … and the share of its own content bigrams they make up
+CONFIRM_MIN = 2.0  # content words an agent turn must share with a card (one every card of the call has counts 1/n) …
+CONFIRM_LEAD = 1.0  # … and more than with any other card of the call: the agent said what *this* card says
 
-_NOISE = re.compile(r"[\s\W_0-9０-９]+", re.UNICODE)
-_POLITE = re.compile(r"いたします|致します|ございます|でございます|させていただきます|ください|ませ|ました|ます|です|"
-                     r"お客様|かしこまりました|承知|ありがとう|申し訳|少々|お待ち")
+_EN_WORD = re.compile(r"[a-z][a-z']+")
+_EN_STOP = frozenset({
+    "the", "and", "for", "are", "was", "were", "you", "your", "our", "we", "with", "this", "that", "have", "has",
+    "had", "can", "could", "will", "would", "just", "from", "about", "not", "there", "get", "got", "please", "it's",
+    "i'm", "i've", "we've", "we'll", "you're", "it", "is", "be", "of", "to", "in", "on", "at", "by", "or", "an",
+    "do", "does", "did", "if", "so", "my", "me", "any", "all", "yes", "no", "thanks", "thank", "sorry", "let",
+    "check", "one", "what", "how", "when", "which", "also", "once", "then", "them", "they", "their", "its",
+})
+# Words of the call's own business (verifying who calls, courtesy, "I will check"): every card shares them
+_TALK = frozenset({"名前", "生年月日", "電話", "電話番号", "番号", "本人", "本人確認", "確認", "登録", "願う", "承る", "調べる",
+                   "連絡", "手続き", "失礼", "心配", "不便", "掛ける", "待つ", "取れる", "申し訳", "有り難い", "案内", "新しい"})
+_CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞"}
+_FUNCTION_SUBPOS = {"数詞", "非自立可能", "助数詞可能", "副詞可能"}
 
 
-def _content_bigrams(text: str) -> set[str]:
-    """Character bigrams of the text's content: courtesy formulas and punctuation removed, so an agent's
-    「カードを停止いたします」 is compared on カード and 停止, not on いたします."""
-    text = _NOISE.sub(" ", _POLITE.sub(" ", unicodedata.normalize("NFKC", text).lower()))
-    return {chunk[i:i + 2] for chunk in text.split() for i in range(len(chunk) - 1)}
+def _terms(text: str) -> set[str]:
+    """Content words of a text, compared between an agent's turn and a card: SudachiPy normalized forms (引落し =
+    引き落とし) of nouns, verbs and adjectives for Japanese, crude stems for English; numbers, counters, courtesy
+    and the words of verifying a caller carry no topic."""
+    text = unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        words = (w.strip("'") for w in _EN_WORD.findall(text.lower()))
+        return {w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words if len(w) > 2 and w not in _EN_STOP}
+    out = set()
+    for m in tokenize(text[:2000]):
+        pos = m.part_of_speech()
+        word = m.normalized_form()
+        if pos[0] in _CONTENT_POS and not _FUNCTION_SUBPOS & {pos[1], pos[2]} and word not in _TALK:
+            out.add(word.lower())
+    return out
 
 
 @dataclass
@@ -43,6 +68,8 @@ class _Evidence:
     terms: set[str] = field(default_factory=set)
     confirmed: bool = False
     first_turn: int | None = None
+    category: str | None = None
+    confidence: str = "low"  # the best band it came up with
 
 
 class TopicState:
@@ -53,27 +80,36 @@ class TopicState:
 
     def observe_request(self, hits: Sequence[Hit], turn: int) -> None:
         """A request turn's cards: older evidence decays, this turn's cards add theirs by rank and band."""
-        for evidence in self._articles.values():
-            evidence.weight *= DECAY
+        for older in self._articles.values():
+            older.weight *= DECAY
         for share, hit in zip(RANK_SHARE, hits, strict=False):
             evidence = self._articles.get(hit.article_id)
             if evidence is None:
-                evidence = self._articles[hit.article_id] = _Evidence(hit.article_id, hit.title, first_turn=turn)
-            evidence.terms |= _content_bigrams(f"{hit.title} {hit.snippet}")
-            evidence.weight += share * CONFIDENCE_WEIGHT.get(getattr(hit, "confidence", "low"), 0.2)
+                evidence = self._articles[hit.article_id] = _Evidence(hit.article_id, hit.title, first_turn=turn,
+                                                                      category=hit.category)
+            if _BANDS.index(hit.confidence) < _BANDS.index(evidence.confidence):
+                evidence.confidence = hit.confidence
+            evidence.terms |= _terms(f"{hit.title} {hit.snippet}")
+            evidence.weight += share * CONFIDENCE_WEIGHT.get(hit.confidence, 0.2)
 
     def observe_agent(self, text: str) -> list[str]:
-        """Articles the agent's turn confirms (it says what the card says); they gain evidence once."""
-        said = _content_bigrams(text)
-        confirmed = []
-        for evidence in self._articles.values():
-            shared = said & evidence.terms
-            if len(shared) >= CONFIRM_MIN_SHARED and len(shared) >= CONFIRM_MIN_SHARE * len(said):
-                if not evidence.confirmed:
-                    evidence.weight += CONFIRM_BONUS
-                    evidence.confirmed = True
-                confirmed.append(evidence.article_id)
-        return confirmed
+        """The card the agent's turn confirms: the one whose content words it says, more of them than of any other
+        card shown in the call (a word all the cards share counts little). It gains evidence once."""
+        said = _terms(text)
+        shared = {aid: said & e.terms for aid, e in self._articles.items()}
+        counts = Counter(t for terms in shared.values() for t in terms)
+        scores = sorted(((sum(1 / counts[t] for t in terms), aid) for aid, terms in shared.items()), reverse=True)
+        if not scores:
+            return []
+        best, article_id = scores[0]
+        runner_up = scores[1][0] if len(scores) > 1 else 0.0
+        if best < CONFIRM_MIN - 1e-9 or best - runner_up < CONFIRM_LEAD - 1e-9:
+            return []
+        evidence = self._articles[article_id]
+        if not evidence.confirmed:
+            evidence.weight += CONFIRM_BONUS
+            evidence.confirmed = True
+        return [article_id]
 
     def supports(self, article_id: str) -> bool:
         """The article carries enough evidence and no other article of the call carries more."""
@@ -89,6 +125,12 @@ class TopicState:
     def confirmed(self) -> list[str]:
         """Articles the agent's turns confirmed, strongest first."""
         return [e.article_id for e in self._strongest(e for e in self._articles.values() if e.confirmed)]
+
+    def confirmed_refs(self) -> list[ArticleRef]:
+        """The confirmed articles as the notes take them, tied to the request turn they first came up for: a
+        second or third card the agent's words picked counts as much as a top card."""
+        return [ArticleRef(e.article_id, e.title, e.category, turn=e.first_turn, confidence=e.confidence,
+                           confirmed=True) for e in self._strongest(e for e in self._articles.values() if e.confirmed)]
 
     @staticmethod
     def _strongest(items: Iterable[_Evidence]) -> list[_Evidence]:

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from assist.events import Leg
+
 
 class _Twilio(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -21,11 +23,18 @@ class MediaFormat(_Twilio):
     channels: Literal[1] = 1
 
 
+Track = Literal["inbound", "outbound"]
+
+
+def _inbound_only() -> list[Track]:
+    return ["inbound"]
+
+
 class StartInfo(_Twilio):
     account_sid: str | None = Field(None, alias="accountSid")
     call_sid: str = Field(alias="callSid", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     stream_sid: str | None = Field(None, alias="streamSid")
-    tracks: list[Literal["inbound", "outbound"]] = Field(default_factory=lambda: ["inbound"])
+    tracks: list[Track] = Field(default_factory=_inbound_only)
     custom_parameters: dict[str, str] = Field(default_factory=dict, alias="customParameters")
     media_format: MediaFormat = Field(default_factory=MediaFormat, alias="mediaFormat")
 
@@ -84,4 +93,4 @@ TWILIO_ADAPTER: TypeAdapter[TwilioConnected | TwilioStart | TwilioMedia | Twilio
     TypeAdapter(TwilioMessage)
 )
 TWILIO_MODELS: tuple[type[_Twilio], ...] = (TwilioConnected, TwilioStart, TwilioMedia, TwilioStop)
-TRACK_LEGS: dict[str, str] = {"inbound": "customer", "outbound": "agent"}
+TRACK_LEGS: dict[str, Leg] = {"inbound": "customer", "outbound": "agent"}

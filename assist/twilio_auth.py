@@ -30,9 +30,10 @@ from fastapi.responses import JSONResponse
 from starlette.types import Message
 
 from assist import auth
-from config import Settings, TwilioSettings
-from assist.jsonsafe import safe_json_loads
 from assist.origin_guard import split_host
+from common.errors import error_body
+from common.jsonsafe import safe_json_loads
+from config import Settings, TwilioSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,7 @@ async def check_signature(ws: WebSocket, settings: TwilioSettings) -> bool:
     if signature_valid(ws, settings):
         return True
     log.warning("twilio stream refused: X-Twilio-Signature missing or invalid")
-    body = {"error": {"code": "bad_signature", "message": "X-Twilio-Signature is missing or does not verify",
-                      "fields": {}}}
+    body = error_body("bad_signature", "X-Twilio-Signature is missing or does not verify")
     if "websocket.http.response" in ws.scope.get("extensions", {}):
         await ws.send_denial_response(JSONResponse(body, status_code=403))
     else:

@@ -2,7 +2,8 @@
 
 Every inbound frame is validated; problems are ``error`` events with a code. Fatal ones close the socket
 (1008 policy, 1013 try again later) and the call ends as if ``stop`` had been sent, so audio already
-received is never lost. Twilio Media Streams are served by ``assist/ws_twilio.py``.
+received is never lost. The audio loop is ``assist/audio_socket.py``'s, shared with Twilio Media Streams
+(``assist/ws_twilio.py``); this module adds the adapter of the project's own protocol.
 """
 
 from __future__ import annotations
@@ -14,34 +15,29 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.types import Message
 
-from asr.audio import AudioDecoder, AudioFormatError
-from assist import auth, security
+from asr.audio import AudioDecoder
+from assist import auth
+from assist.audio_socket import Audio, Start, Step, Stop, decode, make_decoder, owned_metadata, serve_audio
+from assist.bus import CallFeed
 from assist.calls import CallManager
-from assist.events import StartMessage, StopMessage
-from assist.hub import CLOSED, LAGGING, CallHub, Envelope, stored_backlog
-from assist.session import CallOptions, CallSession, EndReason
+from assist.events import ErrorCode, Leg, StartMessage, StopMessage
+from assist.hub import CLOSED, LAGGING, Envelope, stored_backlog
+from assist.session import CallOptions
 from assist.ws_common import (
     CALL_ID,
     POLICY,
     TRY_LATER,
     FrameError,
-    call_age_s,
-    close_code,
     close_socket,
-    end_in_background,
-    ensure_ready,
-    feed_legs,
-    join_call,
-    make_decoder,
+    invalid,
     manager_of,
-    owned_metadata,
     parse_json,
-    receive_within,
     send_error,
     until_disconnect,
-    validation_message,
 )
+from config import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -54,90 +50,61 @@ AFTER_SEQ = re.compile(r"[0-9]{1,15}")  # ASCII only: str.isdigit() accepts "²"
 @router.websocket("/ws/calls/{call_id}/audio")
 async def call_audio(ws: WebSocket, call_id: str) -> None:
     await auth.accept(ws)
-    settings = ws.app.state.settings.server
     if not CALL_ID.match(call_id):
         await send_error(ws, call_id[:128], FrameError("bad_start", "call ids are 1-128 of A-Z a-z 0-9 . _ : -",
                                                         fatal=True))
         await close_socket(ws, POLICY, "bad_call_id")
         return
-    if not await ensure_ready(ws, call_id):
-        return
-    manager = manager_of(ws)
-    session: CallSession | None = None
-    decoder: AudioDecoder | None = None
-    legs: list = []
-    reason: EndReason = "disconnect"
-    guard = security.SocketGuard(ws.app.state.settings.security)
-    try:
-        while True:
-            msg = await receive_within(ws, guard.wait_s())
-            if msg is not None and msg["type"] == "websocket.disconnect":
-                break
+    await serve_audio(ws, PcmAdapter(call_id, ws.app.state.settings, auth.principal_of(ws).key_id))
+
+
+class PcmAdapter:
+    """The project's own audio protocol: JSON ``start`` / ``stop`` around binary PCM16 or μ-law frames, whose
+    channels are interleaved legs."""
+
+    def __init__(self, call_id: str, settings: Settings, owner: str | None) -> None:
+        self.call_id = call_id
+        self._server = settings.server
+        self._language = settings.language
+        self._owner = owner
+        self._decoder: AudioDecoder | None = None
+        self._legs: list[Leg] = []
+
+    def on_message(self, msg: Message) -> Step:
+        if msg.get("text") is not None:
+            return self._control(parse_json(msg["text"], self._server.max_json_bytes))
+        if msg.get("bytes") is None:
+            return None
+        if self._decoder is None:
+            raise FrameError("not_started", "audio before start", fatal=True)
+        return Audio(self._legs, decode(self._decoder, msg["bytes"], self._server.max_frame_bytes))
+
+    def remainders(self) -> list[Audio]:
+        return [Audio(self._legs, self._decoder.flush())] if self._decoder is not None else []
+
+    def _control(self, data: dict[str, Any]) -> Step:
+        kind = data.get("type")
+        if kind == "auth":  # already authenticated by header or subprotocol, or open mode
+            return None
+        if kind not in ("start", "stop"):
+            raise FrameError("unknown_type", f"unknown message type {kind!r}; expected start or stop")
+        if kind == "stop":
             try:
-                if msg is None:  # a deadline passed in silence: start, idle audio or call length
-                    if (limit := guard.expired()) is None:
-                        continue
-                    raise FrameError(*limit, fatal=True)
-                if (limit := guard.check()) is not None:
-                    raise FrameError(*limit, fatal=True)
-                if msg.get("text") is not None:
-                    data = parse_json(msg["text"], settings.max_json_bytes)
-                    kind = data.get("type")
-                    if kind == "auth":  # already authenticated by header or subprotocol, or open mode
-                        continue
-                    if kind not in ("start", "stop"):
-                        raise FrameError("unknown_type", f"unknown message type {kind!r}; expected start or stop")
-                    if kind == "stop":
-                        try:
-                            StopMessage.model_validate(data)
-                        except ValidationError as exc:
-                            raise FrameError("bad_message", validation_message(exc)) from exc
-                        if session is None:
-                            raise FrameError("not_started", "stop before start", fatal=True)
-                        reason = "stop"
-                        break
-                    if session is not None:
-                        raise FrameError("already_started", "this socket has already started its stream")
-                    start = _parse_start(data, call_id)
-                    decoder = make_decoder(start.encoding, start.sample_rate, start.channels)
-                    legs = start.channel_legs
-                    session = await join_call(manager, call_id, _options(start, ws.app.state.settings.language,
-                                                                     auth.principal_of(ws).key_id),
-                                              auth.principal_of(ws))
-                    guard.start(call_age_s(session))
-                elif msg.get("bytes") is not None:
-                    if session is None or decoder is None:
-                        raise FrameError("not_started", "audio before start", fatal=True)
-                    frame = msg["bytes"]
-                    if len(frame) > settings.max_frame_bytes:
-                        raise FrameError("frame_too_large",
-                                         f"audio frames are limited to {settings.max_frame_bytes} bytes", fatal=True)
-                    try:
-                        chunks = decoder.feed(frame)
-                    except AudioFormatError as exc:
-                        raise FrameError("frame_too_large" if exc.code == "frame_too_large" else "bad_audio",
-                                         exc.message, fatal=exc.code == "frame_too_large") from exc
-                    if (limit := guard.add_audio(len(chunks[0]) if chunks else 0)) is not None:
-                        raise FrameError(*limit, fatal=True)
-                    feed_legs(session, legs, chunks)
-            except FrameError as err:
-                await send_error(ws, call_id, err)
-                if err.fatal:
-                    reason = "error"
-                    await close_socket(ws, close_code(err.code), err.code)
-                    break
-    except WebSocketDisconnect:
-        pass
-    except Exception:
-        log.exception("audio socket of call %s failed", call_id)
-        reason = "error"
-        await send_error(ws, call_id, FrameError("internal", "unexpected server error; the call ends", fatal=True))
-    finally:
-        if session is not None:
-            if decoder is not None:
-                feed_legs(session, legs, decoder.flush(), last=True)
-            await asyncio.shield(end_in_background(manager, session, legs, reason))
-        await close_socket(ws)
+                StopMessage.model_validate(data)
+            except ValidationError as exc:
+                raise invalid("bad_message", exc) from exc
+            if self._decoder is None:
+                raise FrameError("not_started", "stop before start", fatal=True)
+            return Stop()
+        if self._decoder is not None:
+            raise FrameError("already_started", "this socket has already started its stream")
+        start = _parse_start(data, self.call_id)
+        self._decoder = make_decoder(start.encoding, start.sample_rate, start.channels)
+        self._legs = start.channel_legs
+        options = CallOptions(language=start.language or self._language, legs=tuple(self._legs),
+                              interim_results=start.interim_results,
+                              metadata=owned_metadata(dict(start.metadata), self._owner))
+        return Start(self.call_id, options)
 
 
 def _parse_start(data: dict[str, Any], call_id: str) -> StartMessage:
@@ -145,17 +112,12 @@ def _parse_start(data: dict[str, Any], call_id: str) -> StartMessage:
         start = StartMessage.model_validate(data)
     except ValidationError as exc:
         codes = {(e.get("loc") or ("",))[0] for e in exc.errors()}
-        code = "unsupported_encoding" if codes & {"encoding", "sample_rate", "channels"} else "bad_start"
-        raise FrameError(code, validation_message(exc), fatal=True) from exc
+        code: ErrorCode = "unsupported_encoding" if codes & {"encoding", "sample_rate", "channels"} else "bad_start"
+        raise invalid(code, exc, fatal=True) from exc
     if start.call_id is not None and start.call_id != call_id:
         raise FrameError("call_id_mismatch", f"start.call_id {start.call_id!r} differs from the URL's {call_id!r}",
                          fatal=True)
     return start
-
-
-def _options(start: StartMessage, default_language: str, owner: str | None = None) -> CallOptions:
-    return CallOptions(language=start.language or default_language, legs=tuple(start.channel_legs),
-                       interim_results=start.interim_results, metadata=owned_metadata(dict(start.metadata), owner))
 
 
 # ---------------------------------------------------------------- events out
@@ -203,7 +165,7 @@ async def call_events(ws: WebSocket, call_id: str) -> None:
         return
     after_seq = int(raw_after)
     manager = manager_of(ws)
-    hub = manager.hub(call_id)
+    hub: CallFeed | None = manager.hub(call_id) or await manager.remote_hub(call_id)  # here, or on another worker
     if hub is None and ws.query_params.get("wait") in ("1", "true"):
         hub = await _wait_for_call(ws, manager, call_id)
     if hub is None:
@@ -231,7 +193,7 @@ async def call_events(ws: WebSocket, call_id: str) -> None:
         await close_socket(ws)
 
 
-async def _wait_for_call(ws: WebSocket, manager: CallManager, call_id: str) -> CallHub | None:
+async def _wait_for_call(ws: WebSocket, manager: CallManager, call_id: str) -> CallFeed | None:
     """Wait for the call to start unless it is in the store already; ``None`` if the client left."""
     row = await manager.loop.run_in_executor(None, manager.store.get_call, call_id)
     if row is not None and row.state != "live":

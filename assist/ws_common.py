@@ -1,28 +1,23 @@
-"""Helpers shared by the websocket endpoints (``assist/ws.py``, ``assist/ws_twilio.py``): coded frame errors,
-clean closing, JSON parsing, readiness, joining a call, and ending it even when the socket's task is cancelled."""
+"""Helpers shared by the websocket endpoints (``assist/ws.py``, ``assist/ws_twilio.py``, ``assist/audio_socket.py``):
+coded frame errors, which close code a fatal error gets, clean closing and JSON parsing."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
-import time
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
-from starlette.types import Message
 from starlette.websockets import WebSocketState
 
-from asr.audio import AudioDecoder, AudioFormatError
-from asr.leg import LegBacklogFull
 from assist import metrics
-from assist.auth import Principal
-from assist.calls import CallError, CallManager
-from assist.events import ErrorEvent
-from assist.jsonsafe import safe_json_loads
-from assist.session import CallOptions, CallSession, EndReason
+from assist.calls import CallManager
+from assist.events import ErrorCode, ErrorEvent
+from common.errors import CodedError, FieldIssue, validation_issues
+from common.jsonsafe import safe_json_loads
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +25,18 @@ CALL_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 POLICY = 1008
 TRY_LATER = 1013
 # fatal errors that say "the server is busy" rather than "this client broke a rule"
-TRY_LATER_CODES = frozenset({"too_many_calls", "too_many_calls_for_key", "not_ready", "audio_backlog"})
+TRY_LATER_CODES: frozenset[ErrorCode] = frozenset({"too_many_calls", "too_many_calls_for_key", "not_ready",
+                                                   "audio_backlog"})
 
 
-class FrameError(Exception):
-    def __init__(self, code: str, message: str, *, fatal: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class FrameError(CodedError):
+    """A problem with a frame or the connection, sent as an ``error`` event; ``fatal``: the socket closes next."""
+
+    code: ErrorCode
+
+    def __init__(self, code: ErrorCode, message: str, *, fatal: bool = False,
+                 fields: Sequence[FieldIssue] = ()) -> None:
+        super().__init__(code, message, fields)
         self.fatal = fatal
 
 
@@ -50,8 +49,8 @@ async def send_error(ws: WebSocket, call_id: str, err: FrameError) -> None:
     if ws.client_state != WebSocketState.CONNECTED:
         return
     try:
-        await ws.send_text(ErrorEvent(call_id=call_id, code=err.code, message=err.message,
-                                      fatal=err.fatal).model_dump_json())
+        await ws.send_text(ErrorEvent(call_id=call_id, code=err.code, message=err.message, fatal=err.fatal,
+                                      fields=err.fields).model_dump_json())
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
 
@@ -82,75 +81,15 @@ def validation_message(exc: ValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}"
 
 
-async def ensure_ready(ws: WebSocket, call_id: str) -> bool:
-    services = ws.app.state.services
-    if not services.readiness()["ready"]:
-        await send_error(ws, call_id, FrameError("not_ready", "models are still loading; retry shortly", fatal=True))
-        await close_socket(ws, TRY_LATER, "not_ready")
-        return False
-    manager = manager_of(ws)
-    if manager.pipeline is None:
-        manager.pipeline = services.pipeline
-    return True
-
-
-def end_in_background(manager: CallManager, session: CallSession, legs: list, reason: EndReason) -> asyncio.Task:
-    """Detaching flushes ASR and may write notes: it must finish even if this socket's task is cancelled."""
-    return manager.loop.create_task(session.detach(legs, reason))
-
-
-def make_decoder(encoding: str, sample_rate: int, channels: int) -> AudioDecoder:
-    try:
-        return AudioDecoder(encoding, sample_rate, channels, max_frame_ms=5000)  # type: ignore[arg-type]
-    except AudioFormatError as exc:
-        raise FrameError("unsupported_encoding", exc.message, fatal=True) from exc
-
-
-def owned_metadata(metadata: dict[str, str], owner: str | None) -> dict[str, str]:
-    """The call's ``owner`` is the streaming key's id, never what the client claims."""
-    metadata = {k: v for k, v in metadata.items() if k != "owner"}
-    return {**metadata, "owner": owner} if owner else metadata
-
-
-async def join_call(manager: CallManager, call_id: str, options: CallOptions,
-                    principal: Principal | None = None) -> CallSession:
-    """Join as ``principal`` (the socket's key): ``forbidden`` when the call belongs to another agent."""
-    try:
-        return await manager.join(call_id, options, principal)
-    except CallError as exc:
-        raise FrameError(exc.code, exc.message, fatal=True) from exc
+def invalid(code: ErrorCode, exc: ValidationError, *, fatal: bool = False) -> FrameError:
+    """A message that failed validation: the first problem in ``message``, every problem in ``fields``."""
+    return FrameError(code, validation_message(exc), fatal=fatal,
+                      fields=validation_issues(exc.errors(), skip=frozenset()))
 
 
 def close_code(error_code: str) -> int:
     """1013 (try again later) for capacity errors, 1008 (policy) for everything else."""
     return TRY_LATER if error_code in TRY_LATER_CODES else POLICY
-
-
-async def receive_within(ws: WebSocket, timeout_s: float) -> Message | None:
-    """The next message, or ``None`` when none came within ``timeout_s`` (cancelling a receive loses nothing)."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await ws.receive()
-    except TimeoutError:
-        return None
-
-
-def feed_legs(session: CallSession, legs: list, chunks: list, *, last: bool = False) -> None:
-    """Queue each channel's samples on its leg; a leg too far behind refuses them (fatal ``audio_backlog``).
-
-    ``last``: the decoder's remainder as the socket ends, dropped rather than refused (the call must still end).
-    """
-    try:
-        for leg, chunk in zip(legs, chunks, strict=False):
-            session.feed(leg, chunk)
-    except LegBacklogFull as exc:
-        if not last:
-            raise FrameError(exc.code, exc.message, fatal=True) from exc
-
-
-def call_age_s(session: CallSession) -> float:
-    """How long the call has been live: a second leg's or a reconnecting socket's guard counts from the call's start."""
-    return time.time() - session.started
 
 
 async def until_disconnect(ws: WebSocket) -> None:

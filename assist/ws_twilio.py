@@ -1,41 +1,42 @@
-"""``WS /twilio/media``: Twilio Media Streams (track inbound → customer, outbound → agent) as a live call."""
+"""``WS /twilio/media``: Twilio Media Streams (track inbound → customer, outbound → agent) as a live call.
+
+The loop is ``assist/audio_socket.py``'s; this module is the adapter: Twilio's JSON events in, one μ-law
+8 kHz decoder per announced track.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
+from starlette.types import Message
 
 from asr.audio import AudioDecoder
-from assist import auth, security, twilio_auth
-from assist.session import CallOptions, CallSession, EndReason
-from assist.twilio import TRACK_LEGS, TWILIO_ADAPTER, TwilioMedia, TwilioStart, TwilioStop
-from assist.ws_common import (
-    CALL_ID,
-    FrameError,
-    call_age_s,
-    close_code,
-    close_socket,
-    end_in_background,
-    ensure_ready,
-    feed_legs,
-    join_call,
+from assist import auth, twilio_auth
+from assist.audio_socket import (
+    Audio,
+    Start,
+    Step,
+    Stop,
+    decode,
     make_decoder,
-    manager_of,
     owned_metadata,
-    parse_json,
-    receive_within,
-    send_error,
-    validation_message,
+    serve_audio,
+    stream_language,
 )
+from assist.session import CallOptions
+from assist.twilio import TRACK_LEGS, TWILIO_ADAPTER, TwilioMedia, TwilioStart, TwilioStop
+from assist.ws_common import CALL_ID, FrameError, invalid, parse_json
+from config import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
+EVENTS = ("connected", "start", "media", "stop", "mark", "dtmf")
+RESERVED_PARAMETERS = ("call_id", twilio_auth.TOKEN_PARAMETER)  # not copied into the call's metadata
 
 
 @router.websocket("/twilio/media")
@@ -45,90 +46,69 @@ async def twilio_media(ws: WebSocket) -> None:
         return
     await auth.accept(ws)
     replay = await twilio_auth.authenticate_stream(ws, settings)  # keys mode: the start event's token
-    call_id = "twilio"
-    if not await ensure_ready(ws, call_id):
-        return
-    manager = manager_of(ws)
-    session: CallSession | None = None
-    decoders: dict[str, AudioDecoder] = {}
-    legs: list = []
-    reason: EndReason = "disconnect"
-    guard = security.SocketGuard(settings.security)
-    try:
-        while True:
-            msg = replay.pop() if replay else await receive_within(ws, guard.wait_s())
-            if msg is not None and msg["type"] == "websocket.disconnect":
-                break
-            try:
-                if msg is None:  # a deadline passed in silence: start, idle audio or call length
-                    if (limit := guard.expired()) is None:
-                        continue
-                    raise FrameError(*limit, fatal=True)
-                if (limit := guard.check()) is not None:
-                    raise FrameError(*limit, fatal=True)
-                if msg.get("text") is None:
-                    raise FrameError("bad_message", "Twilio sends JSON text messages only")
-                data = parse_json(msg["text"], settings.server.max_json_bytes)
-                if data.get("event") not in ("connected", "start", "media", "stop", "mark", "dtmf"):
-                    raise FrameError("unknown_type", f"unknown Twilio event {data.get('event')!r}")
-                try:
-                    message = TWILIO_ADAPTER.validate_python(data)
-                except ValidationError as exc:
-                    code = "bad_start" if data.get("event") == "start" else "bad_message"
-                    raise FrameError(code, validation_message(exc), fatal=code == "bad_start") from exc
-                if isinstance(message, TwilioStart):
-                    if session is not None:
-                        raise FrameError("already_started", "this stream has already started")
-                    info = message.start
-                    call_id = info.custom_parameters.get("call_id") or info.call_sid
-                    if not CALL_ID.match(call_id):
-                        raise FrameError("bad_start", "call_id custom parameter is not a valid call id", fatal=True)
-                    legs = [TRACK_LEGS[t] for t in dict.fromkeys(info.tracks)]
-                    decoders = {t: make_decoder("mulaw", 8000, 1) for t in dict.fromkeys(info.tracks)}
-                    metadata = owned_metadata({k: v for k, v in info.custom_parameters.items()
-                                       if k not in ("call_id", twilio_auth.TOKEN_PARAMETER)},
-                                      auth.principal_of(ws).key_id)
-                    options = CallOptions(language=info.custom_parameters.get("language") or settings.language,
-                                          legs=tuple(legs), source="twilio", metadata=metadata)
-                    if options.language not in ("ja", "en", "auto"):
-                        raise FrameError("bad_start", "language must be ja, en or auto", fatal=True)
-                    session = await join_call(manager, call_id, options, auth.principal_of(ws))
-                    guard.start(call_age_s(session))
-                elif isinstance(message, TwilioMedia):
-                    if session is None:
-                        raise FrameError("not_started", "media before start", fatal=True)
-                    decoder = decoders.get(message.media.track)
-                    if decoder is None:
-                        raise FrameError("bad_message", f"track {message.media.track} was not announced in start")
-                    try:
-                        payload = base64.b64decode(message.media.payload, validate=True)
-                    except (binascii.Error, ValueError) as exc:
-                        raise FrameError("bad_audio", "media.payload is not base64") from exc
-                    if len(payload) > settings.server.max_frame_bytes:
-                        raise FrameError("frame_too_large", "media payload too large", fatal=True)
-                    samples = decoder.feed(payload)[0]
-                    leg = TRACK_LEGS[message.media.track]  # type: ignore[index]
-                    if (limit := guard.add_audio(len(samples), leg=leg)) is not None:
-                        raise FrameError(*limit, fatal=True)
-                    feed_legs(session, [leg], [samples])
-                elif isinstance(message, TwilioStop):
-                    reason = "stop"
-                    break
-            except FrameError as err:
-                await send_error(ws, call_id, err)
-                if err.fatal:
-                    reason = "error"
-                    await close_socket(ws, close_code(err.code), err.code)
-                    break
-    except WebSocketDisconnect:
-        pass
-    except Exception:
-        log.exception("audio socket of call %s failed", call_id)
-        reason = "error"
-        await send_error(ws, call_id, FrameError("internal", "unexpected server error; the call ends", fatal=True))
-    finally:
-        if session is not None:
-            for track, decoder in decoders.items():
-                feed_legs(session, [TRACK_LEGS[track]], decoder.flush(), last=True)  # type: ignore[index]
-            await asyncio.shield(end_in_background(manager, session, legs, reason))
-        await close_socket(ws)
+    await serve_audio(ws, TwilioAdapter(settings, auth.principal_of(ws).key_id), pending=replay)
+
+
+class TwilioAdapter:
+    """Twilio sends JSON text only: ``connected``, one ``start``, ``media`` per track and 20 ms, ``stop``.
+    The call id is the ``call_id`` custom parameter or Twilio's ``callSid``; ``language`` may be one too."""
+
+    def __init__(self, settings: Settings, owner: str | None) -> None:
+        self.call_id = "twilio"  # until the start event names the call
+        self._server = settings.server
+        self._language = settings.language
+        self._owner = owner
+        self._started = False
+        self._decoders: dict[str, AudioDecoder] = {}
+
+    def on_message(self, msg: Message) -> Step:
+        if msg.get("text") is None:
+            raise FrameError("bad_message", "Twilio sends JSON text messages only")
+        data = parse_json(msg["text"], self._server.max_json_bytes)
+        if data.get("event") not in EVENTS:
+            raise FrameError("unknown_type", f"unknown Twilio event {data.get('event')!r}")
+        try:
+            message = TWILIO_ADAPTER.validate_python(data)
+        except ValidationError as exc:
+            start = data.get("event") == "start"
+            raise invalid("bad_start" if start else "bad_message", exc, fatal=start) from exc
+        if isinstance(message, TwilioStart):
+            return self._start(message)
+        if isinstance(message, TwilioMedia):
+            return self._media(message)
+        if isinstance(message, TwilioStop):
+            return Stop()
+        return None  # connected, mark, dtmf
+
+    def remainders(self) -> list[Audio]:
+        return [Audio([TRACK_LEGS[track]], decoder.flush()) for track, decoder in self._decoders.items()]
+
+    def _start(self, message: TwilioStart) -> Start:
+        if self._started:
+            raise FrameError("already_started", "this stream has already started")
+        info = message.start
+        params = info.custom_parameters
+        call_id = params.get("call_id") or info.call_sid
+        if not CALL_ID.match(call_id):
+            raise FrameError("bad_start", "call_id custom parameter is not a valid call id", fatal=True)
+        self.call_id = call_id
+        language = stream_language(params.get("language") or self._language, "start.customParameters.language")
+        tracks = list(dict.fromkeys(info.tracks))
+        self._decoders = {track: make_decoder("mulaw", 8000, 1) for track in tracks}
+        self._started = True
+        metadata = owned_metadata({k: v for k, v in params.items() if k not in RESERVED_PARAMETERS}, self._owner)
+        return Start(call_id, CallOptions(language=language, legs=tuple(TRACK_LEGS[t] for t in tracks),
+                                          source="twilio", metadata=metadata))
+
+    def _media(self, message: TwilioMedia) -> Audio:
+        if not self._started:
+            raise FrameError("not_started", "media before start", fatal=True)
+        track = message.media.track
+        decoder = self._decoders.get(track)
+        if decoder is None:
+            raise FrameError("bad_message", f"track {track} was not announced in start")
+        try:
+            payload = base64.b64decode(message.media.payload, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise FrameError("bad_audio", "media.payload is not base64") from exc
+        return Audio([TRACK_LEGS[track]], decode(decoder, payload, self._server.max_frame_bytes))

@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -59,6 +61,10 @@ class AsrSettings(_Section):
         "full", description="Audio context of finals: Whisper's whole 30 s window (accurate on every voice and "
         "channel, docs/QUALITY.md) or the utterance + context_pad_s (about a third of the CPU, a few CER points "
         "worse on unseen voices and telephone audio); partials always use the short context")
+    final_window_s: float = Field(
+        15.0, ge=10.0, le=30.0, description="Encoder window of full-context finals, grown to hold the previous "
+        "utterance, the final and 3 s of padding (up to Whisper's 30 s). 15 s read as accurately as 30 s on dev "
+        "and test at half the CPU of a final (docs/QUALITY.md, \"Final window\")")
     context_pad_s: float = Field(5.0, ge=3.0, le=25.0, description="Silence after the utterance in short-context "
                                  "decodes (partials, and finals with final_context = short)")
     final_context_audio_s: float = Field(
@@ -69,6 +75,19 @@ class AsrSettings(_Section):
         None, ge=0.0, le=1.0, description="A number in a final whose decoded pieces have a probability under this "
         "is marked uncertain (underlined 要確認, never stated as fact in the notes); unset: the value calibrated on "
         "the dev split (summarize.uncertain.DEFAULT_THRESHOLD, docs/QUALITY.md), 0: off")
+    pool: Literal["local", "ray"] = Field(
+        "local", description="Where decodes run: in this process, or in the shared recognition pool on Ray Serve "
+        "at pool_address (asr/serve_pool.py, docs/SCALING.md); the worker keeps VAD and legs either way")
+    pool_address: str = Field("http://127.0.0.1:8100/asr", description="The pool's Serve HTTP route; "
+                              "`python -m assist.asr_pool` listens on its port and path")
+    pool_batch_size: int = Field(8, ge=1, le=64, description="Most finals, from any worker, one replica decodes "
+                                 "in one batch (@serve.batch)")
+    pool_batch_wait_s: float = Field(0.02, ge=0.0, le=1.0, description="Longest a replica waits for more "
+                                     "finals before decoding a batch that is not full")
+    pool_replicas: int = Field(1, ge=1, description="Pool replicas, each with its own model")
+    pool_cpus_per_replica: float = Field(1.0, ge=0.0, description="Ray CPUs reserved per replica")
+    pool_gpus_per_replica: float = Field(0.0, ge=0.0, description="Ray GPUs per replica (fractions share one)")
+    pool_timeout_s: float = Field(60.0, gt=0.0, description="Longest a worker waits for one pool decode")
 
 
 class RetrievalSettings(_Section):
@@ -161,9 +180,16 @@ class TwilioSettings(_Section):
                                    "rewrites Host (default: rebuilt from the request)")
 
 
+MaskedEntity = Literal["card", "phone", "email", "dob", "mynumber", "address"]
+
+
+def _every_entity() -> list[MaskedEntity]:
+    return ["card", "phone", "email", "dob", "mynumber", "address"]
+
+
 class PrivacySettings(_Section):
-    mask_entities: list[Literal["card", "phone", "email", "dob", "mynumber", "address"]] = Field(
-        default_factory=lambda: ["card", "phone", "email", "dob", "mynumber", "address"],
+    mask_entities: list[MaskedEntity] = Field(
+        default_factory=_every_entity,
         description="Personal data masked before anything is stored, logged, summarized or sent")
 
 
@@ -177,6 +203,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     language: Language = "ja"
+    redis_url: str | None = Field(
+        None, description="redis://[:password@]host:port/db, rediss://… or unix:///path: call events, the supervisor "
+        "wall, KB changes and key revocations shared by every worker (docs/SCALING.md); unset: one process, in memory")
+    database_url: str | None = Field(
+        None, description="postgresql://user:password@host:5432/db: calls, keys and the knowledge base in one "
+        "PostgreSQL database shared by every worker (docs/SCALING.md); unset: the SQLite files in home")
     asr: AsrSettings = AsrSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     summarize: SummarizeSettings = SummarizeSettings()
@@ -191,6 +223,16 @@ class Settings(BaseSettings):
     def _expand(cls, v: Path) -> Path:
         return v.expanduser()
 
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        return _check_redis_url(v)
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        return _check_database_url(v)
+
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
@@ -198,6 +240,21 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.home / "assist.db"
+
+    @property
+    def kb_path(self) -> Path:
+        """The knowledge base the service and ``assist kb`` share, beside the call database."""
+        return self.home / "knowledge.db"
+
+    @property
+    def calls_db(self) -> str | Path:
+        """Where calls and API keys are stored: ``database_url``, else the SQLite file ``db_path``."""
+        return self.database_url or self.db_path
+
+    @property
+    def kb_db(self) -> str | Path:
+        """Where the knowledge base is stored: ``database_url``, else the SQLite file ``kb_path``."""
+        return self.database_url or self.kb_path
 
     @property
     def index_dir(self) -> Path:
@@ -222,11 +279,51 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def _check_redis_url(url: str | None) -> str | None:
+    """A usable Redis URL, or the error ``bad_redis_url``: refused at start-up, not at the first event."""
+    if url is None or not url.strip():
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise PydanticCustomError("bad_redis_url", "redis_url is not a URL: {error}", {"error": str(exc)}) from exc
+    if parts.scheme == "unix":
+        ok = bool(parts.path)
+    else:
+        ok = parts.scheme in ("redis", "rediss") and bool(parts.hostname) and (
+            parts.path in ("", "/") or parts.path[1:].isascii() and parts.path[1:].isdigit())
+    if not ok:
+        raise PydanticCustomError(
+            "bad_redis_url", "redis_url must look like redis://host:6379/0, rediss://host:6380/0 or "
+            "unix:///run/redis.sock")
+    return url
+
+
+def _check_database_url(url: str | None) -> str | None:
+    """A PostgreSQL URL, or the error ``bad_database_url`` (its message never repeats the URL: it holds a password)."""
+    if url is None or not url.strip():
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise PydanticCustomError("bad_database_url", "database_url is not a URL: {error}",
+                                  {"error": str(exc)}) from exc
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise PydanticCustomError(
+            "bad_database_url", "database_url must be a PostgreSQL URL such as "
+            "postgresql://assist:password@db:5432/assist; leave it unset for the SQLite files in home")
+    return url
+
+
 class ConfigFileError(ValueError):
     """The configured TOML file is missing; raised instead of silently using defaults."""
 
 
-def load_settings(config_file: str | Path | None = None, **overrides: object) -> Settings:
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build the settings; ``config_file`` wins over ``ASSIST_CONFIG``."""
     token = _config_file.set(Path(config_file) if config_file is not None else None)
     try:

@@ -15,10 +15,12 @@ COMMANDS: dict[str, str] = {
     "summary": "eval.summary",
     "retrieval": "eval.retrieval",
     "bench-retrieval": "eval.bench_retrieval",
+    "bus-load": "eval.bus_load",
     "calls": "eval.calls",
     "report": "eval.report",
     "gate": "eval.gate",
     "soak": "eval.soak",
+    "store-load": "eval.store_load",
     "pii": "eval.pii",
     "uncertain": "eval.uncertain",
 }

@@ -21,7 +21,6 @@ import re
 import sys
 import time
 import unicodedata
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +28,10 @@ import jiwer
 import numpy as np
 from tqdm import tqdm
 
-from asr.base import Correction, TranscriptEvent
+from asr.audio import SAMPLE_RATE, read_wav
+from asr.base import Correction, Utterance
 from asr.engine import AsrEngine, transcribe_stream
-from asr.whisper import WhisperRecognizer
+from asr.pool import recognizer_from_settings
 from config import load_settings
 from models import ModelRegistry
 
@@ -65,13 +65,6 @@ def read_manifest(path: Path, split: str = "all") -> list[Item]:
     return items
 
 
-def read_wav(path: Path) -> np.ndarray:
-    with wave.open(str(path), "rb") as w:
-        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (16000, 1, 2):
-            raise ValueError(f"{path}: expected 16 kHz mono PCM16")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
-
-
 def kb_glossary(path: Path) -> list[str]:
     """Tags first (short, specific), then titles: the order the prompt budget is spent in."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -103,7 +96,7 @@ class Hyp:
     corrections: tuple[Correction, ...] = ()
 
 
-def undo_corrections(event: TranscriptEvent) -> str:
+def undo_corrections(event: Utterance) -> str:
     """A final's text with its vocabulary corrections reverted (their offsets are into ``event.text``)."""
     text = event.text
     for c in sorted(event.corrections, key=lambda c: -c.start):
@@ -133,19 +126,19 @@ def run_chained(engine: AsrEngine, items: list[Item], audio: dict[str, np.ndarra
     groups: dict[tuple[str, str, str, str], list[Item]] = {}
     for item in items:
         groups.setdefault((item.split, item.voice, item.channel, item.language), []).append(item)
-    gap = np.zeros(int(CHAIN_GAP_S * 16000), np.float32)
+    gap = np.zeros(int(CHAIN_GAP_S * SAMPLE_RATE), np.float32)
     hyps: dict[str, Hyp] = {}
     started = time.perf_counter()
     for n, group in enumerate(tqdm(list(groups.values()), desc=f"asr {label} (chained)", file=sys.stderr,
                                    leave=False)):
         spans, pos = [], len(gap)
         for item in group:
-            spans.append((pos / 16000, (pos + len(audio[item.id])) / 16000))
+            spans.append((pos / SAMPLE_RATE, (pos + len(audio[item.id])) / SAMPLE_RATE))
             pos += len(audio[item.id]) + len(gap)
         samples = np.concatenate([gap] + [x for item in group for x in (audio[item.id], gap)])
         events = transcribe_stream(engine, samples, 100, call_id=f"{label}-chain-{n}", language=group[0].language,
                                    timeout=600)
-        mine: dict[str, list[TranscriptEvent]] = {item.id: [] for item in group}
+        mine: dict[str, list[Utterance]] = {item.id: [] for item in group}
         for e in (e for e in events if e.final):
             overlap = [min(e.end, b) - max(e.start, a) for a, b in spans]
             mine[group[int(np.argmax(overlap))].id].append(e)
@@ -239,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     items = read_manifest(args.manifest, args.split)
     if not items:
         parser.error(f"no manifest rows for split {args.split!r}")
-    audio = {i.id: read_wav(i.audio) for i in items}
-    seconds = sum(len(a) for a in audio.values()) / 16000
-    engine = AsrEngine(WhisperRecognizer.from_settings(settings, ModelRegistry(settings.models_dir)), asr_settings)
+    audio = {i.id: read_wav(i.audio, strict=True) for i in items}
+    seconds = sum(len(a) for a in audio.values()) / SAMPLE_RATE
+    recognizer = recognizer_from_settings(settings.asr, ModelRegistry(settings.models_dir),
+                                          allow_downloads=settings.allow_downloads)
+    engine = AsrEngine(recognizer, asr_settings)
     decode = run_offline if args.decoder == "offline" else run_chained if args.chain else run
     try:
         plain, plain_s = decode(engine, items, audio, "plain")
@@ -290,11 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_hyps:
         with open(args.save_hyps, "w", encoding="utf-8") as f:
             for item in items:
-                row = {"id": item.id, "split": item.split, "channel": item.channel, "voice": item.voice,
-                       "language": item.language, "ref": item.text,
-                       **{f"hyp_{name}": hyps[item.id].text for name, hyps in passes.items()},
-                       **{f"raw_{name}": hyps[item.id].raw for name, hyps in passes.items()}}
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                saved = {"id": item.id, "split": item.split, "channel": item.channel, "voice": item.voice,
+                         "language": item.language, "ref": item.text,
+                         **{f"hyp_{name}": hyps[item.id].text for name, hyps in passes.items()},
+                         **{f"raw_{name}": hyps[item.id].raw for name, hyps in passes.items()}}
+                f.write(json.dumps(saved, ensure_ascii=False) + "\n")
     if not args.json:
         for item in items:
             print(f"{item.id:24s} ref: {item.text}\n{'':24s} hyp: {final_hyps[item.id].text}")

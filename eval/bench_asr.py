@@ -24,14 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.base import SAMPLE_RATE, TranscriptEvent
+from asr.audio import SAMPLE_RATE, read_wav
+from asr.base import Utterance
 from asr.engine import AsrEngine
 from asr.glossary import build_prompts
 from asr.whisper import DEFAULT_CONTEXT_PAD_S, WhisperRecognizer
 from config import Settings, load_settings
-from eval.asr import kb_glossary, read_manifest, read_wav
+from eval.asr import kb_glossary, read_manifest
 from eval.callset import read_calls
 from eval.speech import speech_span
+from eval.stats import percentile
 from gpu.device import plan_device
 from models import ModelRegistry
 
@@ -64,7 +66,7 @@ def long_turns(calls_file: Path) -> list[np.ndarray]:
         for k in range(0, len(agent) - LONG_TURN_PARTS + 1, LONG_TURN_PARTS):
             parts = []
             for path in agent[k : k + LONG_TURN_PARTS]:
-                x = read_wav(path)
+                x = read_wav(path, strict=True)
                 first, last = speech_span(x)
                 parts += [x[round(first * SAMPLE_RATE) : round(last * SAMPLE_RATE)], gap]
             out.append(np.concatenate(parts[:-1]))
@@ -75,7 +77,8 @@ def build_call(clips: list[np.ndarray], longs: list[np.ndarray], seconds: float,
                rng: np.random.Generator) -> tuple[np.ndarray, list[Turn]]:
     """Turns with pauses, starting at a random clip; every ``LONG_TURN_EVERY``-th a long one (if any)."""
     parts = [np.zeros(int(rng.uniform(0.2, 1.5) * SAMPLE_RATE), np.float32)]
-    total, turns, i = len(parts[0]), [], int(rng.integers(len(clips)))
+    turns: list[Turn] = []
+    total, i = len(parts[0]), int(rng.integers(len(clips)))
     while total < seconds * SAMPLE_RATE:
         is_long = bool(longs) and len(turns) % LONG_TURN_EVERY == LONG_TURN_EVERY - 1
         clip = longs[int(rng.integers(len(longs)))] if is_long else clips[i % len(clips)]
@@ -88,7 +91,7 @@ def build_call(clips: list[np.ndarray], longs: list[np.ndarray], seconds: float,
     return np.concatenate(parts), turns
 
 
-def client_latencies(turns: list[Turn], sent: dict[int, float], finals: list[tuple[float, TranscriptEvent]],
+def client_latencies(turns: list[Turn], sent: dict[int, float], finals: list[tuple[float, Utterance]],
                      step: int) -> list[float | None]:
     """Per turn: from the send of the frame holding its last speech sample to the arrival of the final that
     covers it (the latest-ending final overlapping the turn's speech); ``None`` when no final covers it."""
@@ -103,18 +106,14 @@ def client_latencies(turns: list[Turn], sent: dict[int, float], finals: list[tup
     return out
 
 
-def pct(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 3) if values else None
-
-
 def bench(engine: AsrEngine, clips: list[np.ndarray], longs: list[np.ndarray], streams: int, seconds: float,
           chunk_ms: int) -> dict:
     rng = np.random.default_rng(streams)
     calls = [build_call(clips, longs, seconds, rng) for _ in range(streams)]
-    events: list[tuple[float, TranscriptEvent]] = []
+    events: list[tuple[float, Utterance]] = []
     lock = threading.Lock()
 
-    def collect(event: TranscriptEvent) -> None:
+    def collect(event: Utterance) -> None:
         with lock:
             events.append((time.perf_counter(), event))
 
@@ -165,16 +164,16 @@ def bench(engine: AsrEngine, clips: list[np.ndarray], longs: list[np.ndarray], s
         "long_turns": sum(is_long),
         "turns_finalized": len(done),
         "finals": len(finals),
-        "client_final_p50_s": pct(done, 50),
-        "client_final_p95_s": pct(done, 95),
+        "client_final_p50_s": percentile(done, 50),
+        "client_final_p95_s": percentile(done, 95),
         "client_final_max_s": round(max(done), 3) if done else None,
-        "client_final_long_p95_s": pct(done_long, 95),
-        "final_p50_s": pct(final_lat, 50),
-        "final_p95_s": pct(final_lat, 95),
+        "client_final_long_p95_s": percentile(done_long, 95),
+        "final_p50_s": percentile(final_lat, 50),
+        "final_p95_s": percentile(final_lat, 95),
         "final_max_s": round(max(final_lat), 3) if final_lat else None,
         "partials": len(partials),
-        "partial_p50_s": pct([e.latency_s for e in partials], 50),
-        "partial_p95_s": pct([e.latency_s for e in partials], 95),
+        "partial_p50_s": percentile([e.latency_s for e in partials], 50),
+        "partial_p95_s": percentile([e.latency_s for e in partials], 95),
         "dropped_partials": after["dropped_partials"] - before["dropped_partials"],
         "decodes_partial": after["decodes_partial"] - before["decodes_partial"],
         "cpu_cores_used": round(cpu / (fed_s + drain_s), 2),
@@ -186,13 +185,18 @@ def bench(engine: AsrEngine, clips: list[np.ndarray], longs: list[np.ndarray], s
 
 
 def decode_cost(settings: Settings, clips: list[np.ndarray], prompt_terms: list[str]) -> list[dict]:
-    """CPU seconds per decode, one worker thread: faster-whisper's transcribe, our 30 s window, short context."""
+    """CPU seconds per decode, one worker thread: faster-whisper's transcribe, our 30 s and 20 s windows (and
+    ``asr.final_window_s`` when it is another), short context."""
     path = ModelRegistry(settings.models_dir).resolve(settings.asr.model, allow_downloads=settings.allow_downloads)
     rows = []
-    for label, pad, context in (("faster-whisper 30s", None, "full"), ("30s window", DEFAULT_CONTEXT_PAD_S, "full"),
-                                (f"utterance+{DEFAULT_CONTEXT_PAD_S:g}s", DEFAULT_CONTEXT_PAD_S, "short")):
+    windows = sorted({30.0, 20.0, settings.asr.final_window_s}, reverse=True)
+    variants: list[tuple[str, float | None, str, float]] = [("faster-whisper 30s", None, "full", 30.0)]
+    variants += [(f"{w:g}s window", DEFAULT_CONTEXT_PAD_S, "full", w) for w in windows]
+    variants += [(f"utterance+{DEFAULT_CONTEXT_PAD_S:g}s", DEFAULT_CONTEXT_PAD_S, "short", 30.0)]
+    for label, pad, context, window in variants:
         plan = plan_device("cpu", "int8", cpu_threads=1, workers=1)
-        rec = WhisperRecognizer(path, plan, context_pad_s=pad, final_context=context)  # type: ignore[arg-type]
+        rec = WhisperRecognizer(path, plan, context_pad_s=pad, final_context=context,  # type: ignore[arg-type]
+                                final_window_s=window)
         prompt = build_prompts(prompt_terms, count_tokens=rec.count_tokens)["ja"]
         for kind, beam, p in (("final", 5, None), ("final+glossary", 5, prompt), ("partial", 1, None)):
             cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -223,12 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings(args.config)
-    clips = [read_wav(i.audio) for i in read_manifest(args.manifest) if i.language == "ja" and i.channel != "noisy"]
+    clips = [read_wav(i.audio, strict=True) for i in read_manifest(args.manifest)
+             if i.language == "ja" and i.channel != "noisy"]
     if args.decode_cost:
         for row in decode_cost(settings, clips[:DECODE_COST_CLIPS], kb_glossary(args.kb)):
             print(json.dumps(row))
         return 0
-    recognizer = WhisperRecognizer.from_settings(settings, ModelRegistry(settings.models_dir))
+    recognizer = WhisperRecognizer.from_settings(settings.asr, ModelRegistry(settings.models_dir),
+                                                 allow_downloads=settings.allow_downloads)
     engine = AsrEngine(recognizer, settings.asr)
     engine.set_glossary([] if args.no_glossary else kb_glossary(args.kb))
     longs = [] if args.no_long_turns else long_turns(args.calls_file)

@@ -20,19 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from asr.base import SAMPLE_RATE
-from config import load_settings
+from asr.audio import SAMPLE_RATE
 from assist.replay import FRAME_MS, replay_call
+from config import load_settings
 from eval.callset import CallSpec, Timeline, read_calls, replay_turns, timeline, turn_audio
 from eval.server import running_server
+from eval.stats import percentile
 
 DATA = Path(__file__).parent / "data"
 TARGET_P50_S = 1.5
 TARGET_P95_S = 2.5
-
-
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def turn_latencies(events: list[tuple[float, dict[str, Any]]], t0: float, tl: Timeline) -> dict[str, list[float]]:
@@ -133,20 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     turns = sum(r["customer_turns"] for r in results)
     summary = {
         "calls": args.calls, "customer_turns": turns, "turns_with_suggestions": len(sugg), "wall_s": round(wall, 1),
-        "speech_end_to_final_p50_s": round(percentile(finals, 50), 3),
-        "speech_end_to_final_p95_s": round(percentile(finals, 95), 3),
+        "speech_end_to_final_p50_s": percentile(finals, 50),
+        "speech_end_to_final_p95_s": percentile(finals, 95),
         "turns_all_legs": sum(r["turns"] for r in results), "turns_finalized": len(client),
-        "client_final_p50_s": round(percentile(client, 50), 3),
-        "client_final_p95_s": round(percentile(client, 95), 3),
-        "speech_end_to_suggestions_p50_s": round(percentile(sugg, 50), 3),
-        "speech_end_to_suggestions_p95_s": round(percentile(sugg, 95), 3),
-        "server_reported_p50_s": round(percentile(server, 50), 3),
-        "final_to_suggestions_p50_s": round(percentile(f2s, 50), 3),
-        "final_to_suggestions_p95_s": round(percentile(f2s, 95), 3),
+        "client_final_p50_s": percentile(client, 50),
+        "client_final_p95_s": percentile(client, 95),
+        "speech_end_to_suggestions_p50_s": percentile(sugg, 50),
+        "speech_end_to_suggestions_p95_s": percentile(sugg, 95),
+        "server_reported_p50_s": percentile(server, 50),
+        "final_to_suggestions_p50_s": percentile(f2s, 50),
+        "final_to_suggestions_p95_s": percentile(f2s, 95),
         "errors": sorted({c for r in results for c in r["errors"]}),
     }
-    summary["pass"] = (summary["speech_end_to_suggestions_p50_s"] <= TARGET_P50_S
-                       and summary["speech_end_to_suggestions_p95_s"] <= TARGET_P95_S and not summary["errors"])
+    p50, p95 = summary["speech_end_to_suggestions_p50_s"], summary["speech_end_to_suggestions_p95_s"]
+    summary["pass"] = (p50 is not None and p95 is not None and p50 <= TARGET_P50_S and p95 <= TARGET_P95_S
+                       and not summary["errors"])
     for r in results:
         med = statistics.median(r["suggestions"]) if r["suggestions"] else float("nan")
         print(f"{r['call']:24} {r['duration_s']:6.1f}s audio  {len(r['suggestions'])}/{r['customer_turns']} turns "

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from config import load_settings
 from eval.retrieval import DATA, CachingEmbedder, load_queries
+from eval.stats import percentile
 from knowledge.article import Article
 from knowledge.io import read_path
 from knowledge.store import KnowledgeStore
@@ -86,24 +87,26 @@ def bench_scale(articles: list[Article], settings: Any, inner: Embedder, queries
     started = time.perf_counter()
     snapshot = build_snapshot(store.all(), store.revision, settings, RandomPassages(embedder), progress=False)
     build_s = time.perf_counter() - started
+    dense = snapshot.dense
+    assert dense is not None  # an embedder and dense_weight > 0 always build one
     memory = rss_mb() - before
     service = RetrievalService(settings, embedder, store)
     service._swap(snapshot, notify=False)
     started = time.perf_counter()
     path = index_dir / "bench.faiss"
-    snapshot.dense.save(path)
+    dense.save(path)
     save_s = time.perf_counter() - started
     total = [service.suggest(q).latency_ms for q in queries]  # real query embeddings (first time each)
     index_only = [service.suggest(q).latency_ms for q in queries]  # cached query vectors
     return {
-        "articles": len(articles), "passages": snapshot.dense.size,
-        "index": "flat" if snapshot.dense.is_flat else "hnsw",
+        "articles": len(articles), "passages": dense.size,
+        "index": "flat" if dense.is_flat else "hnsw",
         "build_s": round(build_s, 2), "save_s": round(save_s, 3),
         "index_file_mb": round(path.stat().st_size / 1e6, 1), "rss_delta_mb": round(memory, 1),
-        "query_ms_p50": round(float(np.percentile(total, 50)), 2),
-        "query_ms_p95": round(float(np.percentile(total, 95)), 2),
-        "index_ms_p50": round(float(np.percentile(index_only, 50)), 2),
-        "index_ms_p95": round(float(np.percentile(index_only, 95)), 2),
+        "query_ms_p50": percentile(total, 50, digits=2),
+        "query_ms_p95": percentile(total, 95, digits=2),
+        "index_ms_p50": percentile(index_only, 50, digits=2),
+        "index_ms_p95": percentile(index_only, 95, digits=2),
     }
 
 
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     faiss.omp_set_num_threads(1)
     settings = load_settings(args.config)
     rs = settings.retrieval
-    inner = build_embedder(settings, ModelRegistry(settings.models_dir))
+    inner = build_embedder(rs, ModelRegistry(settings.models_dir), allow_downloads=settings.allow_downloads)
     inner.load()
     kb = read_path(args.kb)
     queries = [q.query for q in load_queries(args.queries) if q.relevant]

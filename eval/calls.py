@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from config import Settings, load_settings
 from assist.replay import replay_call
+from config import Settings, load_settings
 from eval.callscore import CallResult, NotesScorer, Received, aggregate, score_call
 from eval.callset import (
     SPLIT_AUDIO_CALLS,
@@ -99,12 +99,12 @@ def notes_scorer(kb: Path | None = None) -> NotesScorer:
 
     def score(call: CallSpec, notes: dict[str, Any], heard: Sequence[str]) -> tuple[float, list[str], list[str],
                                                                                  list[str]]:
-        said = [Turn(t.index, t.speaker, t.text) for t in call.turns]  # type: ignore[arg-type]
+        said = [Turn(t.index, t.speaker, t.text) for t in call.turns]
         ids = dict.fromkeys(i for ids in call.expected.values() for i in ids)
         articles = [ArticleRef(i, titles[i]["title"], titles[i].get("category")) for i in ids if i in titles]
         parsed = CallNotes.model_validate(notes)
         row = score_notes({"id": call.id, "language": call.language, "facts": call.facts}, parsed, said, articles)
-        transcript = [Turn(t.index, t.speaker, text) for t, text in zip(call.turns, heard, strict=True)]  # type: ignore[arg-type]
+        transcript = [Turn(t.index, t.speaker, text) for t, text in zip(call.turns, heard, strict=True)]
         ungrounded = invented_numbers(parsed, transcript, articles, call.language)
         return round(float(row["fact_coverage"]), 4), list(row["missing_facts"]), list(row["invented_numbers"]), ungrounded
 

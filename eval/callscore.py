@@ -24,6 +24,7 @@ import numpy as np
 
 from eval.asr import score as asr_score
 from eval.callset import CallSpec, Timeline
+from eval.stats import percentile
 from summarize.numbers import number_values
 from summarize.uncertain import without_flagged
 
@@ -155,16 +156,16 @@ def score_call(
     for recv, e in received:
         if e.get("type") != "transcript" or not e.get("final"):
             continue
-        turn = timeline.turn_at(e["leg"], float(e["start"]), float(e["end"]))
-        if turn is None:
+        at_turn = timeline.turn_at(e["leg"], float(e["start"]), float(e["end"]))
+        if at_turn is None:
             continue
         if e["utterance_id"] in finals:  # sent again, more of it masked (a number read across finals)
             first = finals[e["utterance_id"]]
             pieces[first] = [(s, e["text"] if uid == e["utterance_id"] else t, uid) for s, t, uid in pieces[first]]
             continue
-        finals[e["utterance_id"]] = turn
-        pieces.setdefault(turn, []).append((float(e["start"]), e["text"], e["utterance_id"]))
-        last_final[turn] = recv - t0
+        finals[e["utterance_id"]] = at_turn
+        pieces.setdefault(at_turn, []).append((float(e["start"]), e["text"], e["utterance_id"]))
+        last_final[at_turn] = recv - t0
     sep = "" if call.language == "ja" else " "
     for turn in turns:
         turn.hypothesis = sep.join(text for _, text, _ in sorted(pieces.get(turn.index, []))).strip()
@@ -230,10 +231,6 @@ def split_wrong(notes: dict[str, Any], wrong: Sequence[str], language: str) -> t
     return sorted(v for v in wrong if v in stated), sorted(v for v in wrong if v not in stated)
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 3) if values else None
-
-
 def _mean(values: Sequence[float | bool]) -> float | None:
     return round(float(np.mean(values)), 4) if values else None
 
@@ -263,7 +260,7 @@ def aggregate(results: Sequence[CallResult]) -> dict[str, Any]:
         "pushes": len(pushes),
         "push_top1_precision": _mean([p.top_expected for p in pushes]),
         "junk_pushes": sum(p.junk for p in pushes),
-        "on_screen@1": _mean([bool(t.on_screen) and t.on_screen[0] in t.expected for t in shown]),
+        "on_screen@1": _mean([bool(t.on_screen and t.on_screen[0] in t.expected) for t in shown]),
         f"on_screen@{PANEL_VISIBLE}": _mean([any(a in t.expected for a in t.on_screen or []) for t in shown]),
         "suggestion_latency_s_p50": percentile(sugg, 50),
         "suggestion_latency_s_p95": percentile(sugg, 95),

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.audio import SAMPLE_RATE, read_wav
+from asr.base import Leg
 from assist.replay import TURN_GAP_S, ReplayTurn
-from eval.speech import SR, read_wav, speech_span, synthesize
+from eval.speech import speech_span, synthesize
 
 DATA = Path(__file__).parent / "data"
 SPLITS = ("dev", "test")
@@ -33,7 +35,7 @@ SPLIT_AUDIO_CALLS = (DATA / "calls_audio" / "calls_audio.jsonl", DATA / "calls_a
 @dataclass(frozen=True, slots=True)
 class CallTurn:
     index: int
-    speaker: str
+    speaker: Leg
     text: str
     audio: Path | None = None
 
@@ -147,17 +149,18 @@ def turn_audio(call: CallSpec, synth: Synth = synthesize) -> list[np.ndarray]:
 
 
 def replay_turns(call: CallSpec, audio: list[np.ndarray]) -> list[ReplayTurn]:
-    return [ReplayTurn(t.speaker, a) for t, a in zip(call.turns, audio, strict=True)]  # type: ignore[arg-type]
+    return [ReplayTurn(t.speaker, a) for t, a in zip(call.turns, audio, strict=True)]
 
 
 def timeline(call: CallSpec, audio: list[np.ndarray], gap_s: float = TURN_GAP_S) -> Timeline:
     """The same layout as ``turns_to_legs``: a pause, then each turn followed by a pause."""
-    gap = int(gap_s * SR)
+    gap = int(gap_s * SAMPLE_RATE)
     pos = gap
     spans = []
     for turn, samples in zip(call.turns, audio, strict=True):
         first, last = speech_span(samples)
-        start = pos / SR
-        spans.append(TurnSpan(turn.index, turn.speaker, start, start + len(samples) / SR, start + first, start + last))
+        start = pos / SAMPLE_RATE
+        end = start + len(samples) / SAMPLE_RATE
+        spans.append(TurnSpan(turn.index, turn.speaker, start, end, start + first, start + last))
         pos += len(samples) + gap
-    return Timeline(spans, pos / SR)
+    return Timeline(spans, pos / SAMPLE_RATE)

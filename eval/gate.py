@@ -65,12 +65,14 @@ def load_thresholds(path: Path = DEFAULT_THRESHOLDS) -> list[Check]:
 def evaluate(check: Check, metrics: Mapping[str, Any]) -> list[Violation]:
     """Every limit of ``check`` that ``metrics`` breaks; a missing or non-numeric metric breaks its limit."""
     out = []
-    for kind, limits in (("min", check.minimum), ("max", check.maximum)):
+    bounds: tuple[tuple[Literal["min", "max"], dict[str, float]], ...] = (("min", check.minimum),
+                                                                           ("max", check.maximum))
+    for kind, limits in bounds:
         for metric, limit in limits.items():
             raw = metrics.get(metric)
             value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
             if value is None or (value < limit if kind == "min" else value > limit):
-                out.append(Violation(check.name, metric, value, limit, kind))  # type: ignore[arg-type]
+                out.append(Violation(check.name, metric, value, limit, kind))
     return out
 
 

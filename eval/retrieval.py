@@ -28,6 +28,7 @@ import numpy as np
 
 from config import RetrievalSettings, Settings, load_settings
 from eval.retrieval_fit import fit_rerank
+from eval.stats import percentile
 from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry
@@ -155,8 +156,8 @@ def score(queries: list[Query], results: list[Suggestion], min_score: float) -> 
         "offtopic_silenced_with_gate": round(sum(r.abstained or not _queries(q) for q, r in offtopic)
                                              / max(len(offtopic), 1), 4),
         "answerable_gated": round(sum(not _queries(q) for q, _ in answerable) / n, 4),
-        "latency_ms_p50": round(float(np.percentile(latencies, 50)), 2) if latencies else 0.0,
-        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 2) if latencies else 0.0,
+        "latency_ms_p50": percentile(latencies, 50, digits=2) or 0.0,
+        "latency_ms_p95": percentile(latencies, 95, digits=2) or 0.0,
         "n": len(results), "min_score": min_score, "confidence": confidence, "misses": misses,
     }
 
@@ -235,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         queries = [q for q in queries if q.split == args.split]
 
     needs_dense = rs.dense_weight > 0 or args.sweep
-    embedder = build_embedder(settings, ModelRegistry(settings.models_dir)) if needs_dense else None
+    embedder = (build_embedder(rs, ModelRegistry(settings.models_dir), allow_downloads=settings.allow_downloads)
+                if needs_dense else None)
     if embedder is not None:
         started = time.perf_counter()
         embedder.load()
@@ -243,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"embedder {embedder.name} loaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
     if args.sweep:
+        assert embedder is not None  # a sweep always needs the dense model (needs_dense)
         cached = CachingEmbedder(embedder)
         rows = []
         for label, update in SWEEP:

@@ -42,7 +42,7 @@ def prepare_home(home: Path, kb: Path, settings: Settings) -> int:
     """Link the model cache and import ``kb`` into ``home``; returns the number of articles."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "models").symlink_to(settings.models_dir.resolve(), target_is_directory=True)
-    store = KnowledgeStore(Settings(home=home).db_path.with_name("knowledge.db"))
+    store = KnowledgeStore(Settings(home=home).kb_path)
     try:
         return apply_import(store, read_path(kb)).total
     finally:

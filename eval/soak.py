@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from config import load_settings
 from assist.replay import replay_call
+from config import load_settings
 from eval.callset import CallSpec, read_calls, replay_turns
 from eval.server import eval_server
+from eval.stats import percentile
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,6 @@ def proc_stats(pid: int) -> tuple[float, int, int]:
     return rss_kb / 1024, int(fields["Threads"]), len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def _p50(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
-
-
 def _warm_up_end(runs: list[CallRun]) -> float:
     """When the last distinct call of the set first finished (0 without runs)."""
     first: dict[str, float] = {}
@@ -113,8 +110,8 @@ def summarize(samples: list[Sample], runs: list[CallRun], minutes: float, concur
     rss0, rss1 = statistics.median(s.rss_mb for s in head), statistics.median(s.rss_mb for s in tail)
     ok = [r for r in runs if not r.errors]
     third = max(1, len(ok) // 3)
-    first = _p50([v for r in ok[:third] for v in r.suggest_ms])
-    last = _p50([v for r in ok[-third:] for v in r.suggest_ms])
+    first = percentile([v for r in ok[:third] for v in r.suggest_ms], 50, digits=1)
+    last = percentile([v for r in ok[-third:] for v in r.suggest_ms], 50, digits=1)
     drift = round((last - first) / first * 100, 1) if first and last else None
     return SoakReport(
         minutes=minutes, concurrency=concurrency, calls_done=len(ok), calls_failed=len(runs) - len(ok),
@@ -122,7 +119,8 @@ def summarize(samples: list[Sample], runs: list[CallRun], minutes: float, concur
         rss_slope_mb_per_h=_slope_per_hour(warm), warm_up_s=warm_t,
         threads_start=head[0].threads, threads_end=tail[-1].threads, fds_start=head[0].fds, fds_end=tail[-1].fds,
         suggest_p50_first_ms=first, suggest_p50_last_ms=last, suggest_drift_pct=drift,
-        summary_p50_ms=_p50([r.summary_ms for r in ok if r.summary_ms is not None]), samples=samples, runs=runs)
+        summary_p50_ms=percentile([r.summary_ms for r in ok if r.summary_ms is not None], 50, digits=1),
+        samples=samples, runs=runs)
 
 
 async def _worker(url: str, calls: list[CallSpec], audio: dict[str, list[Any]], offset: int, deadline: float,

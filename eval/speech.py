@@ -9,13 +9,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import wave
 from pathlib import Path
 
 import numpy as np
-import soxr
 
-SR = 16_000
+from asr.audio import SAMPLE_RATE, decode_pcm16, read_wav, resample
+
 _THRESHOLD = 0.01
 
 # pyopenjtalk ships one voice: pitch and tempo tell the legs apart.
@@ -44,8 +43,9 @@ def _tts_ja(text: str, speaker: str) -> np.ndarray:
         import pyopenjtalk
     except ImportError as exc:
         raise SpeechUnavailableError("Japanese speech needs pyopenjtalk-plus (the `tts` extra)") from exc
-    wav, sr = pyopenjtalk.tts(text, **_JA_VOICES.get(speaker, _JA_VOICES["customer"]))
-    return soxr.resample((np.asarray(wav, np.float64) / 32768.0).astype(np.float32), sr, SR).astype(np.float32)
+    voice = _JA_VOICES.get(speaker, _JA_VOICES["customer"])
+    wav, sr = pyopenjtalk.tts(text, half_tone=voice["half_tone"], speed=voice["speed"])
+    return resample(decode_pcm16(np.asarray(wav)), sr)
 
 
 def _tts_en(text: str, speaker: str) -> np.ndarray:
@@ -64,7 +64,7 @@ def speech_span(x: np.ndarray, threshold: float = _THRESHOLD) -> tuple[float, fl
     loud = np.flatnonzero(np.abs(x) > threshold)
     if loud.size == 0:
         return 0.0, 0.0
-    return loud[0] / SR, (loud[-1] + 1) / SR
+    return loud[0] / SAMPLE_RATE, (loud[-1] + 1) / SAMPLE_RATE
 
 
 def trim(x: np.ndarray, pad_s: float = 0.1) -> np.ndarray:
@@ -72,29 +72,8 @@ def trim(x: np.ndarray, pad_s: float = 0.1) -> np.ndarray:
     start, end = speech_span(x)
     if end <= start:
         return x.astype(np.float32)
-    pad = int(pad_s * SR)
-    core = x[max(0, int(start * SR) - pad) : min(len(x), int(end * SR) + pad)]
+    pad = int(pad_s * SAMPLE_RATE)
+    core = x[max(0, int(start * SAMPLE_RATE) - pad) : min(len(x), int(end * SAMPLE_RATE) + pad)]
     peak = float(np.max(np.abs(core))) or 1.0
     return (core * (0.7 / peak)).astype(np.float32)
 
-
-def read_wav(path: Path | str) -> np.ndarray:
-    """Any PCM16 WAV -> 16 kHz mono float32 (channels averaged)."""
-    with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2:
-            raise ValueError(f"{path}: only 16-bit PCM WAV is supported")
-        raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
-        x = raw.reshape(-1, w.getnchannels()).mean(axis=1)
-        rate = w.getframerate()
-    return soxr.resample(x, rate, SR).astype(np.float32) if rate != SR else x
-
-
-def write_wav(path: Path, x: np.ndarray) -> None:
-    """16 kHz mono PCM16."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm.tobytes())

@@ -19,9 +19,11 @@ import numpy as np
 
 from config import load_settings
 from eval.callset import SPLIT_KB, SPLIT_TEXT_CALLS, SPLITS, in_split
+from eval.stats import percentile
 from summarize.base import ArticleRef, Turn
 from summarize.factcheck import grounded_numbers
 from summarize.factory import build_summarizer
+from summarize.masking import Masker
 from summarize.notes import CallNotes
 from summarize.numbers import canonical_text, number_values
 from summarize.uncertain import unmark
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    summarizer = build_summarizer(load_settings(args.config))
+    settings = load_settings(args.config)
+    summarizer = build_summarizer(settings.summarize, Masker(settings.privacy.mask_entities))
     rows, latencies = [], []
     for call, turns in zip(calls, turns_of, strict=True):
         lang = call.get("language", "ja")
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "fact_coverage": round(float(np.mean([r["fact_coverage"] for r in rows])), 4) if rows else 0.0,
         "invented_numbers": sum(len(r["invented_numbers"]) for r in rows),
         "promised_as_done": sum(len(r["promised_as_done"]) for r in rows),
-        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 2) if latencies else 0.0,
+        "latency_ms_p95": percentile(latencies, 95, digits=2) or 0.0,
         "n": len(rows),
         "backend": summarizer.name,
     }

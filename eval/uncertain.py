@@ -20,10 +20,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from asr.audio import read_wav
 from asr.engine import AsrEngine, transcribe_stream
 from asr.whisper import WhisperRecognizer
 from config import load_settings
-from eval.asr import kb_glossary, read_manifest, read_wav
+from eval.asr import kb_glossary, read_manifest
 from models import ModelRegistry
 from summarize.masking import Masker
 from summarize.numbers import number_values
@@ -36,7 +37,8 @@ def scored_numbers(manifest: Path, kb: Path | None, config: Path | None) -> list
     """One row per number in a masked final: its utterance, text, value, probability and whether it is right."""
     settings = load_settings(config)
     items = read_manifest(manifest)
-    engine = AsrEngine(WhisperRecognizer.from_settings(settings, ModelRegistry(settings.models_dir)),
+    engine = AsrEngine(WhisperRecognizer.from_settings(settings.asr, ModelRegistry(settings.models_dir),
+                                                       allow_downloads=settings.allow_downloads),
                        settings.asr.model_copy(update={"partial_interval_s": 0.0}))
     if kb is not None:
         engine.set_glossary(kb_glossary(kb))
@@ -44,8 +46,8 @@ def scored_numbers(manifest: Path, kb: Path | None, config: Path | None) -> list
     rows: list[dict[str, Any]] = []
     try:
         for item in tqdm(items, desc="uncertain", file=sys.stderr, leave=False):
-            events = transcribe_stream(engine, read_wav(item.audio), 100, call_id=item.id, language=item.language,
-                                       timeout=120)
+            audio = read_wav(item.audio, strict=True)
+            events = transcribe_stream(engine, audio, 100, call_id=item.id, language=item.language, timeout=120)
             said = number_values(item.text, item.language)
             said |= {value for _, _, value in numbers(item.text, item.language)}  # 090-8765-4321 as one number
             for e in events:

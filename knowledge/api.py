@@ -2,21 +2,23 @@
 
 Dependencies come from ``request.app.state.services`` (``kb: KnowledgeStore``, ``retrieval:
 RetrievalService``). Writes go through the retrieval service so the index follows at once; model work
-runs in a worker thread. Errors: ``{"error": {"code", "message", "fields": [{code, message, line,
-field, file}]}}`` with a 4xx status.
+runs in a worker thread. Errors: the project's body (``common.errors``), ``{"error": {"code", "message",
+"fields": [{code, message, line, field, file}]}}``, with a 4xx status.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from knowledge.article import Article, KbIssue, KnowledgeError, parse_article
+from common.errors import FieldIssue, error_body
+from knowledge.article import Article, KnowledgeError, parse_article
 from knowledge.io import MAX_ROWS, apply_import, detect_format, export, parse_text
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge"])
@@ -65,13 +67,12 @@ class ImportOut(BaseModel):
     total: int
 
 
-def _error(status: int, code: str, message: str, issues: list[KbIssue] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message,
-                                   "fields": [i.to_dict() for i in issues or []]}}, status_code=status)
+def _error(status: int, code: str, message: str, issues: Sequence[FieldIssue] = ()) -> JSONResponse:
+    return JSONResponse(error_body(code, message, issues), status_code=status)
 
 
 def _from_exc(exc: KnowledgeError, status: int = 422) -> JSONResponse:
-    return _error(status, exc.code, exc.message, exc.issues)
+    return JSONResponse(exc.body(), status_code=status)
 
 
 def _services(request: Request) -> Any | None:
@@ -130,7 +131,7 @@ async def _write(request: Request, payload: dict[str, Any], *, article_id: str |
     if article_id is not None:
         if "id" in payload and payload["id"] != article_id:
             return _error(422, "id_mismatch", "the body's id differs from the URL's",
-                          [KbIssue("id_mismatch", f"expected {article_id!r}", field="id")])
+                          [FieldIssue("id_mismatch", f"expected {article_id!r}", field="id")])
         payload = {**payload, "id": article_id}
     try:
         article = parse_article(payload)
@@ -138,7 +139,7 @@ async def _write(request: Request, payload: dict[str, Any], *, article_id: str |
         return _from_exc(exc)
     if create and await asyncio.to_thread(services.kb.get, article.id) is not None:
         return _error(409, "article_exists", f"an article with id {article.id!r} already exists",
-                      [KbIssue("article_exists", "already exists", field="id")])
+                      [FieldIssue("article_exists", "already exists", field="id")])
     await asyncio.to_thread(services.retrieval.upsert, article)
     stored = await asyncio.to_thread(services.kb.get, article.id)
     return JSONResponse(stored.model_dump(mode="json"), status_code=201 if create else 200)

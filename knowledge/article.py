@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,6 +15,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from common.errors import CodedError, FieldIssue, validation_issues
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$"
 LANGUAGES = ("ja", "en")
@@ -104,31 +106,8 @@ def split_list(value: str) -> list[str]:
     return [part.strip() for part in value.split("|") if part.strip()]
 
 
-@dataclass(frozen=True, slots=True)
-class KbIssue:
-    """One problem with input: ``code`` is stable for machines, ``message`` for people."""
-
-    code: str
-    message: str
-    line: int | None = None
-    field: str | None = None
-    file: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class KnowledgeError(Exception):
-    """Raised with every issue found, so a caller can show them all at once."""
-
-    def __init__(self, code: str, message: str, issues: list[KbIssue] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.issues = issues or []
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "fields": [i.to_dict() for i in self.issues]}
+class KnowledgeError(CodedError):
+    """Raised with every issue found (``fields``), so a caller can show them all at once."""
 
 
 class ArticleNotFound(KnowledgeError):
@@ -136,16 +115,10 @@ class ArticleNotFound(KnowledgeError):
         super().__init__("article_not_found", f"no article with id {article_id!r}")
 
 
-def issues_from_validation(exc: ValidationError, line: int | None = None) -> list[KbIssue]:
-    """Pydantic errors → field-level issues with stable codes (``missing``, ``string_too_short``…)."""
-    issues = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
-        field = ".".join(loc) or None
-        if field == "questions" and err["type"] not in ("missing",):
-            field = "question"
-        issues.append(KbIssue(code=str(err["type"]), message=str(err["msg"]), line=line, field=field))
-    return issues
+def issues_from_validation(exc: ValidationError, line: int | None = None) -> list[FieldIssue]:
+    """Pydantic errors → field-level issues; ``questions`` is the ``question`` column of a CSV or form."""
+    return [replace(i, field="question") if i.field == "questions" and i.code != "missing" else i
+            for i in validation_issues(exc.errors(), line=line, skip=frozenset())]
 
 
 def parse_article(data: dict[str, Any], line: int | None = None) -> Article:

@@ -23,8 +23,9 @@ from typing import Any, Literal, TextIO
 
 import yaml
 
-from assist.jsonsafe import safe_json_loads
-from knowledge.article import Article, KbIssue, KnowledgeError, parse_article
+from common.errors import FieldIssue
+from common.jsonsafe import safe_json_loads
+from knowledge.article import Article, KnowledgeError, parse_article
 from knowledge.store import KnowledgeStore, UpsertResult
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ _COLUMNS = ("id", "title", "question", "answer", "category", "tags", "language")
 MAX_ROWS = 10_000  # the default of ``server.max_import_rows``
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what Excel, LibreOffice and Sheets evaluate
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
-Record = tuple[int | None, str | None, dict[str, Any] | KbIssue]
+Record = tuple[int | None, str | None, dict[str, Any] | FieldIssue]
 
 
 class _AliasRefused(yaml.YAMLError):
@@ -84,22 +85,22 @@ def detect_format(name: str | Path, *, is_dir: bool = False) -> Format:
 
 def _collect(records: Iterable[Record], max_rows: int = MAX_ROWS) -> list[Article]:
     articles: list[Article] = []
-    issues: list[KbIssue] = []
+    issues: list[FieldIssue] = []
     first_seen: dict[str, int | None] = {}
     for count, (line, source, record) in enumerate(records, start=1):
         if count > max_rows:
             raise KnowledgeError("too_many_rows", f"an import may hold at most {max_rows} articles "
                                  "(server.max_import_rows); split the file")
-        if isinstance(record, KbIssue):
-            issues.append(KbIssue(record.code, record.message, record.line, record.field, record.file or source))
+        if isinstance(record, FieldIssue):
+            issues.append(FieldIssue(record.code, record.message, record.line, record.field, record.file or source))
             continue
         try:
             article = parse_article(record, line)
         except KnowledgeError as exc:
-            issues.extend(KbIssue(i.code, i.message, i.line, i.field, source) for i in exc.issues)
+            issues.extend(FieldIssue(i.code, i.message, i.line, i.field, source) for i in exc.fields)
             continue
         if article.id in first_seen:
-            issues.append(KbIssue("duplicate_id", f"id {article.id!r} already appears at line "
+            issues.append(FieldIssue("duplicate_id", f"id {article.id!r} already appears at line "
                                   f"{first_seen[article.id]}", line, "id", source))
             continue
         first_seen[article.id] = line
@@ -111,55 +112,55 @@ def _collect(records: Iterable[Record], max_rows: int = MAX_ROWS) -> list[Articl
     return articles
 
 
-def _jsonl_records(text: str) -> Iterable[tuple[int, None, dict[str, Any] | KbIssue]]:
+def _jsonl_records(text: str) -> Iterable[tuple[int, None, dict[str, Any] | FieldIssue]]:
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         try:
             value = safe_json_loads(raw)
         except json.JSONDecodeError as exc:
-            yield number, None, KbIssue("invalid_json", f"not valid JSON: {exc.msg}", number)
+            yield number, None, FieldIssue("invalid_json", f"not valid JSON: {exc.msg}", number)
             continue
         if not isinstance(value, dict):
-            yield number, None, KbIssue("invalid_json", "each line must be a JSON object", number)
+            yield number, None, FieldIssue("invalid_json", "each line must be a JSON object", number)
             continue
         yield number, None, value
 
 
-def _csv_records(text: str) -> Iterable[tuple[int, None, dict[str, Any] | KbIssue]]:
+def _csv_records(text: str) -> Iterable[tuple[int, None, dict[str, Any] | FieldIssue]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in ("id", "title", "answer") if c not in (reader.fieldnames or [])]
     if missing:
-        yield 1, None, KbIssue("missing_column", f"CSV header lacks {', '.join(missing)}", 1, missing[0])
+        yield 1, None, FieldIssue("missing_column", f"CSV header lacks {', '.join(missing)}", 1, missing[0])
         return
     unknown = [c for c in reader.fieldnames or [] if c not in _COLUMNS + ("revision", "updated_at")]
     if unknown:
-        yield 1, None, KbIssue("unknown_column", f"unknown CSV column(s): {', '.join(unknown)}", 1, unknown[0])
+        yield 1, None, FieldIssue("unknown_column", f"unknown CSV column(s): {', '.join(unknown)}", 1, unknown[0])
         return
     start = reader.line_num + 1
     for row in reader:
         if None in row:
-            yield start, None, KbIssue("extra_values", "the row has more values than the header", start)
+            yield start, None, FieldIssue("extra_values", "the row has more values than the header", start)
         elif any((v or "").strip() for v in row.values()):
             yield start, None, {k: _unescape_cell(v) for k, v in row.items()
                                 if v is not None and (v.strip() or k in _COLUMNS)}
         start = reader.line_num + 1
 
 
-def _markdown_record(text: str, source: str) -> tuple[int | None, str, dict[str, Any] | KbIssue]:
+def _markdown_record(text: str, source: str) -> tuple[int | None, str, dict[str, Any] | FieldIssue]:
     if not text.startswith("---"):
-        return 1, source, KbIssue("missing_front_matter", "the file must start with --- front matter ---", 1)
+        return 1, source, FieldIssue("missing_front_matter", "the file must start with --- front matter ---", 1)
     parts = text.split("\n---", 1)
     if len(parts) != 2:
-        return 1, source, KbIssue("missing_front_matter", "the front matter is not closed with ---", 1)
+        return 1, source, FieldIssue("missing_front_matter", "the front matter is not closed with ---", 1)
     try:
         meta = yaml.load(parts[0][3:], Loader=_NoAliasLoader) or {}  # a SafeLoader without aliases
     except _AliasRefused as exc:
-        return 1, source, KbIssue("yaml_alias", str(exc), 1)
+        return 1, source, FieldIssue("yaml_alias", str(exc), 1)
     except yaml.YAMLError as exc:
-        return 1, source, KbIssue("invalid_front_matter", f"front matter is not valid YAML: {exc}", 1)
+        return 1, source, FieldIssue("invalid_front_matter", f"front matter is not valid YAML: {exc}", 1)
     if not isinstance(meta, dict):
-        return 1, source, KbIssue("invalid_front_matter", "front matter must be a mapping", 1)
+        return 1, source, FieldIssue("invalid_front_matter", "front matter must be a mapping", 1)
     body = parts[1].split("\n", 1)[1] if "\n" in parts[1] else ""
     body_lines = body.strip().splitlines()
     if "title" not in meta and body_lines and body_lines[0].startswith("# "):
@@ -208,14 +209,14 @@ def _folder_records(root: Path) -> Iterator[Record]:
         name = str(path.relative_to(root))
         mode = path.lstat().st_mode
         if linked_folder or stat.S_ISLNK(mode):
-            yield 1, name, KbIssue("symlink_refused", "symbolic links are not followed in a folder import", 1)
+            yield 1, name, FieldIssue("symlink_refused", "symbolic links are not followed in a folder import", 1)
         elif not stat.S_ISREG(mode):
-            yield 1, name, KbIssue("not_a_file", "only regular files are imported", 1)
+            yield 1, name, FieldIssue("not_a_file", "only regular files are imported", 1)
         else:
             try:
                 text = _read(path, follow=False)
             except KnowledgeError as exc:
-                yield 1, name, KbIssue(exc.code, exc.message, 1)
+                yield 1, name, FieldIssue(exc.code, exc.message, 1)
                 continue
             yield _markdown_record(text, name)
 

@@ -1,25 +1,23 @@
-"""SQLite store for articles with a revision history.
+"""Article store with a revision history, in SQLite or PostgreSQL (``common.db``).
 
-One connection guarded by a lock (SQLite serializes writers anyway; WAL lets other processes read while
-we write). Every change bumps the knowledge base's own revision counter, which names the search index
+One connection guarded by a lock; writers take turns (SQLite serializes them anyway, PostgreSQL through an
+advisory lock), so the revision counter never skips or repeats; on SQLite, WAL lets other processes read
+while we write. Every change bumps the knowledge base's own revision counter, which names the search index
 built from it, so a stale index is recognised by its file name alone.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from config import Settings
-from assist.dbfiles import prepare_db_file
+from common.db import Connection, Row, open_store
 from knowledge.article import Article, utcnow
 
 log = logging.getLogger(__name__)
@@ -66,57 +64,40 @@ def _content(article: Article) -> str:
 
 
 class KnowledgeStore:
-    """Thread-safe article store; ``path`` may be ``":memory:"`` for tests and throwaway evaluations."""
+    """Thread-safe article store; ``path`` may be ``":memory:"`` for tests and throwaway evaluations, or a
+    ``postgresql://`` URL."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        prepare_db_file(self.path)  # 0600 file, 0700 folder
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        # versioned schema (common.db.migrate): append a step for every change; SQLite: 0600 file, 0700 folder
+        self._db = open_store(path, "knowledge", (_SCHEMA,), serialize_writes=True)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        self._db.close()
 
     # ---- reads -------------------------------------------------------------------------------------
 
     @property
     def revision(self) -> int:
         """The knowledge base's revision: bumped by every effective change."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM kb_meta WHERE key = 'revision'").fetchone()
+        with self._db.locked() as db:
+            row = db.execute("SELECT value FROM kb_meta WHERE key = 'revision'").fetchone()
         return int(row["value"]) if row else 0
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM kb_articles").fetchone()[0])
+        with self._db.locked() as db:
+            return int(db.execute("SELECT COUNT(*) FROM kb_articles").fetchone()[0])
 
     def get(self, article_id: str) -> Article | None:
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM kb_articles WHERE id = ?", (article_id,)).fetchone()
+        with self._db.locked() as db:
+            row = db.execute("SELECT * FROM kb_articles WHERE id = ?", (article_id,)).fetchone()
         return self._article(row) if row else None
 
     def list(self, *, category: str | None = None, language: str | None = None, limit: int | None = None,
              offset: int = 0) -> list[Article]:
         articles = []
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM kb_articles ORDER BY id").fetchall()
+        with self._db.locked() as db:
+            rows = db.execute(f"SELECT * FROM kb_articles ORDER BY {self._db.dialect.text_order('id')}").fetchall()
         for row in rows:
             article = self._article(row)
             if (category is None or article.category == category) and (
@@ -126,12 +107,13 @@ class KnowledgeStore:
         end = None if limit is None else offset + limit
         return articles[offset:end]
 
-    def all(self) -> list[Article]:
+    # annotations below ``def list`` name the builtin as ``builtins.list``: plain ``list`` is that method here
+    def all(self) -> builtins.list[Article]:
         return self.list()
 
-    def history(self, article_id: str) -> list[HistoryEntry]:
-        with self._lock:
-            rows = self._conn.execute(
+    def history(self, article_id: str) -> builtins.list[HistoryEntry]:
+        with self._db.locked() as db:
+            rows = db.execute(
                 "SELECT * FROM kb_history WHERE article_id = ? ORDER BY seq", (article_id,)
             ).fetchall()
         return [
@@ -148,10 +130,10 @@ class KnowledgeStore:
     def upsert(self, article: Article) -> UpsertResult:
         return self.upsert_many([article])[0]
 
-    def upsert_many(self, articles: Iterable[Article]) -> list[UpsertResult]:
+    def upsert_many(self, articles: Iterable[Article]) -> builtins.list[UpsertResult]:
         """All or nothing: one transaction; identical content keeps its revision."""
-        results: list[UpsertResult] = []
-        with self._transaction() as conn:
+        results: builtins.list[UpsertResult] = []
+        with self._db.transaction() as conn:
             kb_revision = self._read_revision(conn)
             bumped = False
             for article in articles:
@@ -161,19 +143,20 @@ class KnowledgeStore:
                     continue
                 if not bumped:
                     kb_revision, bumped = kb_revision + 1, True
+                now = utcnow()
                 stored = article.model_copy(update={
-                    "revision": (row["revision"] + 1) if row else 1, "updated_at": utcnow(),
+                    "revision": (row["revision"] + 1) if row else 1, "updated_at": now,
                 })
                 conn.execute(
                     "INSERT INTO kb_articles (id, data, revision, updated_at) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT(id) DO UPDATE SET data = excluded.data, revision = excluded.revision, "
                     "updated_at = excluded.updated_at",
-                    (stored.id, _content(stored), stored.revision, stored.updated_at.isoformat()),
+                    (stored.id, _content(stored), stored.revision, now.isoformat()),
                 )
                 conn.execute(
                     "INSERT INTO kb_history (article_id, revision, action, data, changed_at, kb_revision) "
                     "VALUES (?, ?, 'upsert', ?, ?, ?)",
-                    (stored.id, stored.revision, stored.model_dump_json(), stored.updated_at.isoformat(),
+                    (stored.id, stored.revision, stored.model_dump_json(), now.isoformat(),
                      kb_revision),
                 )
                 results.append(UpsertResult(stored, "updated" if row else "created"))
@@ -183,7 +166,7 @@ class KnowledgeStore:
 
     def delete(self, article_id: str) -> bool:
         """Remove an article (its history stays); False when there was none."""
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = conn.execute("SELECT revision FROM kb_articles WHERE id = ?", (article_id,)).fetchone()
             if row is None:
                 return False
@@ -200,12 +183,12 @@ class KnowledgeStore:
     # ---- helpers -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _read_revision(conn: sqlite3.Connection) -> int:
+    def _read_revision(conn: Connection) -> int:
         row = conn.execute("SELECT value FROM kb_meta WHERE key = 'revision'").fetchone()
         return int(row["value"]) if row else 0
 
     @staticmethod
-    def _write_revision(conn: sqlite3.Connection, value: int) -> None:
+    def _write_revision(conn: Connection, value: int) -> None:
         conn.execute(
             "INSERT INTO kb_meta (key, value) VALUES ('revision', ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -213,13 +196,8 @@ class KnowledgeStore:
         )
 
     @staticmethod
-    def _article(row: sqlite3.Row) -> Article:
+    def _article(row: Row) -> Article:
         data = json.loads(row["data"])
         data["revision"] = row["revision"]
         data["updated_at"] = row["updated_at"]
         return Article.model_validate(data)
-
-
-def default_path(settings: Settings) -> Path:
-    """Where the service and ``assist kb`` keep the knowledge base: beside the call database."""
-    return settings.db_path.with_name("knowledge.db")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from common.errors import CodedError
 
-class ModelError(RuntimeError):
+
+class ModelError(CodedError, RuntimeError):
+    """Each subclass names its code; raisers give only the message."""
+
     code = "model_error"
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(self.code, message)
 
 
 class UnknownModelError(ModelError):

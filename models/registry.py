@@ -41,7 +41,20 @@ class FileCheck:
 
 
 @dataclass(frozen=True)
+class EmbeddingFacts:
+    """What retrieval must know about an embedding model: its vector size and the prompts it was trained
+    with (e5 marks queries and passages; ``None``: the model folder's own prompts, or none)."""
+
+    dim: int
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelSpec:
+    """A registry model: where it comes from, how it is checked, and (for embedders) ``embedding``; its
+    ``kind`` is the runtime that loads it."""
+
     name: str
     kind: ModelKind
     description: str
@@ -51,6 +64,7 @@ class ModelSpec:
     build: Callable[[Path], None]
     accept_license: str | None = None
     default: bool = True
+    embedding: EmbeddingFacts | None = None
 
 
 SPECS: dict[str, ModelSpec] = {
@@ -95,6 +109,7 @@ SPECS: dict[str, ModelSpec] = {
                 ),
             },
             build=builders.build_e5_small,
+            embedding=EmbeddingFacts(384, query_prompt="query: ", passage_prompt="passage: "),
         ),
         ModelSpec(
             name="use-multilingual",
@@ -109,6 +124,7 @@ SPECS: dict[str, ModelSpec] = {
                 "sp.model": FileCheck("994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9", 2527207),
             },
             build=builders.build_use_multilingual,
+            embedding=EmbeddingFacts(512),
         ),
         ModelSpec(
             name="embeddinggemma",
@@ -129,6 +145,7 @@ SPECS: dict[str, ModelSpec] = {
             build=builders.build_embeddinggemma,
             accept_license="gemma",
             default=False,
+            embedding=EmbeddingFacts(768),
         ),
     )
 }

@@ -1,4 +1,5 @@
-"""The retrieval stage's contract: ``Embedder`` (text → vectors) and ``Retriever`` (query → hits)."""
+"""The retrieval stage's contracts: ``Embedder`` (text → vectors), ``Retriever`` (query → typed ``Hit``s) and
+``Suggester``, the retriever as the live service drives it (a customer turn → a ``Suggestion``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+from knowledge.article import Article
 
 Confidence = Literal["high", "medium", "low"]
 
@@ -31,12 +34,20 @@ class Hit:
 @runtime_checkable
 class Embedder(Protocol):
     """Maps texts to L2-normalized float32 vectors; queries and passages may be encoded differently
-    (e5's ``query: `` / ``passage: `` prompts)."""
+    (e5's ``query: `` / ``passage: `` prompts). An implementation may load its weights lazily; one with a
+    ``load()`` method gets it called at start-up, off the event loop."""
 
-    name: str
-    dim: int
+    @property
+    def name(self) -> str:
+        """Names the persisted index's vectors: another name means they are recomputed."""
+        ...
 
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    @property
+    def dim(self) -> int: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, shape ``(len(texts), dim)``; no texts give ``(0, dim)``."""
+        ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -57,3 +68,19 @@ class Suggestion:
     hits: list[Hit]
     latency_ms: float
     abstained: bool
+
+
+@runtime_checkable
+class Suggester(Retriever, Protocol):
+    """A ``Retriever`` for live calls: a search query built from the latest customer turn and the one before,
+    the decision to abstain, and the full article a reply draft is written from."""
+
+    def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
+                k: int | None = None) -> Suggestion:
+        """Cards for ``latest`` (``previous``: the request turn before it, for context; ``k``: the configured
+        ``retrieval.top_k`` when ``None``)."""
+        ...
+
+    def get_article(self, article_id: str) -> Article | None:
+        """The article as it is now; ``None`` once it was deleted."""
+        ...

@@ -17,7 +17,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def _build(vectors: np.ndarray, pids: np.ndarray, dim: int, hnsw_above: int) -> faiss.Index:
+def _build(vectors: np.ndarray, pids: np.ndarray, dim: int, hnsw_above: int) -> faiss.IndexIDMap2:
+    inner: faiss.Index
     if len(pids) > hnsw_above:
         inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = 80
@@ -31,7 +32,9 @@ def _build(vectors: np.ndarray, pids: np.ndarray, dim: int, hnsw_above: int) -> 
 
 
 class DenseIndex:
-    def __init__(self, index: faiss.Index, hnsw_above: int) -> None:
+    """Passage vectors by passage id: an ``IndexIDMap2`` over a flat index, or HNSW above ``hnsw_above``."""
+
+    def __init__(self, index: faiss.IndexIDMap2, hnsw_above: int) -> None:
         self.index = index
         self.hnsw_above = hnsw_above
 
@@ -66,8 +69,9 @@ class DenseIndex:
         new_size = self.size - len(remove) + len(add_pids)
         if self.is_flat and new_size <= self.hnsw_above:
             index = faiss.clone_index(self.index)
+            assert isinstance(index, faiss.IndexIDMap2)  # faiss clones to the same class; its stubs say ``Index``
             if len(remove):
-                index.remove_ids(np.asarray(remove, dtype=np.int64))
+                index.remove_ids(np.asarray(remove, dtype=np.int64))  # type: ignore[arg-type]  # stubs: IDSelector only
             if len(add_pids):
                 index.add_with_ids(np.ascontiguousarray(add_vectors, dtype=np.float32), add_pids.astype(np.int64))
             return DenseIndex(index, self.hnsw_above)
@@ -105,4 +109,8 @@ class DenseIndex:
 
     @classmethod
     def load(cls, path: Path, hnsw_above: int) -> DenseIndex:
-        return cls(faiss.read_index(str(path)), hnsw_above)
+        """``RuntimeError`` for a file faiss cannot read or that this class did not write (the caller rebuilds)."""
+        index = faiss.read_index(str(path))
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise RuntimeError(f"{path} holds a {type(index).__name__}, not an IndexIDMap2")
+        return cls(index, hnsw_above)

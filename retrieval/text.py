@@ -1,19 +1,13 @@
-"""Tokenizers for the lexical signals.
+"""The BM25 signal's word tokenizer (the bigram signal's is ``common.text_ja.char_bigrams``).
 
 Whitespace splitting silently fails on Japanese (bm25s #34), so words come from SudachiPy (its
 normalized form folds spelling variants: 引き落し/引落し, ゴールド/Gold) with particles, auxiliaries and
-punctuation dropped; Latin-script words are lowercased by the same pass. Character bigrams are the
-fallback that survives kana-only ASR spellings and homophones.
+punctuation dropped; Latin-script words are lowercased by the same pass.
 """
 
 from __future__ import annotations
 
-import re
-import threading
-import unicodedata
-from typing import Any, Literal
-
-SplitMode = Literal["A", "B", "C"]
+from common.text_ja import NON_WORD, Mode, normalize, tokenize
 
 _DROP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号", "感動詞"}
 _EN_STOP = {
@@ -24,46 +18,23 @@ _EN_STOP = {
 }
 _JA_STOP = {"為る", "居る", "有る", "成る", "言う", "思う", "こと", "もの", "よう", "ちょっと", "其れ", "此れ",
             "一寸", "私", "貰う", "下さる", "頂く", "致す", "御座る", "今", "ちゃう", "仕舞う"}
-_NON_WORD = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def normalize(text: str) -> str:
-    """NFKC + lowercase: full-width digits and letters (２, ＡＢＣ) match their ASCII forms."""
-    return unicodedata.normalize("NFKC", text).lower()
 
 
 class WordTokenizer:
-    """SudachiPy words; one tokenizer per thread (SudachiPy tokenizers are not thread-safe)."""
+    """SudachiPy content words in one split mode (A: short units … C: the longest)."""
 
-    def __init__(self, mode: SplitMode = "C") -> None:
+    def __init__(self, mode: Mode = "C") -> None:
         self.mode_name = mode
-        self._local = threading.local()
-
-    def _tokenizer(self) -> Any:
-        tok = getattr(self._local, "tok", None)
-        if tok is None:
-            from sudachipy import Dictionary
-
-            tok = self._local.tok = Dictionary().tokenizer(mode=self.mode_name)
-        return tok
 
     def __call__(self, text: str) -> list[str]:
         words = []
-        for m in self._tokenizer().tokenize(normalize(text)[:4000]):
+        for m in tokenize(normalize(text)[:4000], self.mode_name):
             if m.part_of_speech()[0] in _DROP_POS:
                 continue
             word = m.normalized_form().lower()
             if m.surface().isascii():
                 word = m.surface()
-            if not word.strip() or word in _EN_STOP or word in _JA_STOP or _NON_WORD.fullmatch(word):
+            if not word.strip() or word in _EN_STOP or word in _JA_STOP or NON_WORD.fullmatch(word):
                 continue
             words.append(word)
         return words
-
-
-def char_bigrams(text: str) -> list[str]:
-    """Overlapping character bigrams of the text with spaces and punctuation removed."""
-    compact = _NON_WORD.sub("", normalize(text))
-    if len(compact) < 2:
-        return [compact] if compact else []
-    return [compact[i : i + 2] for i in range(len(compact) - 1)]

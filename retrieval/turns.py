@@ -13,7 +13,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from retrieval.query import strip_fillers
+from common.text_ja import strip_fillers
 
 
 class TurnKind(StrEnum):
@@ -22,6 +22,7 @@ class TurnKind(StrEnum):
     CLOSING = "closing"  # acknowledgements, thanks, goodbyes, "hold on"
     REQUEST = "request"  # requests and questions
     COMPLAINT = "complaint"
+    ANSWER = "answer"  # a reply to the agent's own question (an amount, dates, which shop): the topic stays
 
 
 _QUERYING = frozenset({TurnKind.REQUEST, TurnKind.COMPLAINT})
@@ -58,7 +59,7 @@ _JA_REQUEST = re.compile(
     r"(?:たい(?:ん|の)?(?:です|ですが|ですけど|んですけれども)?|てほしい|て欲しい|ていただけ|てもらえ|てもらいたい|てください|"
     r"ですか|ますか|でしょうか|ませんか|ますでしょうか|かな|んですが|んですけど|んですけれども|のですが|"
     r"てしまって|てしまいまして|ちゃって|じゃって|てしまった|ちゃった|なくて|なくなって|ないんです|できない|できなく|"
-    r"どうしたら|どうすれば|どうやって|どうなって|どうなり|どこで|どこに|いつ|いくら|なぜ|なんで|何で|どれくらい|どのくらい|"
+    r"どうしたら|どうすれば|どうやって|どうなって|どうなり|どこで|どこに|いつ|いくら|なぜ|なんで(?!す)|何で|どれくらい|どのくらい|"
     r"教えて|知りたい|わからな|分からな|困って|届かな|届いてな|使えな|つながらな|動かな|止めて|変えたい|変更|解約|"
     r"申し込|手続き|確認したい|お願いしたい|ほしい|欲しい)")
 _JA_NAME = re.compile(r"^(?:私は|わたしは|名前は|契約者は|本人は)?[\u4e00-\u9fff\u30a0-\u30ff\u3040-\u309f]{1,8}"
@@ -71,6 +72,19 @@ _JA_IDENTITY = re.compile(
 # Statements of what the caller will do (送ります, やってみます) and echoes of the agent (明日の15時ですね) answer
 # the agent; they ask for nothing.
 _JA_ACK_END = re.compile(r"(?:ます|(?<!よ)ね)$")  # ですよね asks for confirmation: a question
+# … and so does a turn that ends by acknowledging (セール品だったからか、わかりました)
+_JA_ACK_TAIL = re.compile(r"(?:わかりました|分かりました|了解です|了解しました|承知しました|なるほど|なるほどね|"
+                          r"ありがとうございます|ありがとうございました|助かりました|助かります)$")
+# A reaction to what the agent said (え、そんなに使ったかな?, 本当ですか): a degree or a "really" and little else
+_JA_REACTION = re.compile(r"そんなに|こんなに|あんなに|そんな|本当に|ほんとに|ほんとう|本当|マジ|まじ")
+_JA_REACTION_MAX = 12  # characters of a reaction without fillers and punctuation
+_JA_QUESTION_WORD = re.compile(r"いつ|いくら|どう|どこ|どれ|なぜ|なんで(?!す)|何|たい|てほしい|てもらえ|ください")
+# What really asks (a wish, a question word or form, another topic), as against a problem being described
+# (〜てしまって, 〜んですけど), which after the agent's own question is its answer
+_JA_ASKING = re.compile(
+    r"(?:たい|てほしい|て欲しい|ていただけ|てもらえ|てもらい|てください|教えて|知りたい|どうしたら|どうすれば|"
+    r"どうやって|どうなり|どうなって|いつ|いくら|なぜ|なんで(?!す)|どこ|ですか|ますか|でしょうか|ませんか|[?？])")
+_JA_OTHER_TOPIC = re.compile(r"(?:^|[、。,.])\s*(?:あと|それと|それから|もう一つ|もうひとつ|ついでに|別件|その前に)")
 
 # ---- English
 _EN_GREETING = re.compile(r"^(?:hello|hi|hey|good (?:morning|afternoon|evening)|hello there|hi there|can you hear me)"
@@ -101,8 +115,53 @@ _EN_IDENTITY = re.compile(
     r"\bmy (?:phone )?number is\b|\bmy address is\b|\bzip code\b|\bpostcode\b|\baccount number is\b|"
     r"\bmember (?:number|id) is\b|\border number\b|\be-?mail (?:is|address)\b|\baddress is\b|[\w.+-]+@[\w-]+\.\w|"
     r"(?:\d[\s-]?){7,19})", re.IGNORECASE)
+_EN_ACK_TAIL = re.compile(r"\b(?:thanks?(?: you)?(?: (?:so|very) much| a lot)?|got it|i see|sounds good|good to know|"
+                          r"perfect|great|okay|ok|bye)[.!\s]*$", re.IGNORECASE)
+_EN_ASKING = re.compile(r"\?|\b(?:i (?:want|need|would like)|i'd like|can (?:i|you)|could (?:i|you)|would you|how|why|when|"
+                        r"where|what|which|is there|are there|do you|does|will i|should i|do i|also|another|one more)\b",
+                        re.IGNORECASE)
 _EN_COMMIT = re.compile(r"^(?:i'?ll|i will|we'?ll|let'?s|i can|i'?m going to|okay|ok|perfect|great|good|that'?s|sure)\b",
                         re.IGNORECASE)
+
+# ---- the agent's turn just before: a question it asked is answered, unless the caller asks something back
+_MASKED = re.compile(r"\[[^\[\]]{1,16}\]")  # personal data the service masked: [電話番号], [生年月日], [PHONE]
+_JA_ASKS = re.compile(r"(?:か|ください|下さい|お願い(?:いたし|致し|し)?ます|いただけますか|でしょうか)$")
+_JA_ASKS_IDENTITY = re.compile(r"お名前|ご氏名|生年月日|電話番号|ご住所|郵便番号|本人確認|番号を|番号と|番号も|暗証|"
+                               r"メールアドレス|ご登録の")
+# Open questions invite a request (どうされましたか, ほかにご不明な点はございますか)
+_JA_OPEN = re.compile(r"どうされ|どうなさ|いかが|ご用件|ご用|どのような|どういった|お困り|ほかに|他に|ご不明|以上|"
+                      r"お伺い|承ります|うけたまわります|受けたまわります")
+_EN_ASKS = re.compile(r"\?\s*$|\b(?:can i (?:get|have)|could (?:i|you)|may i (?:have|get)|please (?:give|tell|confirm|"
+                      r"spell|read)|what(?:'s| is) your)\b", re.IGNORECASE)
+_EN_ASKS_IDENTITY = re.compile(r"\b(?:name|date of birth|birth ?date|birthday|phone|mobile number|account number|"
+                               r"order number|card number|e-?mail|address|zip|post ?code|pin|last four|security|verify|"
+                               r"verification)\b", re.IGNORECASE)
+_EN_OPEN = re.compile(r"\b(?:how (?:can|may|could) i (?:help|assist)|what can i do|anything else|something else|"
+                      r"other questions?|how are you|what seems)\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^。.!?！？]+[。.!?！？]*")
+
+
+def _last_sentence(text: str) -> str:
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(unicodedata.normalize("NFKC", text))]
+    sentences = [s for s in sentences if s]
+    return sentences[-1] if sentences else ""
+
+
+def _asked(prompt: str | None, language: str) -> TurnKind | None:
+    """What the agent's turn before asked for: ``IDENTITY`` (a name, a number, a birth date), ``ANSWER`` (any
+    other closed question) or None (no question, or an open one that invites a request)."""
+    if not prompt or not prompt.strip():
+        return None
+    last = _last_sentence(prompt)
+    if language == "en":
+        if not _EN_ASKS.search(last) or _EN_OPEN.search(last):
+            return None
+        return TurnKind.IDENTITY if _EN_ASKS_IDENTITY.search(last) else TurnKind.ANSWER
+    core = _PUNCT.sub("", last)
+    if not _JA_ASKS.search(core) or _JA_OPEN.search(core):
+        return None
+    return TurnKind.IDENTITY if _JA_ASKS_IDENTITY.search(core) else TurnKind.ANSWER
+
 
 _PUNCT = re.compile(r"[\s、。,.!?！？・…「」『』()（）]+")
 
@@ -116,7 +175,16 @@ def _strip_all(text: str, lexicon: str) -> str:
     return re.sub(lexicon, "", text)
 
 
-def _classify_ja(text: str) -> TurnKind:
+def _identity_ja(raw: str, core: str) -> bool:
+    """Names, numbers, dates, addresses read out: a cue or a masked span anywhere ([電話番号]です), or nothing but
+    bare names, sentence by sentence (いのえです。いのえ大好きです: a name ASR misheard)."""
+    if _JA_IDENTITY.search(raw) or _MASKED.search(raw):
+        return True
+    parts = [p for p in (_compact(strip_fillers(x)) for x in re.split(r"[。!?！？]", raw)) if p] or [core]
+    return all(_JA_NAME.match(p) and not p.endswith(("んです", "のです")) for p in parts)
+
+
+def _classify_ja(text: str, prompt: str | None) -> TurnKind:
     raw = unicodedata.normalize("NFKC", text)
     core = _compact(strip_fillers(raw))
     if not core:
@@ -130,15 +198,21 @@ def _classify_ja(text: str) -> TurnKind:
         return TurnKind.GREETING if _JA_GREETING_WORD.search(core) else TurnKind.CLOSING
     if _JA_HOLD.search(core) and len(leftover) < 20:
         return TurnKind.CLOSING
-    named = bool(_JA_NAME.match(core)) and not core.endswith(("んです", "のです"))
-    if not request and (_JA_IDENTITY.search(raw) or named):
+    if not request and _identity_ja(raw, core):
         return TurnKind.IDENTITY
+    if len(core) <= _JA_REACTION_MAX and _JA_REACTION.search(core) and not _JA_QUESTION_WORD.search(core):
+        return TurnKind.CLOSING
+    if not request and _JA_ACK_TAIL.search(core):
+        return TurnKind.CLOSING
+    asked = _asked(prompt, "ja")
+    if asked is not None and not _JA_ASKING.search(core) and not _JA_OTHER_TOPIC.search(raw):
+        return TurnKind.IDENTITY if asked is TurnKind.IDENTITY or _MASKED.search(raw) else TurnKind.ANSWER
     if request:
         return TurnKind.REQUEST
     return TurnKind.CLOSING if len(leftover) <= 3 or _JA_ACK_END.search(core) else TurnKind.REQUEST
 
 
-def _classify_en(text: str) -> TurnKind:
+def _classify_en(text: str, prompt: str | None) -> TurnKind:
     raw = unicodedata.normalize("NFKC", text).strip()
     core = strip_fillers(raw).strip()
     if not core:
@@ -152,15 +226,23 @@ def _classify_en(text: str) -> TurnKind:
     request = bool(_EN_REQUEST.search(raw))
     if _EN_HOLD.search(core) and not re.search(r"\b(?:lost|stolen|need|want|how|why)\b", core, re.IGNORECASE):
         return TurnKind.CLOSING
-    if not request and (_EN_IDENTITY.search(core) or _EN_NAMED.match(raw)):
+    identity = bool(_EN_IDENTITY.search(core) or _EN_NAMED.match(raw) or _MASKED.search(raw))
+    if not request and identity:
         return TurnKind.IDENTITY
+    if not request and _EN_ACK_TAIL.search(core):
+        return TurnKind.CLOSING
+    asked = _asked(prompt, "en")
+    if asked is not None and not _EN_ASKING.search(core):
+        return TurnKind.IDENTITY if asked is TurnKind.IDENTITY or identity else TurnKind.ANSWER
     if request:
         return TurnKind.REQUEST
     return TurnKind.CLOSING if len(core.split()) <= 2 or _EN_COMMIT.match(core) else TurnKind.REQUEST
 
 
-def classify_turn(text: str, language: str | None = None) -> TurnKind:
-    """The kind of one finished customer utterance. ``language`` ``ja``/``en``; None decides by script."""
+def classify_turn(text: str, language: str | None = None, prompt: str | None = None) -> TurnKind:
+    """The kind of one finished customer utterance. ``language`` ``ja``/``en``; None decides by script.
+    ``prompt``: the agent's turn just before, when known. After a closed question (お名前をお願いします, "how
+    much?") a reply that asks nothing back answers it: a problem described there (〜んですけど) is no new topic."""
     if language not in ("ja", "en"):
         language = "en" if unicodedata.normalize("NFKC", text).isascii() else "ja"
-    return _classify_en(text) if language == "en" else _classify_ja(text)
+    return _classify_en(text, prompt) if language == "en" else _classify_ja(text, prompt)

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(sox espeak-ng chromium chromium-driver fonts-ipafont-gothic)  # the font: Japanese labels in eval plots
+# the font: Japanese labels in eval plots; redis-server: the tests of events across workers (tests/test_bus_redis.py)
+APT_PACKAGES=(sox espeak-ng chromium chromium-driver fonts-ipafont-gothic redis-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -30,7 +31,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first and pinned: an unpinned torch pulls gigabytes of CUDA packages.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[dev,tts]"
+  .venv/bin/python -m pip install -q -e ".[dev,tts,scale]"
   touch "$stamp"
 fi
 

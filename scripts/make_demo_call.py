@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import wave
 from pathlib import Path
 
 import numpy as np
 import pyopenjtalk
-import soxr
 
-RATE = 16000
+from asr.audio import SAMPLE_RATE, decode_pcm16, resample, write_wav
+
 LEAD_IN_S = 0.5
 GAP_S = 0.7
 TAIL_S = 1.2
@@ -46,34 +45,24 @@ TURNS: list[tuple[str, str]] = [
 def synthesize(text: str, speaker: str) -> np.ndarray:
     """One turn as float32 at 16 kHz."""
     wav, sr = pyopenjtalk.tts(text, **VOICES[speaker])
-    audio = (np.asarray(wav, dtype=np.float64) / 32768.0).astype(np.float32)
-    return soxr.resample(audio, sr, RATE).astype(np.float32)
+    return resample(decode_pcm16(np.asarray(wav)), sr)
 
 
 def build(turns: list[tuple[str, str]]) -> tuple[np.ndarray, list[dict[str, object]]]:
     """Concatenate the turns with pauses; return the audio and each turn's timing."""
-    pieces: list[np.ndarray] = [np.zeros(int(LEAD_IN_S * RATE), np.float32)]
+    pieces: list[np.ndarray] = [np.zeros(int(LEAD_IN_S * SAMPLE_RATE), np.float32)]
     cursor = len(pieces[0])
     script: list[dict[str, object]] = []
     for i, (speaker, text) in enumerate(turns):
         audio = synthesize(text, speaker)
-        script.append({"speaker": speaker, "text": text, "start": round(cursor / RATE, 3),
-                       "end": round((cursor + len(audio)) / RATE, 3)})
-        pause = np.zeros(int((GAP_S if i < len(turns) - 1 else TAIL_S) * RATE), np.float32)
+        script.append({"speaker": speaker, "text": text, "start": round(cursor / SAMPLE_RATE, 3),
+                       "end": round((cursor + len(audio)) / SAMPLE_RATE, 3)})
+        pause = np.zeros(int((GAP_S if i < len(turns) - 1 else TAIL_S) * SAMPLE_RATE), np.float32)
         pieces += [audio, pause]
         cursor += len(audio) + len(pause)
     mix = np.concatenate(pieces)
     peak = float(np.max(np.abs(mix))) or 1.0
     return mix * (0.7 / peak), script
-
-
-def write_wav(path: Path, audio: np.ndarray) -> None:
-    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm.tobytes())
 
 
 def main() -> None:
@@ -87,8 +76,8 @@ def main() -> None:
         "id": "demo-lost-card",
         "language": "ja",
         "audio": "call.wav",
-        "sample_rate": RATE,
-        "duration_s": round(len(audio) / RATE, 3),
+        "sample_rate": SAMPLE_RATE,
+        "duration_s": round(len(audio) / SAMPLE_RATE, 3),
         "channels": {"customer": 0, "agent": 1},
         "turns": turns,
         "expected": {"1": ["lost-card"]},

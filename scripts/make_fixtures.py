@@ -14,14 +14,13 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import wave
 from pathlib import Path
 
 import numpy as np
-import soxr
+
+from asr.audio import SAMPLE_RATE, decode_pcm16, read_wav, resample, write_wav
 
 ROOT = Path(__file__).resolve().parent.parent
-SR = 16_000
 
 # Colloquial caller utterances (fillers えーと/あの, ちゃって, ですけど) in four contact-center domains.
 JA: dict[str, str] = {
@@ -59,21 +58,14 @@ def tts_ja(text: str, speed: float = 1.2) -> np.ndarray:
     import pyopenjtalk
 
     x, sr = pyopenjtalk.tts(text, speed=speed)
-    return soxr.resample((x / 32768.0).astype(np.float32), sr, SR)
+    return resample(decode_pcm16(x), sr)
 
 
 def tts_en(text: str) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "en.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "175", "-w", str(out), text], check=True)
-        return read_any(out)
-
-
-def read_any(path: Path) -> np.ndarray:
-    with wave.open(str(path), "rb") as w:
-        raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
-        x = raw.reshape(-1, w.getnchannels()).mean(axis=1)
-        return soxr.resample(x, w.getframerate(), SR) if w.getframerate() != SR else x
+        return read_wav(out)
 
 
 def trim(x: np.ndarray, pad_s: float = 0.25) -> np.ndarray:
@@ -81,19 +73,9 @@ def trim(x: np.ndarray, pad_s: float = 0.25) -> np.ndarray:
     loud = np.flatnonzero(np.abs(x) > 0.01)
     if loud.size == 0:
         return x
-    pad = int(pad_s * SR)
+    pad = int(pad_s * SAMPLE_RATE)
     core = x[max(0, loud[0] - pad // 3) : loud[-1] + pad // 3]
     return np.concatenate([np.zeros(pad, np.float32), core, np.zeros(pad, np.float32)])
-
-
-def write_wav(path: Path, x: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm.tobytes())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixtures", type=Path, default=ROOT / "tests" / "fixtures" / "audio")
     args = parser.parse_args(argv)
     for name, key in TEST_FIXTURES.items():
-        write_wav(args.fixtures / name, trim(tts_ja(JA[key])) if key in JA else trim(tts_en(EN[key])))
+        write_wav(args.fixtures / name, trim(tts_ja(JA[key])) if key in JA else trim(tts_en(EN[key])), truncate=True)
     for name, text in STANDALONE_FIXTURES.items():
-        write_wav(args.fixtures / name, tts_ja(text, speed=1.0))
+        write_wav(args.fixtures / name, tts_ja(text, speed=1.0), truncate=True)
     sys.stdout.write(f"{len(TEST_FIXTURES) + len(STANDALONE_FIXTURES)} fixtures in {args.fixtures}\n")
     return 0
 

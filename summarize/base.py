@@ -44,9 +44,17 @@ class ArticleRef:
 
 @runtime_checkable
 class Summarizer(Protocol):
-    name: str
+    """Writes a call's notes after it ended; thread-safe (the service runs it on a worker thread while the
+    event loop goes on)."""
+
+    @property
+    def name(self) -> str:
+        """The notes' ``backend``: which summarizer wrote them."""
+        ...
 
     def summarize(
         self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()
-    ) -> CallNotes: ...
+    ) -> CallNotes:
+        """Notes in ``language`` from the call's final turns; ``articles``: what came up as the top card."""
+        ...
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from common.text_ja import tokenize
 from summarize.base import Turn
 from summarize.notes import Entity, EntityKind
-from summarize.numbers import canonical_value, number_mentions, tokenize
+from summarize.numbers import canonical_value, number_mentions
 
 _JA_COUNTERS = ("営業日", "日間", "週間", "か月", "ヶ月", "カ月", "ヵ月", "年間", "時間", "分間", "枚", "件", "回", "個",
                 "台", "本", "点", "人", "名", "GB", "ギガ", "歳", "才", "泊", "箱", "通")

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from common.text_ja import bigrams, strip_sentence_fillers
 from retrieval.turns import TurnKind, classify_turn, should_query
 from summarize.base import ArticleRef, Turn
 from summarize.entities import extract_entities
@@ -23,7 +24,7 @@ from summarize.factcheck import fact_check
 from summarize.masking import Masker
 from summarize.notes import CallNotes, NoteLine, Outcome, RequestNote
 from summarize.numbers import number_values
-from summarize.text import Aspect, aspect, content_length, split_clauses, split_sentences, strip_fillers
+from summarize.text import Aspect, aspect, content_length, split_clauses, split_sentences
 from summarize.uncertain import mark_uncertain
 
 
@@ -121,8 +122,7 @@ _PENDING = {
 
 
 def _bigrams(text: str) -> set[str]:
-    t = re.sub(r"\W", "", text.lower())
-    return {t[i:i + 2] for i in range(len(t) - 1)}
+    return set(bigrams(re.sub(r"\W", "", text.lower())))
 
 
 _CONTENT_CHAR = re.compile(r"[\u4e00-\u9fff\u30a1-\u30faA-Za-z0-9]")  # kanji, katakana, Latin, digits
@@ -224,7 +224,7 @@ class ExtractiveSummarizer:
                 continue
             for raw in split_sentences(t.text, lang):
                 for clause in split_clauses(raw, lang):
-                    text = strip_fillers(clause, lang)
+                    text = strip_sentence_fillers(clause, lang)
                     if content_length(text, lang) >= (3 if lang == "ja" else 2):
                         out.append(_Sentence(t.index, t.speaker, text, aspect(text, lang, t.speaker)))
         return out
@@ -348,7 +348,8 @@ class ExtractiveSummarizer:
         sentences: list[_Sentence], actions: list[NoteLine], follow_ups: list[NoteLine], lang: str
     ) -> tuple[Outcome, NoteLine | None]:
         agent = [s for s in sentences if s.speaker == "agent" and s.aspect != "question"]
-        for pattern, outcome in ((_ESCALATED, "escalated"), (_PENDING, "pending")):
+        cases: tuple[tuple[dict[str, re.Pattern[str]], Outcome], ...] = ((_ESCALATED, "escalated"), (_PENDING, "pending"))
+        for pattern, outcome in cases:
             hit = next((s for s in reversed(agent) if pattern[lang].search(s.text)), None)
             if hit is not None:
                 return outcome, NoteLine(text=hit.text, turns=[hit.turn])
@@ -388,8 +389,9 @@ def _is_preamble(text: str, lang: str) -> bool:
 
 
 def _trusted(article: ArticleRef) -> bool:
-    """Neither known unconfirmed by the agent's turns nor known to have come up below ``high``."""
-    return article.confirmed is not False and article.confidence in (None, "high")
+    """Confirmed by the agent's turns (any band: the agent said what it says), or, confirmation unknown, not
+    known to have come up below ``high``."""
+    return article.confirmed is True or (article.confirmed is None and article.confidence in (None, "high"))
 
 
 def _done_later(promise: _Sentence, later: Sequence[_Sentence]) -> bool:

@@ -1,8 +1,8 @@
-"""Builds the configured summarizer and reply drafter from the one Settings object."""
+"""Builds the configured summarizer from the ``summarize`` settings section."""
 
 from __future__ import annotations
 
-from config import Settings
+from config import SummarizeSettings
 from summarize.base import Summarizer
 from summarize.extractive import ExtractiveSummarizer
 from summarize.generative import ChatBackend, GenerativeSummarizer
@@ -13,8 +13,8 @@ class SummarizerConfigError(ValueError):
     """The chosen backend lacks a required setting (names the setting)."""
 
 
-def build_chat(settings: Settings) -> ChatBackend | None:
-    s = settings.summarize
+def build_chat(s: SummarizeSettings) -> ChatBackend | None:
+    """The generative backend the settings name; None for the extractive one."""
     if s.backend == "openai":
         if not s.openai_base_url or not s.openai_model:
             raise SummarizerConfigError("summarize.backend=openai needs summarize.openai_base_url and openai_model")
@@ -30,9 +30,8 @@ def build_chat(settings: Settings) -> ChatBackend | None:
     return None
 
 
-def build_summarizer(settings: Settings, masker: Masker | None = None) -> Summarizer:
-    """The configured backend, masking with ``masker`` (the service's one; else ``privacy.mask_entities``)."""
-    masker = masker if masker is not None else Masker(settings.privacy.mask_entities)
+def build_summarizer(settings: SummarizeSettings, masker: Masker) -> Summarizer:
+    """The configured backend, masking with ``masker`` (the service's one, built from ``privacy.mask_entities``)."""
     chat = build_chat(settings)
     return ExtractiveSummarizer(masker=masker) if chat is None else GenerativeSummarizer(chat, masker=masker)
 

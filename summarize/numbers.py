@@ -7,38 +7,10 @@ normalization (its ``normalized_form`` of 数詞 tokens), English through digits
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
 
-from sudachipy import Dictionary, MorphemeList, SplitMode, Tokenizer
-
-_local = threading.local()
-
-
-def tokenizer() -> Tokenizer:
-    """One SudachiPy tokenizer per thread (tokenizers are not thread-safe; the dictionary is shared)."""
-    tok = getattr(_local, "tokenizer", None)
-    if tok is None:
-        tok = _dictionary().tokenizer()
-        _local.tokenizer = tok
-    return tok
-
-
-_dict_lock = threading.Lock()
-_dict: Dictionary | None = None
-
-
-def _dictionary() -> Dictionary:
-    global _dict
-    with _dict_lock:
-        if _dict is None:
-            _dict = Dictionary()
-        return _dict
-
-
-def tokenize(text: str) -> MorphemeList:
-    return tokenizer().tokenize(text, SplitMode.C)
+from common.text_ja import tokenize
 
 
 @dataclass(frozen=True, slots=True)

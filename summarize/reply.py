@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from common.text_ja import bigrams
 from summarize.generative import ChatBackend, ChatError
 from summarize.numbers import number_values
 from summarize.text import split_sentences
@@ -54,8 +55,7 @@ _MAX_SENTENCES = 2
 
 def _grams(text: str, language: str) -> set[str]:
     if language == "ja":
-        t = re.sub(r"[\s、。！？!?「」（）()・]", "", text)
-        return {t[i:i + 2] for i in range(len(t) - 1)}
+        return set(bigrams(re.sub(r"[\s、。！？!?「」（）()・]", "", text)))
     return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if len(w) > 2}
 
 

@@ -1,4 +1,4 @@
-"""Sentence-level analysis for grounded notes: splitting, fillers, and what a sentence *does*.
+"""Sentence-level analysis for grounded notes: splitting, and what a sentence *does*.
 
 The one distinction notes must never get wrong is done vs promised. Japanese marks it in the verb's
 morphology (停止いたしました: past → done; お送りいたします / 折り返し / 予定: non-past → promised), read here
@@ -12,20 +12,12 @@ from typing import Literal
 
 from sudachipy import Morpheme
 
-from summarize.numbers import tokenize
+from common.text_ja import strip_sentence_fillers, tokenize
 
 Aspect = Literal["done", "promise", "request", "question", "other"]
 
 _JA_SPLIT = re.compile(r"(?<=[。！？!?\n])|(?<=[ぁ-ん])[ \u3000]+")  # ASR often ends sentences with a space
 _EN_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])|\n")
-_JA_FILLERS = re.compile(  # long fillers go even unpunctuated (ASR); short ones only before a pause mark
-    r"^(?:(?:えーっと|えーと|えっと|ええと|あのー|そのー|うーん)[、,\s…ー]*"
-    r"|(?:あの|なんか|まあ|えー|ええ|はい|あっ|あ|いや|そうですね|すみません|ちょっと)[、,\s…ー]+)+"
-)
-_JA_INNER_FILLERS = re.compile(r"(?<=[、\s])(?:えーっと|えーと|えっと|あのー|あの|なんか|そのー)[、\s]+")
-_EN_FILLERS = re.compile(r"^(?:(?:hi|hello|hey|um+|uh+|er+|hmm+|well|so|okay|ok|oh|yeah|yes|right|like|you know)[,\s.…]+)+",
-                         re.IGNORECASE)
-_EN_INNER_FILLERS = re.compile(r"\b(?:um+|uh+|er+|you know),?\s+", re.IGNORECASE)
 
 
 def split_sentences(text: str, language: str) -> list[str]:
@@ -44,18 +36,9 @@ def split_clauses(sentence: str, language: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def strip_fillers(sentence: str, language: str) -> str:
-    if language == "ja":
-        s = _JA_INNER_FILLERS.sub("", _JA_FILLERS.sub("", sentence))
-    else:
-        s = _EN_INNER_FILLERS.sub("", _EN_FILLERS.sub("", sentence))
-        s = s[:1].upper() + s[1:]
-    return s.strip(" 、,")
-
-
 def content_length(sentence: str, language: str) -> int:
     """Characters (Japanese) or words (English) left once fillers and punctuation are gone."""
-    s = strip_fillers(sentence, language)
+    s = strip_sentence_fillers(sentence, language)
     if language == "ja":
         return len(re.sub(r"[\s、。！？!?…ー]", "", s))
     return len(re.findall(r"[A-Za-z0-9']+", s))

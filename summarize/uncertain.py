@@ -21,7 +21,7 @@ from difflib import SequenceMatcher
 from typing import NamedTuple
 
 from summarize.base import Turn
-from summarize.notes import CallNotes, Entity, NoteLine
+from summarize.notes import CallNotes, Entity, EntityKind, NoteLine
 from summarize.numbers import NumberMention, number_mentions
 
 DEFAULT_THRESHOLD = 0.5  # set by `python -m eval uncertain` on the dev split (docs/QUALITY.md)
@@ -207,8 +207,8 @@ def mark_uncertain(notes: CallNotes, turns: Sequence[Turn]) -> CallNotes:
     checked = notes.model_copy(deep=True)
     confirm: dict[str, Entity] = {}
 
-    def note(kind: str, text: str, value: str, where: Iterable[int]) -> None:
-        entity = confirm.setdefault(value, Entity(kind=kind, text=text, value=value))  # type: ignore[arg-type]
+    def note(kind: EntityKind, text: str, value: str, where: Iterable[int]) -> None:
+        entity = confirm.setdefault(value, Entity(kind=kind, text=text, value=value))
         entity.turns = sorted({*entity.turns, *(i for i in where if value in by_turn.get(i, ()))})
 
     lines: list[NoteLine] = [*checked.inquiry, *checked.actions, *checked.follow_ups]
@@ -226,8 +226,8 @@ def mark_uncertain(notes: CallNotes, turns: Sequence[Turn]) -> CallNotes:
             kept.append(entity)
             continue
         for value in sorted(hit):
-            line = confirm.pop(value, None)  # the entity's kind and wording say more than the line's
-            note(entity.kind, entity.text, value, [*entity.turns, *(line.turns if line else ())])
+            noted = confirm.pop(value, None)  # the entity's kind and wording say more than the line's
+            note(entity.kind, entity.text, value, [*entity.turns, *(noted.turns if noted else ())])
     checked.entities = kept
     checked.to_confirm = [*checked.to_confirm, *confirm.values()]
     return checked

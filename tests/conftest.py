@@ -1,30 +1,32 @@
-"""Shared fixtures: one model cache for the whole run (the README's bootstrap prepares it)."""
+"""Shared fixtures, used by name: one model cache for the whole run (the README's bootstrap prepares it), the
+live server with fake stages, the stub chat server. Plain helpers live in tests/support/."""
 
 from __future__ import annotations
 
 import os
-import wave
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 
 from models import ModelRegistry, enforce_offline
 from models.offline import _OFFLINE_VARS
+
+if TYPE_CHECKING:
+    from support.live import LiveServer
+
+    from assist.stages import CallStages
 
 enforce_offline()
 # Tests about calls, retrieval or notes run the app open; tests/test_auth_*.py opt in with auth={"mode": "keys"}.
 os.environ.setdefault("ASSIST_AUTH__MODE", "open")
 # Starlette's TestClient sends `Host: testserver`; open mode serves loopback hosts only (assist/origin_guard.py).
 os.environ.setdefault("ASSIST_SECURITY__ALLOWED_HOSTS", '["testserver"]')
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def read_wav(path: Path) -> np.ndarray:
-    """16 kHz mono PCM16 WAV -> float32 in [-1, 1]."""
-    with wave.open(str(path), "rb") as w:
-        assert w.getframerate() == 16000 and w.getnchannels() == 1 and w.getsampwidth() == 2
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+STUB = Path(__file__).parent / "fixtures" / "openai_stub.py"
+pytest_plugins = ["support.postgres"]  # store_target: the store tests on SQLite and on PostgreSQL
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +49,39 @@ def whisper_path(registry: ModelRegistry) -> Path:
 @pytest.fixture(scope="session")
 def e5_path(registry: ModelRegistry) -> Path:
     return registry.prepare("e5-small")
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Factory: ``live(scripts, responses, stages=None, **server_settings)`` -> a started ``LiveServer`` with fakes."""
+    # imported here, not at the top: the offline switches above must be set before the app's imports run
+    from support.live import LiveServer, fake_stages, make_settings
+
+    from assist.services import Services
+
+    servers: list[LiveServer] = []
+
+    def start(scripts: dict[str, list[str]] | None = None, responses: dict[str, list[str]] | None = None,
+              stages: CallStages | None = None, **server: Any) -> LiveServer:
+        settings = make_settings(tmp_path, **server)
+        services = Services(settings, stages=stages or fake_stages(scripts, responses))
+        srv = LiveServer(settings, services).__enter__()
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def stub_url() -> Iterator[str]:
+    """The OpenAI-compatible stub (tests/fixtures/openai_stub.py) as a subprocess; its base URL."""
+    proc = subprocess.Popen([sys.executable, str(STUB)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("PORT "), line
+        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -3,18 +3,20 @@ uncertain number spans (``summarize/uncertain.py``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.wav import FIXTURES, read_wav
 
+from asr import confidence
 from asr.base import Word
-from asr.confidence import pieces, word_probabilities
+from asr.confidence import has_numerals, pieces, word_probabilities
 from asr.short_context import _features
 from asr.whisper import WhisperRecognizer
 from gpu.device import plan_device
 from summarize.uncertain import score_numbers, uncertain_spans
-from tests.conftest import FIXTURES, read_wav
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +31,14 @@ def lost_card() -> np.ndarray:
 
 @pytest.mark.slow
 def test_finals_carry_probabilities_that_reassemble_the_text(recognizer: WhisperRecognizer,
-                                                             lost_card: np.ndarray) -> None:
+                                                             lost_card: np.ndarray,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = recognizer.transcribe(lost_card, language="ja", beam_size=5, prompt="紛失、盗難、再発行")
+    assert "カード" in plain.text and not has_numerals(plain.text)
+    assert plain.words == (), "a final without numerals skips the alignment pass (only numbers are ever flagged)"
+    monkeypatch.setattr(confidence, "_NUMERAL", re.compile("."))  # every final now counts as holding a number
     final = recognizer.transcribe(lost_card, language="ja", beam_size=5, prompt="紛失、盗難、再発行")
-    assert "カード" in final.text and final.words
+    assert final.text == plain.text and final.words
     assert "".join(w.text for w in final.words).strip() == final.text
     assert all(0.0 <= w.probability <= 1.0 and "\ufffd" not in w.text for w in final.words)
     assert np.mean([w.probability for w in final.words]) > 0.5, "a clean fixture is mostly heard well"
@@ -123,3 +130,10 @@ def test_numbers_no_caller_says_are_uncertain_however_sure() -> None:
     assert uncertain_spans("1000月", [Word("1000月", 0.99)], "ja", 0.0) == [], "0 switches it off"
     phone = [Word("98", 0.9), Word(",", 0.9), Word("765", 0.9), Word(",", 0.9), Word("1321", 0.2), Word("に", 0.9)]
     assert uncertain_spans("98,765,1321に", phone, "ja", 0.5) == [(0, 11)], "digit groups are one number"
+
+
+def test_numeral_check_is_a_superset_of_numbers() -> None:
+    for text in ("3万円です", "電話番号は０９０の", "二十五日に", "about twenty dollars", "order 4512"):
+        assert has_numerals(text), text
+    for text in ("カードを落としました", "I lost my card"):
+        assert not has_numerals(text), text

@@ -8,21 +8,22 @@ only Whisper is replaced by a recorder, since what is under test is which prompt
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
+from support.wait import wait_until
+from support.wav import FIXTURES, read_wav
 
 from asr.base import Transcription
 from asr.engine import transcribe_stream
 from asr.whisper import WhisperRecognizer
-from config import Settings
 from assist.services import Services
+from config import Settings
 from knowledge.article import parse_article
 from knowledge.store import KnowledgeStore
-from tests.conftest import FIXTURES, read_wav
 
 SEED = [
     {"id": "lost-card", "title": "カードを紛失した場合", "answer": "カードの利用を停止します。", "tags": ["紛失", "盗難"]},
@@ -50,26 +51,17 @@ class PromptRecorder:
 def services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Services, PromptRecorder]]:
     settings = Settings(home=tmp_path, retrieval={"dense_weight": 0.0}, asr={"partial_interval_s": 0.0},
                         server={"preload_models": False})
-    seed = KnowledgeStore(settings.db_path.with_name("knowledge.db"))
+    seed = KnowledgeStore(settings.kb_path)
     for row in SEED:
         seed.upsert(parse_article(row))
     seed.close()
     recorder = PromptRecorder()
-    monkeypatch.setattr(WhisperRecognizer, "from_settings", lambda settings, registry: recorder)
+    monkeypatch.setattr(WhisperRecognizer, "from_settings", lambda settings, registry, **kw: recorder)
     svc = Services(settings)
     svc.load()
     assert svc.readiness()["ready"], svc.readiness()
     yield svc, recorder
     svc.close()
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def ja_prompt(svc: Services) -> str:
@@ -89,14 +81,14 @@ def test_glossary_follows_edits_imports_and_deletes(services: tuple[Services, Pr
                                         "tags": ["ワンニャンプラン"]}))
     assert "ワンニャンプラン" in terms(svc)  # an edit through the service: at once
 
-    other = KnowledgeStore(svc.settings.db_path.with_name("knowledge.db"))  # e.g. `assist kb import` elsewhere
+    other = KnowledgeStore(svc.settings.kb_path)  # e.g. `assist kb import` elsewhere
     try:
         other.upsert(parse_article({"id": "drone", "title": "ドローン保険", "answer": "補償内容のご案内です。",
                                     "tags": ["ドローン"]}))
         other.delete("annual-fee")
     finally:
         other.close()
-    assert wait_for(lambda: "ドローン" in terms(svc)), ja_prompt(svc)  # the KB watcher caught up
+    wait_until(lambda: "ドローン" in terms(svc), 15, "the KB watcher to add ドローン to the prompt")
     assert "年会費" not in terms(svc) and "年会費について" not in terms(svc)
     assert "ワンニャンプラン" in terms(svc)
 
@@ -109,3 +101,12 @@ def test_finals_are_decoded_with_the_refreshed_glossary(services: tuple[Services
     events = transcribe_stream(svc.asr, speech, 100, language="ja", timeout=30)
     assert [e.final for e in events] == [True]
     assert recorder.prompts and all(p is not None and "ETCカード" in p and "紛失" in p for p in recorder.prompts)
+
+
+def test_services_count_vocab_corrections_on_the_metric(services: tuple[Services, PromptRecorder]) -> None:
+    """asr/ only exposes a hook; the service wires it to ``assist_asr_vocab_corrections_total``."""
+    svc, _ = services
+    before = REGISTRY.get_sample_value("assist_asr_vocab_corrections_total") or 0.0
+    assert svc.asr.vocab.on_corrections is not None
+    svc.asr.vocab.on_corrections(2)
+    assert REGISTRY.get_sample_value("assist_asr_vocab_corrections_total") == before + 2

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from asr.audio import SAMPLE_RATE as SR
 from asr.base import Transcription
 from asr.engine import AsrEngine, transcribe_stream
 from asr.guards import clean_text, collapse_loops
@@ -14,7 +15,6 @@ from asr.whisper import WhisperRecognizer
 from config import AsrSettings
 from gpu.device import plan_device
 
-SR = 16000
 SECONDS = 4
 
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soxr
+from support.wav import FIXTURES, read_wav
 
 from asr.audio import MULAW_TABLE, AudioDecoder
-from asr.base import TranscriptEvent
+from asr.base import Utterance
 from asr.engine import AsrEngine
 from asr.whisper import WhisperRecognizer
 from config import AsrSettings
 from eval.asr import score
 from gpu.device import plan_device
-from tests.conftest import FIXTURES, read_wav
 
 pytestmark = pytest.mark.slow
 
@@ -59,10 +59,10 @@ def test_mulaw_8k_speech_is_transcribed(engine: AsrEngine, name: str, text: str)
     speech = read_wav(FIXTURES / "audio" / name)
     payload = g711_mulaw(soxr.resample(speech, 16000, 8000))
     assert len(payload) == pytest.approx(len(speech) / 2, abs=2)
-    events: list[TranscriptEvent] = []
+    events: list[Utterance] = []
     lock = threading.Lock()
 
-    def collect(event: TranscriptEvent) -> None:
+    def collect(event: Utterance) -> None:
         with lock:
             events.append(event)
 

@@ -7,14 +7,13 @@ import time
 
 import numpy as np
 import pytest
+from support.wav import FIXTURES, read_wav
 
-from asr.base import TranscriptEvent, Transcription
+from asr.audio import SAMPLE_RATE as SR
+from asr.base import Transcription, Utterance
 from asr.engine import AsrEngine, transcribe_stream
 from asr.scheduler import DecodeScheduler, Job
 from config import AsrSettings
-from tests.conftest import FIXTURES, read_wav
-
-SR = 16000
 
 
 class FakeRecognizer:
@@ -133,7 +132,7 @@ def test_language_detected_once_and_kept(two_utterances: np.ndarray) -> None:
 def test_many_legs_behind_real_time_drop_partials_never_finals(two_utterances: np.ndarray) -> None:
     rec = FakeRecognizer(delay=0.15)
     engine = AsrEngine(rec, AsrSettings(workers=2, partial_interval_s=0.2))
-    events: dict[str, list[TranscriptEvent]] = {}
+    events: dict[str, list[Utterance]] = {}
     lags: list[float] = []
     try:
         legs = []
@@ -181,7 +180,7 @@ def test_feed_never_blocks_and_validates() -> None:
 def test_broken_subscriber_does_not_stop_the_engine(two_utterances: np.ndarray) -> None:
     engine = AsrEngine(FakeRecognizer(), AsrSettings(workers=1, partial_interval_s=0))
 
-    def explode(event: TranscriptEvent) -> None:
+    def explode(event: Utterance) -> None:
         raise RuntimeError("subscriber bug")
 
     try:

@@ -6,13 +6,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from support.wav import FIXTURES, read_wav
 
+from asr.audio import SAMPLE_RATE as SR
 from asr.stream import Segmenter
 from asr.vad import WINDOW, StreamingVad
 from config import AsrSettings
-from tests.conftest import FIXTURES, read_wav
-
-SR = 16000
 
 
 class ScriptedVad:

@@ -6,13 +6,12 @@ import threading
 
 import numpy as np
 import pytest
-from prometheus_client import REGISTRY
+from support.wav import FIXTURES, read_wav
 
-from asr.base import Correction, TranscriptEvent, Transcription
+from asr.base import Correction, Transcription, Utterance
 from asr.engine import AsrEngine, transcribe_stream
 from asr.vocab import VocabCorrector, distance, key_terms, morae, number_readings
 from config import AsrSettings
-from tests.conftest import FIXTURES, read_wav
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +111,11 @@ class ScriptedRecognizer:
         return Transcription(text=self.text, language=language or "ja", avg_logprob=-0.2)
 
 
-def _finals(settings: AsrSettings, text: str, terms: list[str] | None = None) -> list[TranscriptEvent]:
+def _finals(settings: AsrSettings, text: str, terms: list[str] | None = None,
+            counts: list[int] | None = None) -> list[Utterance]:
     speech = read_wav(FIXTURES / "audio" / "ja_lost_card.wav")
     audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
-    engine = AsrEngine(ScriptedRecognizer(text), settings)
+    engine = AsrEngine(ScriptedRecognizer(text), settings, on_corrections=None if counts is None else counts.append)
     try:
         if terms is not None:
             engine.set_glossary(terms)
@@ -125,14 +125,17 @@ def _finals(settings: AsrSettings, text: str, terms: list[str] | None = None) ->
 
 
 def test_engine_corrects_finals_counts_them_and_can_be_switched_off() -> None:
-    before = REGISTRY.get_sample_value("assist_asr_vocab_corrections_total") or 0.0
-    finals = _finals(AsrSettings(workers=1, partial_interval_s=0), "えーと、1000月の5成球が高くて")
+    counts: list[int] = []  # the service wires this hook to assist_asr_vocab_corrections_total
+    finals = _finals(AsrSettings(workers=1, partial_interval_s=0), "えーと、1000月の5成球が高くて", counts=counts)
     assert [e.text for e in finals] == ["えーと、先月のご請求が高くて"]
     assert finals[0].corrections == (Correction("1000月", "先月", 4, 6), Correction("5成球", "ご請求", 7, 10))
-    assert REGISTRY.get_sample_value("assist_asr_vocab_corrections_total") == before + 2
+    assert counts == [2]
 
-    off = _finals(AsrSettings(workers=1, partial_interval_s=0, vocab_correction=False), "えーと、1000月の5成球が高くて")
+    off_counts: list[int] = []
+    off = _finals(AsrSettings(workers=1, partial_interval_s=0, vocab_correction=False), "えーと、1000月の5成球が高くて",
+                  counts=off_counts)
     assert [(e.text, e.corrections) for e in off] == [("えーと、1000月の5成球が高くて", ())]
+    assert off_counts == []
 
 
 def test_engine_takes_the_glossary_terms_and_survives_concurrent_updates() -> None:

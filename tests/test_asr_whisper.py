@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.wav import FIXTURES, read_wav
 
+from asr.audio import SAMPLE_RATE as SR
 from asr.engine import AsrEngine, transcribe_stream
 from asr.whisper import WhisperRecognizer
 from config import AsrSettings
 from gpu.batching import decode_finals
 from gpu.device import plan_device
-from tests.conftest import FIXTURES, read_wav
 
 pytestmark = pytest.mark.slow
-SR = 16000
 
 
 @pytest.fixture(scope="module")

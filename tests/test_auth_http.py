@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from test_auth_support import keyed_settings
-from test_live_support import fake_pipeline
+from support.auth import keyed_settings
+from support.live import fake_stages
 
 from assist.app import create_app
 from assist.auth import KeyStore
@@ -21,7 +21,7 @@ def _client(home: Path, **sections: object) -> tuple[TestClient, str]:
     store = KeyStore(settings.db_path)
     _, key = store.create("admin")
     store.close()
-    client = TestClient(create_app(settings, Services(settings, pipeline=fake_pipeline())))
+    client = TestClient(create_app(settings, Services(settings, stages=fake_stages())))
     return client, key
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from test_auth_support import KeyedServer, start_keyed, ws_outcome
+from support.auth import KeyedServer, start_keyed, ws_outcome
+from support.postgres import StoreTarget
 
 from assist import cli
 from assist.auth import KeyStore, OpenModeRefused, check_mode, split_key
@@ -31,8 +32,8 @@ def test_keys_are_stored_hashed_with_a_salt(tmp_path: Path) -> None:
         assert split_key(key)[1].encode() not in raw, "the secret must never be stored"
 
 
-def test_revoked_and_malformed_keys_do_not_verify(tmp_path: Path) -> None:
-    store = KeyStore(tmp_path / "keys.db")
+def test_revoked_and_malformed_keys_do_not_verify(store_target: StoreTarget) -> None:
+    store = KeyStore(store_target("keys.db"))
     record, key = store.create("admin")
     assert store.revoke(record.id) and not store.revoke(record.id)
     assert store.verify(key) is None
@@ -42,9 +43,12 @@ def test_revoked_and_malformed_keys_do_not_verify(tmp_path: Path) -> None:
         store.create("root")  # type: ignore[arg-type]
 
 
-def test_keys_cli_create_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_keys_cli_create_list_revoke(tmp_path: Path, store_target: StoreTarget, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ASSIST_HOME", str(tmp_path))
+    target = store_target("assist.db")
+    if isinstance(target, str):
+        monkeypatch.setenv("ASSIST_DATABASE_URL", target)
     assert cli.main(["keys", "create", "--role", "supervisor", "--name", "floor-1", "--json"]) == 0
     created = json.loads(capsys.readouterr().out)
     assert created["role"] == "supervisor" and created["key"].startswith("aa_")
@@ -57,7 +61,7 @@ def test_keys_cli_create_list_revoke(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "unknown_key" in capsys.readouterr().err
     assert cli.main(["keys", "list"]) == 0
     assert "revoked" in capsys.readouterr().out
-    store = KeyStore(tmp_path / "assist.db")
+    store = KeyStore(target)
     assert store.verify(created["key"]) is None
 
 
@@ -131,7 +135,7 @@ async def test_call_owner_is_the_streaming_key(server: KeyedServer) -> None:
 
 
 async def test_whole_call_in_keys_mode_with_replay(server: KeyedServer) -> None:
-    from test_live_support import silence
+    from support.live import silence
 
     from assist.replay import replay_call
 

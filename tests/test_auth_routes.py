@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
-from test_auth_support import AUTH_CODES, KeyedServer, keyed_settings, start_keyed, ws_outcome
-from test_live_support import fake_pipeline
+from support.auth import AUTH_CODES, KeyedServer, keyed_settings, start_keyed, ws_outcome
+from support.live import fake_stages
 
 from assist.app import create_app
 from assist.auth import GRANTS, POLICY, ROLES
@@ -21,7 +21,7 @@ from assist.services import Services
 
 def _route_keys() -> list[str]:
     home = Path(tempfile.mkdtemp(prefix="auth-routes-"))
-    app = create_app(keyed_settings(home), Services(keyed_settings(home), pipeline=fake_pipeline()))
+    app = create_app(keyed_settings(home), Services(keyed_settings(home), stages=fake_stages()))
     keys = []
     for ctx in iter_route_contexts(app.routes):  # flattens included routers (FastAPI >= 0.160)
         route = ctx.original_route

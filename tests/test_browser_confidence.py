@@ -7,17 +7,18 @@ retrieval labels its first card high and the others medium.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
 from browser.driver import chromium, console_errors, require_chromium, screenshot
-from browser.fake_call import demo_pipeline
-from test_live_support import LiveServer
+from browser.fake_call import demo_stages
+from support.live import LiveServer
+from support.wait import wait_until
 
-from config import Settings
 from assist.services import Services
+from config import Settings
 
+pytestmark = pytest.mark.slow  # a real browser
 EMOJI = re.compile("[\U0001f000-\U0001ffff\u2600-\u27bf\ufe0f]")
 
 
@@ -26,7 +27,7 @@ def server(tmp_path) -> Iterator[LiveServer]:
     require_chromium()
     settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "open"},
                         security={"max_audio_speed": 10.0})
-    with LiveServer(settings, Services(settings, pipeline=demo_pipeline()), status_interval_s=1.0) as srv:
+    with LiveServer(settings, Services(settings, stages=demo_stages()), status_interval_s=1.0) as srv:
         yield srv
 
 
@@ -34,10 +35,8 @@ def test_cards_show_confidence_words_and_svg_thumbs(server: LiveServer) -> None:
     with chromium() as driver:
         driver.get(f"{server.http}/?demo_speed=4")
         driver.find_element("id", "demo-button").click()
-        deadline = time.monotonic() + 40
-        while not driver.find_elements("css selector", '[data-article="reissue"] .confidence'):
-            assert time.monotonic() < deadline, "no cards"
-            time.sleep(0.2)
+        wait_until(lambda: driver.find_elements("css selector", '[data-article="reissue"] .confidence'), 40,
+                   "the reissue card's confidence")
         lost = driver.find_element("css selector", '[data-article="lost-card"]')
         badge = lost.find_element("css selector", ".confidence")
         assert badge.text == "高" and badge.get_attribute("data-level") == "high"

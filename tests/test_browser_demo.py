@@ -13,8 +13,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import httpx
 import pytest
 from browser.driver import chromium, console_errors, require_chromium, screenshot
 from browser.fake_call import demo_call
+from support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 KB = ROOT / "eval" / "data" / "kb.jsonl"
@@ -38,16 +38,6 @@ document.getElementById('demo-button').addEventListener('click', () => (window._
 """
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def free_port() -> int:
@@ -93,7 +83,7 @@ def served(tmp_path: Path, registry: Any) -> Iterator[str]:
             except httpx.HTTPError:
                 return False
 
-        wait_for(ready, 240, "the server to load its models")
+        wait_until(ready, 240, "the server to load its models", interval_s=0.2)
         yield url
     finally:
         server.terminate()
@@ -111,7 +101,7 @@ def test_demo_call_end_to_end(served: str) -> None:
         driver.get(served)
         driver.execute_script(WATCH)
         driver.find_element("id", "demo-button").click()
-        wait_for(lambda: driver.find_element("id", "notes-form").is_displayed(), 180, "the after-call notes")
+        wait_until(lambda: driver.find_element("id", "notes-form").is_displayed(), 180, "the after-call notes")
         timings = driver.execute_script("return window.__t")
         call_id = driver.find_element("id", "call-id").get_attribute("value")
 
@@ -145,7 +135,7 @@ def test_demo_call_end_to_end(served: str) -> None:
         if importlib.util.find_spec("knowledge.api") is not None:  # the manual search box's endpoint
             driver.find_element("id", "search-q").send_keys("財布をなくした")
             driver.find_element("css selector", "#search-form button").click()
-            wait_for(lambda: driver.find_elements("css selector", "#search-results li.card"), 20, "search results")
+            wait_until(lambda: driver.find_elements("css selector", "#search-results li.card"), 20, "search results")
             found = [el.get_attribute("data-article") for el in
                      driver.find_elements("css selector", "#search-results li.card")]
             assert "lost-card" in found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from browser.fake_call import DEMO, demo_call
-from conftest import read_wav
+from support.wav import read_wav
 
 
 def test_demo_audio_matches_its_script() -> None:

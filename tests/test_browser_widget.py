@@ -6,20 +6,21 @@ agent sees and what the widget sends back: transcript, cards, feedback, notes, s
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from browser.driver import chromium, console_errors, require_chromium, screenshot
-from browser.fake_call import demo_call, demo_pipeline
-from test_live_support import LiveServer, make_settings
+from browser.fake_call import demo_call, demo_stages
+from support.live import LiveServer, make_settings
+from support.wait import async_wait_until, wait_until
 
-from config import Settings
 from assist.services import Services
+from config import Settings
 
 # Installed before the page's own scripts: keeps every WebSocket so the test can drop one mid-call.
+pytestmark = pytest.mark.slow  # a real browser
 TAP_SOCKETS = """
 window.__sockets = [];
 const Native = window.WebSocket;
@@ -45,21 +46,11 @@ new MutationObserver(() => {
 FAST_DEMO = {"max_audio_speed": 10.0}
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def server(tmp_path) -> Iterator[LiveServer]:
     require_chromium()
     settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "open"}, security=FAST_DEMO)
-    with LiveServer(settings, Services(settings, pipeline=demo_pipeline()), status_interval_s=1.0) as srv:
+    with LiveServer(settings, Services(settings, stages=demo_stages()), status_interval_s=1.0) as srv:
         yield srv
 
 
@@ -78,9 +69,9 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
         driver.execute_script(WATCH)
         driver.find_element("id", "demo-button").click()
         # the events socket drops mid-call: the widget reconnects with after_seq and misses nothing
-        wait_for(lambda: len(texts(driver, "#transcript li.final")) >= 2, 30, "the first finals")
+        wait_until(lambda: len(texts(driver, "#transcript li.final")) >= 2, 30, "the first finals")
         driver.execute_script(DROP_EVENTS)
-        wait_for(lambda: driver.find_element("id", "notes-form").is_displayed(), 60, "the after-call notes")
+        wait_until(lambda: driver.find_element("id", "notes-form").is_displayed(), 60, "the after-call notes")
         call_id = driver.find_element("id", "call-id").get_attribute("value")
         assert call_id.startswith("demo-") and f"call={call_id}" in driver.current_url
 
@@ -120,13 +111,13 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
         # every card rendered reported `shown`, once (the socket dropped and resumed in between)
         wanted = {("lost-card", "used"), ("lost-card", "clicked"), ("fees", "copied"),
                   ("lost-card", "shown"), ("reissue", "shown"), ("fees", "shown")}
-        wait_for(lambda: wanted <= set(feedback()), 10, "feedback rows")
+        wait_until(lambda: wanted <= set(feedback()), 10, "feedback rows")
         assert sorted(a for a, action in feedback() if action == "shown") == ["fees", "lost-card", "reissue"]
 
         # notes: sources highlight on hover, the flagged line is marked 要確認
         inquiry = driver.find_element("css selector", '[data-field="inquiry"] .note-line')
         ActionChains(driver).move_to_element(inquiry).perform()
-        highlighted = wait_for(lambda: texts(driver, "#transcript li.highlight .text"), 5, "highlighted turns")
+        highlighted = wait_until(lambda: texts(driver, "#transcript li.highlight .text"), 5, "highlighted turns")
         assert highlighted == [turns[1]["text"]]
         flagged = driver.find_element("css selector", ".note-line.flagged")
         assert flagged.find_element("css selector", ".flag").text == "要確認"
@@ -140,7 +131,7 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
         area.clear()
         area.send_keys("財布ごとクレジットカードを紛失")
         driver.find_element("id", "notes-save").click()
-        wait_for(lambda: driver.find_element("id", "notes-save-state").text == "保存しました", 10, "saved")
+        wait_until(lambda: driver.find_element("id", "notes-save-state").text == "保存しました", 10, "saved")
         summary = httpx.get(f"{server.http}/api/calls/{call_id}").json()["summary"]
         assert summary["edited"] and summary["notes"]["inquiry"][0]["text"] == "財布ごとクレジットカードを紛失"
         assert summary["notes"]["follow_ups"][1]["flagged"] is True
@@ -148,9 +139,9 @@ def test_demo_call_in_the_widget(server: LiveServer) -> None:
 
         # a reload replays the call from the server: nothing lost, nothing doubled, edits kept
         driver.refresh()
-        wait_for(lambda: len(texts(driver, "#transcript li.final")) == len(turns), 20, "replayed transcript")
-        wait_for(lambda: driver.find_element("id", "notes-form").is_displayed(), 20, "replayed notes")
-        wait_for(lambda: driver.find_element("css selector", '[data-field="inquiry"] textarea')
+        wait_until(lambda: len(texts(driver, "#transcript li.final")) == len(turns), 20, "replayed transcript")
+        wait_until(lambda: driver.find_element("id", "notes-form").is_displayed(), 20, "replayed notes")
+        wait_until(lambda: driver.find_element("css selector", '[data-field="inquiry"] textarea')
                  .get_attribute("value") == "財布ごとクレジットカードを紛失", 10, "edited notes restored")
         assert len(driver.find_elements("css selector", "#suggestions li.card")) == 3
         up = driver.find_element("css selector", '[data-article="lost-card"] .up')
@@ -172,10 +163,10 @@ def test_bad_call_id_is_refused_in_the_page(server: LiveServer) -> None:
         box = driver.find_element("id", "call-id")
         box.send_keys("bad id!")
         driver.find_element("css selector", "#call-form button").click()
-        alert = wait_for(lambda: driver.find_element("id", "alert").text, 5, "an error message")
+        alert = wait_until(lambda: driver.find_element("id", "alert").text, 5, "an error message")
         assert "bad_call_id" in alert
         driver.get(f"{server.http}/?call=no-such-call")
-        alert = wait_for(lambda: driver.find_element("id", "alert").text, 10, "unknown_call")
+        alert = wait_until(lambda: driver.find_element("id", "alert").text, 10, "unknown_call")
         assert "unknown_call" in alert
         assert driver.find_element("id", "conn-text").get_attribute("data-state") == "closed"
         screenshot(driver, "widget-side-panel-error")
@@ -189,25 +180,25 @@ def test_api_key_mode(tmp_path) -> None:
     require_chromium()
     settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "keys"}, security=FAST_DEMO)
     _, key = KeyStore(settings.db_path).create("agent", "widget-test")
-    with (LiveServer(settings, Services(settings, pipeline=demo_pipeline())) as srv,
+    with (LiveServer(settings, Services(settings, stages=demo_stages())) as srv,
           chromium(width=480, height=900) as driver):
         driver.get(f"{srv.http}/?demo_speed=8")
-        wait_for(lambda: driver.find_element("id", "key-form").is_displayed(), 10, "the key form")
+        wait_until(lambda: driver.find_element("id", "key-form").is_displayed(), 10, "the key form")
         driver.find_element("id", "api-key").send_keys("aa_0000_wrongwrongwrongwrong")
         driver.find_element("css selector", "#key-form button").click()
         driver.find_element("id", "demo-button").click()
-        alert = wait_for(lambda: driver.find_element("id", "alert").text, 10, "a refused key")
+        alert = wait_until(lambda: driver.find_element("id", "alert").text, 10, "a refused key")
         assert "invalid_key" in alert
 
         driver.find_element("id", "api-key").send_keys(key)
         driver.find_element("css selector", "#key-form button").click()
         driver.find_element("id", "demo-button").click()
-        wait_for(lambda: driver.find_element("id", "notes-form").is_displayed(), 60, "the notes with a valid key")
+        wait_until(lambda: driver.find_element("id", "notes-form").is_displayed(), 60, "the notes with a valid key")
         assert len(texts(driver, "#transcript li.final")) == len(demo_call()["turns"])
         driver.find_element("css selector", '[data-article="lost-card"] .up').click()
         call_id = driver.find_element("id", "call-id").get_attribute("value")
         headers = {"Authorization": f"Bearer {key}"}
-        wait_for(lambda: httpx.get(f"{srv.http}/api/calls/{call_id}", headers=headers).json()["feedback"], 10,
+        wait_until(lambda: httpx.get(f"{srv.http}/api/calls/{call_id}", headers=headers).json()["feedback"], 10,
                  "feedback sent with the key")
 
 
@@ -226,18 +217,18 @@ def test_refused_demo_call_is_reported_and_not_retried(tmp_path) -> None:
             await ws.send('{"type": "start", "call_id": "busy"}')
             await release.wait()
 
-    with (LiveServer(settings, Services(settings, pipeline=demo_pipeline())) as srv,
+    with (LiveServer(settings, Services(settings, stages=demo_stages())) as srv,
           chromium(width=480, height=900) as driver):
         loop = asyncio.new_event_loop()
         release = asyncio.Event()
         task = loop.create_task(hold_a_call(srv.url, release))
-        loop.run_until_complete(asyncio.sleep(0.5))
+        loop.run_until_complete(async_wait_until(lambda: srv.app.state.calls.active == 1, 10, "the busy call"))
         try:
             driver.get(srv.http)
             driver.find_element("id", "demo-button").click()
-            alert = wait_for(lambda: driver.find_element("id", "alert").text, 10, "the refusal")
+            alert = wait_until(lambda: driver.find_element("id", "alert").text, 10, "the refusal")
             assert "too_many_calls" in alert
-            wait_for(lambda: driver.find_element("id", "conn-text").get_attribute("data-state") == "closed", 15,
+            wait_until(lambda: driver.find_element("id", "conn-text").get_attribute("data-state") == "closed", 15,
                      "the events socket to give up")
             assert driver.find_element("id", "demo-button").get_attribute("data-state") == "idle"
         finally:

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import json
-import wave
 from pathlib import Path
 
 import numpy as np
-from test_live_support import live  # noqa: F401
 
+from asr.audio import write_wav
 from assist.cli import main
 
 
 def _wav(path: Path, channels: int, seconds: float, rate: int = 8000) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(np.zeros(int(seconds * rate) * channels, "<i2").tobytes())
+    write_wav(path, np.zeros((int(seconds * rate), channels), np.float32), rate=rate)
     return path
 
 
-def test_replay_wav_prints_events(live, tmp_path: Path, capsys) -> None:  # noqa: F811
+def test_replay_wav_prints_events(live, tmp_path: Path, capsys) -> None:
     srv = live({"customer": ["カードをなくしました"], "agent": ["承知しました"]}, {"カードをなくしました": ["lost-card"]})
     wav = _wav(tmp_path / "call.wav", 2, 0.7)
     assert main(["replay", str(wav), "--url", srv.url, "--stereo", "--fast", "--call-id", "cli-replay"]) == 0
@@ -32,7 +27,7 @@ def test_replay_wav_prints_events(live, tmp_path: Path, capsys) -> None:  # noqa
     assert main(["replay", str(_wav(tmp_path / "mono.wav", 1, 0.1)), "--url", srv.url, "--stereo"]) == 2
 
 
-def test_replay_calls_jsonl(live, tmp_path: Path, capsys) -> None:  # noqa: F811
+def test_replay_calls_jsonl(live, tmp_path: Path, capsys) -> None:
     srv = live({"customer": ["カードをなくしました"]}, {"カードをなくしました": ["lost-card"]})
     (tmp_path / "audio").mkdir()
     _wav(tmp_path / "audio" / "t0.wav", 1, 0.7, rate=16000)

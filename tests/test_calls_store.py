@@ -6,21 +6,22 @@ import json
 from pathlib import Path
 
 import httpx
-from test_live_support import connect, live, recv_json, silence  # noqa: F401
+from support.live import silence
+from support.postgres import StoreTarget
 
 from assist.cli import main
 from assist.replay import replay_call
 from assist.store import CallStore
 
 
-def test_store_round_trip_and_interrupted(tmp_path: Path) -> None:
-    store = CallStore(tmp_path / "a.db")
+def test_store_round_trip_and_interrupted(store_target: StoreTarget) -> None:
+    store = CallStore(store_target("a.db"))
     store.create_call("c1", language="ja", source="websocket", legs=["customer"])
     store.add_events([("c1", 1, "call_started", 1.0, '{"seq": 1}'), ("c1", 2, "status", 2.0, '{"seq": 2}')])
     store.add_utterance("c1", "u0", leg="customer", text="カードを****", start=0.0, end=1.0)
     store.add_feedback("c1", "lost-card", "used")
     store.close()
-    again = CallStore(tmp_path / "a.db")
+    again = CallStore(store_target("a.db"))
     assert again.mark_interrupted() == 1
     call = again.get_call("c1")
     assert call is not None and call.state == "interrupted"
@@ -29,7 +30,7 @@ def test_store_round_trip_and_interrupted(tmp_path: Path) -> None:
     assert again.feedback("c1")[0]["action"] == "used"
 
 
-async def test_rest_calls_feedback_and_summary_patch(live) -> None:  # noqa: F811
+async def test_rest_calls_feedback_and_summary_patch(live) -> None:
     srv = live({"customer": ["カードをなくしました"]}, {"カードをなくしました": ["lost-card"]})
     await replay_call(srv.url, "rest-1", {"customer": silence(0.6)}, realtime=False, timeout_s=20)
     async with httpx.AsyncClient(base_url=srv.http) as client:
@@ -44,7 +45,8 @@ async def test_rest_calls_feedback_and_summary_patch(live) -> None:  # noqa: F81
         assert ok.status_code == 201 and ok.json()["action"] == "copied"
         bad = await client.post("/api/calls/rest-1/feedback", json={"article_id": "lost-card", "action": "liked"})
         assert bad.status_code == 422
-        assert bad.json()["error"]["code"] == "invalid_request" and "action" in bad.json()["error"]["fields"]
+        assert bad.json()["error"]["code"] == "invalid_request"
+        assert [f["field"] for f in bad.json()["error"]["fields"]] == ["action"]
 
         notes = (await client.get("/api/calls/rest-1")).json()["summary"]["notes"]
         notes["follow_ups"] = [{"text": "再発行カードの到着を確認", "turns": [0]}]
@@ -54,7 +56,7 @@ async def test_rest_calls_feedback_and_summary_patch(live) -> None:  # noqa: F81
         assert body["edited"] and body["notes"]["edited"] and body["notes"]["follow_ups"][0]["text"].startswith("再発行")
         assert body["generated"]["follow_ups"] == [], "the generated notes are kept beside the edit"
         invalid = await client.patch("/api/calls/rest-1/summary", json={"result": "maybe"})
-        assert invalid.status_code == 422 and "result" in invalid.json()["error"]["fields"]
+        assert invalid.status_code == 422 and "result" in {f["field"] for f in invalid.json()["error"]["fields"]}
 
         detail = (await client.get("/api/calls/rest-1")).json()
         assert [f["action"] for f in detail["feedback"]] == ["copied"]
@@ -62,9 +64,12 @@ async def test_rest_calls_feedback_and_summary_patch(live) -> None:  # noqa: F81
         assert "assist_speech_end_to_suggestions_seconds_bucket" in metrics and "assist_active_calls 0.0" in metrics
 
 
-def test_calls_cli(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_calls_cli(tmp_path: Path, store_target: StoreTarget, monkeypatch, capsys) -> None:
     monkeypatch.setenv("ASSIST_HOME", str(tmp_path))
-    store = CallStore(tmp_path / "assist.db")
+    target = store_target("assist.db")
+    if isinstance(target, str):
+        monkeypatch.setenv("ASSIST_DATABASE_URL", target)  # the CLI finds the calls where the settings say
+    store = CallStore(target)
     store.create_call("cli-1", language="ja", source="websocket", legs=["customer"])
     store.add_utterance("cli-1", "u0", leg="customer", text="カードをなくしました", start=0.0, end=1.0)
     store.end_call("cli-1", reason="stop")

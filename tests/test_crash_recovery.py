@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import websockets
+from support.server_process import start_server
 
 HERE = Path(__file__).parent
 CUSTOMER = ["カードをなくしました", "再発行はできますか", "手数料はかかりますか", "いつ届きますか", "以上です"]
@@ -31,38 +29,17 @@ def serve(home: str, port: int) -> None:
     """Entry point of the child process."""
     sys.path.insert(0, str(HERE))
     import uvicorn
-    from test_live_support import fake_pipeline
+    from support.live import fake_stages
 
     from assist.app import create_app
-    from config import Settings
     from assist.logging_setup import setup_logging
     from assist.services import Services
+    from config import Settings
 
     setup_logging("INFO")
     settings = Settings(home=Path(home), auth={"mode": "open"}, server={"preload_models": False})
-    services = Services(settings, pipeline=fake_pipeline({"customer": CUSTOMER, "agent": ["承知しました"]}, RESPONSES))
+    services = Services(settings, stages=fake_stages({"customer": CUSTOMER, "agent": ["承知しました"]}, RESPONSES))
     uvicorn.run(create_app(settings, services), host="127.0.0.1", port=port, log_config=None)
-
-
-def start_server(home: Path, log: Path, script: Path = Path(__file__)) -> tuple[subprocess.Popen, int]:
-    """Run ``script HOME PORT`` (a module whose ``__main__`` serves the app) and wait until it is ready."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    proc = subprocess.Popen([sys.executable, str(script), str(home), str(port)], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc, port
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"server did not start:\n{log.read_text()}")
 
 
 async def _stream_until_killed(port: int, proc: subprocess.Popen) -> list[dict]:
@@ -85,7 +62,7 @@ async def _stream_until_killed(port: int, proc: subprocess.Popen) -> list[dict]:
 @pytest.mark.slow
 async def test_sigkill_mid_call_loses_nothing_emitted(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
-    proc, port = start_server(tmp_path, log)
+    proc, port = start_server(tmp_path, log, Path(__file__))
     try:
         seen = await _stream_until_killed(port, proc)
     finally:
@@ -96,7 +73,7 @@ async def test_sigkill_mid_call_loses_nothing_emitted(tmp_path: Path) -> None:
     suggested = [(e["utterance_id"], i["article_id"]) for e in seen if e["type"] == "suggestions" for i in e["items"]]
     assert len(finals) >= 3 and len(suggested) >= 3
 
-    proc, port = start_server(tmp_path, log)
+    proc, port = start_server(tmp_path, log, Path(__file__))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             detail = (await client.get("/api/calls/crash-1")).json()
@@ -110,7 +87,7 @@ async def test_sigkill_mid_call_loses_nothing_emitted(tmp_path: Path) -> None:
         assert [e["seq"] for e in replayed] == list(range(1, len(replayed) + 1))
 
         sys.path.insert(0, str(HERE))
-        from test_live_support import silence
+        from support.live import silence
 
         from assist.replay import replay_call
 

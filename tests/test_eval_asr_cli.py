@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from support.wav import FIXTURES
 
 from eval.__main__ import main
-from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.wav import FIXTURES
 
 import eval.asr as asr_eval
-from asr.base import Correction, TranscriptEvent, Transcription
+from asr.base import Correction, Transcription, Utterance
 from eval.__main__ import main
-from tests.conftest import FIXTURES
 
 ROWS = [
     {"id": "ja-dev-clean", "audio": str(FIXTURES / "audio" / "ja_lost_card.wav"), "text": "先月の明細です",
@@ -41,7 +41,7 @@ class Scripted:
 
 @pytest.fixture
 def manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(asr_eval.WhisperRecognizer, "from_settings", classmethod(lambda cls, s, r: Scripted()))
+    monkeypatch.setattr(asr_eval, "recognizer_from_settings", lambda asr, registry, **kw: Scripted())
     path = tmp_path / "manifest.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS), encoding="utf-8")
     return path
@@ -99,6 +99,6 @@ def test_unknown_or_empty_split_is_refused(manifest: Path, tmp_path: Path) -> No
 
 
 def test_undo_corrections_restores_the_decoded_text() -> None:
-    event = TranscriptEvent("c", "customer", "customer-0", "先月のご請求", True, 0.0, 1.0, "ja",
+    event = Utterance("c", "customer", "customer-0", "先月のご請求", True, 0.0, 1.0, "ja",
                             corrections=(Correction("1000月", "先月", 0, 2), Correction("5成球", "ご請求", 3, 6)))
     assert asr_eval.undo_corrections(event) == "1000月の5成球"

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from asr.audio import SAMPLE_RATE as SR
 from eval.callscore import aggregate, score_call
 from eval.callset import parse_call, read_calls, timeline
-
-SR = 16000
 
 
 def tone(seconds: float, lead: float = 0.1, tail: float = 0.1) -> np.ndarray:

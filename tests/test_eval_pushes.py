@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.audio import SAMPLE_RATE as SR
 from eval.callscore import PANEL_VISIBLE, aggregate, score_call, upsert
 from eval.callset import parse_call, timeline
 from eval.report_html import render
-
-SR = 16000
 
 CALL = {
     "id": "p1", "language": "ja",

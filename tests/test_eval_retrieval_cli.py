@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from retrieval_fakes import HashEmbedder
+from support.retrieval_fakes import HashEmbedder
 
 import eval.bench_retrieval
 from eval.__main__ import main
@@ -97,7 +97,7 @@ class _LoadableHash(HashEmbedder):
 def test_bench_retrieval_json_shape(files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     kb, queries = files
-    monkeypatch.setattr(eval.bench_retrieval, "build_embedder", lambda settings, registry: _LoadableHash())
+    monkeypatch.setattr(eval.bench_retrieval, "build_embedder", lambda settings, registry, **kw: _LoadableHash())
     assert main(["bench-retrieval", "--sizes", "40,120", "--kb", str(kb), "--queries", str(queries),
                  "--json"]) == 0
     [line] = capsys.readouterr().out.splitlines()

@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from retrieval_fakes import KbRetrieval
-from test_live_support import LiveServer, fake_pipeline
+from support.live import LiveServer, fake_stages
+from support.retrieval_fakes import KbRetrieval
 
 from assist.app import create_app
-from config import Settings
 from assist.services import Services
+from config import Settings
 from knowledge.store import KnowledgeStore
+
+pytestmark = pytest.mark.slow  # schemathesis: every operation, many generated requests
 
 
 def _settings(home: Path) -> Settings:
@@ -27,7 +29,7 @@ def _settings(home: Path) -> Settings:
 
 def _schema() -> Any:
     home = Path(tempfile.mkdtemp(prefix="fuzz-schema-"))
-    app = create_app(_settings(home), Services(_settings(home), pipeline=fake_pipeline()))
+    app = create_app(_settings(home), Services(_settings(home), stages=fake_stages()))
     return schemathesis.openapi.from_dict(app.openapi())
 
 
@@ -37,7 +39,7 @@ schema = _schema()
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("fuzz")
-    services = Services(_settings(home), pipeline=fake_pipeline())
+    services = Services(_settings(home), stages=fake_stages())
     services.kb = KnowledgeStore(home / "knowledge.db")
     services.retrieval = KbRetrieval(services.kb)
     services.call_store.create_call("c1", language="ja", source="websocket", legs=["customer"])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.wav import FIXTURES, read_wav
 
 import gpu.device as device
 from asr.base import Transcription
@@ -15,7 +16,6 @@ from asr.engine import AsrEngine
 from config import AsrSettings
 from gpu.batching import batch_limit, decode_finals
 from gpu.device import plan_device
-from tests.conftest import FIXTURES, read_wav
 
 
 def test_cpu_plan_fits_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:

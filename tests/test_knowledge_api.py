@@ -9,13 +9,13 @@ from types import SimpleNamespace
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from support.retrieval_fakes import HashEmbedder
 
 from config import RetrievalSettings
 from knowledge.api import router
 from knowledge.io import apply_import, parse_text
 from knowledge.store import KnowledgeStore
 from retrieval.service import RetrievalService
-from tests.retrieval_fakes import HashEmbedder
 
 SEED = "\n".join(json.dumps(r, ensure_ascii=False) for r in [
     {"id": "lost-card", "title": "カードを紛失した場合", "answer": "紛失受付デスク（0120-110-365）へご連絡ください。",

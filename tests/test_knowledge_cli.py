@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from retrieval_fakes import HashEmbedder
+from support.retrieval_fakes import HashEmbedder
 from tqdm import tqdm
 
-import knowledge.cli
+import assist.kb_cli
 import retrieval.embedders
 from assist.cli import main
 from knowledge.io import parse_text
@@ -56,7 +56,7 @@ def kb_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(retrieval.embedders, "build_embedder", lambda settings, registry: HashEmbedder())
+    monkeypatch.setattr(retrieval.embedders, "build_embedder", lambda settings, registry, **kw: HashEmbedder())
 
 
 def kb(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -232,7 +232,7 @@ class _Terminal(io.StringIO):
 def test_import_progress_bar_only_on_a_terminal(home: Path, kb_file: Path, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     # The CLI waits a second before drawing; a tiny import would finish first, so draw at once here.
-    monkeypatch.setattr(knowledge.cli, "tqdm", lambda *a, **kw: tqdm(*a, **{**kw, "delay": 0}))
+    monkeypatch.setattr(assist.kb_cli, "tqdm", lambda *a, **kw: tqdm(*a, **{**kw, "delay": 0}))
     assert kb(capsys, "import", str(kb_file), "--dry-run")[2] == ""  # captured stderr is not a TTY
 
     for flags, drawn in ((["--json"], False), ([], True)):

@@ -33,7 +33,7 @@ def test_csv_errors_name_line_and_field_and_nothing_is_imported(tmp_path: Path) 
     store = KnowledgeStore(tmp_path / "kb.db")
     with pytest.raises(KnowledgeError) as err:
         apply_import(store, read_path(path))
-    issues = {(i.line, i.field) for i in err.value.issues}
+    issues = {(i.line, i.field) for i in err.value.fields}
     assert (5, "title") in issues  # the multi-line row took lines 2-3
     assert (6, "language") in issues
     assert err.value.code == "invalid_import"
@@ -46,14 +46,14 @@ def test_jsonl_bad_json_and_duplicates() -> None:
             '{"id": "a", "title": "T2", "answer": "A2"}\n')
     with pytest.raises(KnowledgeError) as err:
         parse_text(text, "jsonl")
-    codes = {(i.line, i.code) for i in err.value.issues}
+    codes = {(i.line, i.code) for i in err.value.fields}
     assert codes == {(2, "invalid_json"), (3, "duplicate_id")}
 
 
 def test_csv_unknown_column_rejected() -> None:
     with pytest.raises(KnowledgeError) as err:
         parse_text("id,title,answer,colour\na,T,A,red\n", "csv")
-    assert err.value.issues[0].code == "unknown_column" and err.value.issues[0].field == "colour"
+    assert err.value.fields[0].code == "unknown_column" and err.value.fields[0].field == "colour"
 
 
 def test_markdown_folder(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_markdown_without_front_matter_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "x.md").write_text("# Title\nno front matter\n", encoding="utf-8")
     with pytest.raises(KnowledgeError) as err:
         read_path(tmp_path)
-    assert err.value.issues[0].code == "missing_front_matter" and err.value.issues[0].file == "x.md"
+    assert err.value.fields[0].code == "missing_front_matter" and err.value.fields[0].file == "x.md"
 
 
 def test_dry_run_changes_nothing_and_reports(tmp_path: Path) -> None:

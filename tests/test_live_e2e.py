@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from conftest import read_wav
-from test_live_support import LiveServer
+from support.live import LiveServer
+from support.wait import wait_until
+from support.wav import read_wav
 
-from config import Settings
 from assist.replay import replay_call
 from assist.services import Services
+from config import Settings
 from knowledge.io import apply_import, parse_text, read_path
 from knowledge.store import KnowledgeStore
 
@@ -31,7 +31,7 @@ FALLBACK_KB = """\
 async def test_lost_card_call_with_real_models(tmp_path: Path, registry, whisper_path, e5_path) -> None:
     (tmp_path / "models").symlink_to(whisper_path.parent)
     settings = Settings(home=tmp_path, server={"preload_models": True}, auth={"mode": "open"})
-    kb = KnowledgeStore(settings.db_path.with_name("knowledge.db"))
+    kb = KnowledgeStore(settings.kb_path)
     articles = read_path(KB) if KB.exists() else parse_text(FALLBACK_KB, "jsonl")
     apply_import(kb, articles)
     kb.close()
@@ -39,13 +39,9 @@ async def test_lost_card_call_with_real_models(tmp_path: Path, registry, whisper
     audio = np.concatenate([np.zeros(8000, np.float32), audio, np.zeros(16000, np.float32)])
 
     with LiveServer(settings, Services(settings)) as srv:
-        async with httpx.AsyncClient(base_url=srv.http, timeout=5) as client:
-            for _ in range(600):
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-                await asyncio.sleep(0.2)
-            ready = (await client.get("/readyz")).json()
-            assert ready["ready"], ready
+        wait_until(lambda: srv.services.readiness()["ready"], 120, "the models to load", interval_s=0.2)
+        ready = httpx.get(f"{srv.http}/readyz", timeout=5).json()
+        assert ready["ready"], ready
         events = await replay_call(srv.url, "e2e-1", {"customer": audio}, language="ja", timeout_s=120)
 
     finals = [e for e in events if e["type"] == "transcript" and e["final"]]

@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from test_live_support import connect, live, recv_json  # noqa: F401
+from support.live import connect, recv_json
 
 from assist.events import StatusEvent
 from assist.hub import LAGGING, CallHub
@@ -43,7 +43,7 @@ async def test_slow_subscriber_is_dropped_without_stalling_the_call(tmp_path: Pa
     writer.close()
 
 
-async def test_lagging_widget_gets_error_and_can_resume(live) -> None:  # noqa: F811
+async def test_lagging_widget_gets_error_and_can_resume(live) -> None:
     srv = live({"customer": []}, {}, subscriber_queue=8)
     async with await connect(f"{srv.url}/ws/calls/lag/audio") as audio:
         await audio.send(json.dumps({"type": "start"}))
@@ -77,8 +77,8 @@ async def test_lagging_widget_gets_error_and_can_resume(live) -> None:  # noqa: 
         await audio.send(json.dumps({"type": "stop"}))
 
 
-async def test_supervisor_feed_sees_every_call(live) -> None:  # noqa: F811
-    from test_live_support import silence
+async def test_supervisor_feed_sees_every_call(live) -> None:
+    from support.live import silence
 
     from assist.replay import replay_call
 

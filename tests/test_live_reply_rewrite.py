@@ -4,17 +4,16 @@ every sentence, the template otherwise (check failed, HTTP error, timeout), and 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_live_support import ARTICLES, FakeAsr, FakeRetrieval, fake_mask, live, silence  # noqa: F401
-from test_summarize_generative import stub_url  # noqa: F401
+from support.live import ARTICLES, FakeAsr, FakeRetrieval, fake_mask, silence
 
-from config import Settings
-from assist.pipeline import Pipeline
 from assist.replay import replay_call
 from assist.services import build_draft
+from assist.stages import CallStages
+from config import Settings
+from knowledge.article import Article
 from summarize.factory import SummarizerConfigError
 from summarize.reply import ArticleText, draft_reply
 
@@ -27,10 +26,13 @@ REWRITE = "ご不便をおかけしております。お電話でカードのご
 FIRST, SECOND = "カードをなくしました", "手数料はかかりますか"
 
 
+def _article(a: ArticleText) -> Article:
+    return Article(id=a.article_id, title=a.title, answer=a.answer, language=a.language)
+
+
 class _KnowledgeBase(FakeRetrieval):
-    def get_article(self, article_id: str) -> Any:
-        a = {"lost-card": LOST, "fees": FEES}[article_id]
-        return SimpleNamespace(id=a.article_id, title=a.title, answer=a.answer, language=a.language)
+    def get_article(self, article_id: str) -> Article | None:
+        return _article({"lost-card": LOST, "fees": FEES}[article_id])
 
 
 def _settings(tmp_path: Path, url: str, model: str, timeout_s: float = 5.0) -> Settings:
@@ -38,16 +40,16 @@ def _settings(tmp_path: Path, url: str, model: str, timeout_s: float = 5.0) -> S
                                               "openai_model": model, "reply_timeout_s": timeout_s})
 
 
-async def _call(live: Any, settings: Settings, customer: list[str], call_id: str) -> list[dict[str, Any]]:  # noqa: F811
+async def _call(live: Any, settings: Settings, customer: list[str], call_id: str) -> list[dict[str, Any]]:
     retrieval = _KnowledgeBase({FIRST: ["lost-card"], SECOND: ["fees", "lost-card"]})
-    pipeline = Pipeline(asr=FakeAsr({"customer": customer}), retrieval=retrieval, draft=build_draft(settings),
+    stages = CallStages(asr=FakeAsr({"customer": customer}), retrieval=retrieval, draft=build_draft(settings),
                         mask=fake_mask)
-    srv = live(pipeline=pipeline)
+    srv = live(stages=stages)
     return await replay_call(srv.url, call_id, {"customer": silence(0.6 * len(customer))}, realtime=False,
                              timeout_s=30)
 
 
-async def test_supported_rewrite_is_sent(live, stub_url: str, tmp_path: Path) -> None:  # noqa: F811
+async def test_supported_rewrite_is_sent(live, stub_url: str, tmp_path: Path) -> None:
     events = await _call(live, _settings(tmp_path, stub_url, "reply-good"), [FIRST], "rw-good")
     [draft] = [e for e in events if e["type"] == "reply_draft"]
     assert draft["backend"] == "openai:reply-good"
@@ -57,14 +59,14 @@ async def test_supported_rewrite_is_sent(live, stub_url: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize(("model", "timeout_s"), [("reply-invented", 5.0), ("error", 5.0), ("slow", 0.5)])
 async def test_unsupported_failed_or_late_rewrite_sends_the_template(
-    live, stub_url: str, tmp_path: Path, model: str, timeout_s: float  # noqa: F811
+    live, stub_url: str, tmp_path: Path, model: str, timeout_s: float
 ) -> None:
     events = await _call(live, _settings(tmp_path, stub_url, model, timeout_s), [FIRST, SECOND], f"rw-{model}")
     drafts = [e for e in events if e["type"] == "reply_draft"]
     assert [(d["article_id"], d["backend"]) for d in drafts] == [("lost-card", "template"), ("fees", "template")]
     assert drafts[0]["text"] == draft_reply(LOST, FIRST, "ja").text
     assert "500円" not in drafts[0]["text"] and "3日" not in drafts[0]["text"]
-    assert events[-1]["type"] == "call_ended", "no summarizer in this pipeline; the call ended normally"
+    assert events[-1]["type"] == "call_ended", "no summarizer in these stages; the call ended normally"
     if model == "slow":
         # the second utterance's cards did not wait for the first draft's rewrite to time out
         [second] = [e for e in events if e["type"] == "suggestions" and e["items"][0]["article_id"] == "fees"]
@@ -72,8 +74,7 @@ async def test_unsupported_failed_or_late_rewrite_sends_the_template(
 
 
 def test_template_is_the_default_and_openai_needs_its_settings(tmp_path: Path) -> None:
-    article = SimpleNamespace(id=LOST.article_id, title=LOST.title, answer=LOST.answer, language="ja")
-    draft = build_draft(Settings(home=tmp_path))(article, FIRST, "ja")
+    draft = build_draft(Settings(home=tmp_path))(_article(LOST), FIRST, "ja")
     assert draft.backend == "template" and draft.text == draft_reply(LOST, FIRST, "ja").text
     with pytest.raises(SummarizerConfigError, match="reply_backend=openai"):
         build_draft(Settings(home=tmp_path, summarize={"reply_backend": "openai"}))

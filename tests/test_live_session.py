@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import httpx
-from test_live_support import FakeAsr, FakeRetrieval, connect, fake_mask, live, recv_all, silence  # noqa: F401
+from support.live import FakeAsr, FakeRetrieval, connect, fake_mask, recv_all, silence
 from test_summarize_reply import RETURN_EN
 
-from config import Settings
 from assist.events import parse_event
-from assist.pipeline import Pipeline
 from assist.replay import ReplayTurn, replay_call
 from assist.services import build_draft
-from retrieval.base import Hit
+from assist.stages import CallStages
+from config import Settings
+from knowledge.article import Article
+from retrieval.base import Hit, Suggestion
 
 CUSTOMER = ["カードをなくしました", "カードをなくしたんです", "再発行はできますか", "番号は1234です"]
 RESPONSES = {
@@ -27,7 +26,7 @@ RESPONSES = {
 }
 
 
-async def test_call_events_dedupe_drafts_summary_and_store(live) -> None:  # noqa: F811
+async def test_call_events_dedupe_drafts_summary_and_store(live) -> None:
     srv = live({"customer": CUSTOMER, "agent": ["お電話ありがとうございます"]}, RESPONSES)
     events = await replay_call(srv.url, "call-1", {"customer": silence(2.2), "agent": silence(1.0)},
                                realtime=False, timeout_s=30)
@@ -55,7 +54,7 @@ async def test_call_events_dedupe_drafts_summary_and_store(live) -> None:  # noq
 
     notes = events[-1]["notes"]
     assert notes["inquiry"][0]["text"] == "カードをなくしました"
-    matched = srv.services.pipeline.summarizer.articles
+    matched = srv.services.stages.summarizer.articles
     assert [a.article_id for a in matched] == ["lost-card", "reissue"], "the notes name top cards only, not every card shown"
     assert notes["disposition"] == "カードを紛失・盗難にあった場合"
 
@@ -68,7 +67,7 @@ async def test_call_events_dedupe_drafts_summary_and_store(live) -> None:  # noq
     assert detail["summary"]["notes"]["inquiry"][0]["text"] == "カードをなくしました"
 
 
-async def test_resume_after_seq_from_memory_and_store(live) -> None:  # noqa: F811
+async def test_resume_after_seq_from_memory_and_store(live) -> None:
     srv = live({"customer": CUSTOMER[:3]}, RESPONSES)
     events = await replay_call(srv.url, "call-r", turns=[ReplayTurn("customer", silence(1.6))], realtime=False,
                                timeout_s=30)
@@ -86,7 +85,7 @@ async def test_resume_after_seq_from_memory_and_store(live) -> None:  # noqa: F8
     assert [e["type"] for e in tail] == ["call_ended", "summary"]
 
 
-async def test_interim_results_off_sends_finals_only(live) -> None:  # noqa: F811
+async def test_interim_results_off_sends_finals_only(live) -> None:
     srv = live({"customer": CUSTOMER[:2]}, RESPONSES)
     events = await replay_call(srv.url, "call-i", {"customer": silence(1.1)}, realtime=False,
                                start_options={"interim_results": False}, timeout_s=30)
@@ -94,7 +93,7 @@ async def test_interim_results_off_sends_finals_only(live) -> None:  # noqa: F81
     assert len(transcripts) == 2 and all(e["final"] for e in transcripts)
 
 
-async def test_stereo_socket_carries_both_legs(live) -> None:  # noqa: F811
+async def test_stereo_socket_carries_both_legs(live) -> None:
     srv = live({"customer": CUSTOMER[:1], "agent": ["承知しました"]}, RESPONSES)
     events = await replay_call(srv.url, "call-s", {"customer": silence(0.6), "agent": silence(0.6)}, stereo=True,
                                realtime=False, timeout_s=30)
@@ -107,25 +106,25 @@ class _BilingualKb(FakeRetrieval):
     """An English article for the refund question, Japanese ones otherwise."""
 
     def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
-                k: int | None = None) -> Any:
+                k: int | None = None) -> Suggestion:
         if latest != "返金はいつですか":
             return super().suggest(latest, previous, language=language, k=k)
         hit = Hit(RETURN_EN.article_id, RETURN_EN.title, RETURN_EN.answer[:40], 0.9, language="en", confidence="high")
-        return SimpleNamespace(query=latest, hits=[hit], latency_ms=5.0, abstained=False)
+        return Suggestion(latest, [hit], 5.0, abstained=False)
 
-    def get_article(self, article_id: str) -> Any:
+    def get_article(self, article_id: str) -> Article | None:
         if article_id != RETURN_EN.article_id:
             return super().get_article(article_id)
-        return SimpleNamespace(id=article_id, title=RETURN_EN.title, answer=RETURN_EN.answer, language="en")
+        return Article(id=article_id, title=RETURN_EN.title, answer=RETURN_EN.answer, language="en")
 
 
 async def test_draft_from_an_article_in_another_language_is_in_its_language_and_flagged(
-    live, tmp_path: Path  # noqa: F811
+    live, tmp_path: Path
 ) -> None:
     customer = ["カードをなくしました", "返金はいつですか"]
-    pipeline = Pipeline(asr=FakeAsr({"customer": customer}), retrieval=_BilingualKb({customer[0]: ["lost-card"]}),
+    stages = CallStages(asr=FakeAsr({"customer": customer}), retrieval=_BilingualKb({customer[0]: ["lost-card"]}),
                         draft=build_draft(Settings(home=tmp_path)), mask=fake_mask)
-    srv = live(pipeline=pipeline)
+    srv = live(stages=stages)
     events = await replay_call(srv.url, "call-x", {"customer": silence(1.1)}, realtime=False, timeout_s=30)
     same, other = [e for e in events if e["type"] == "reply_draft"]
     assert (same["language"], same["cross_lingual"]) == ("ja", False)

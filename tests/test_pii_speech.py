@@ -8,26 +8,25 @@ import asyncio
 import io
 import json
 import logging
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_live_support import FakeAsr, FakeRetrieval, fake_pipeline, live, silence  # noqa: F401
+from support.live import FakeAsr, FakeRetrieval, fake_stages, silence
+from support.postgres import StoreTarget
+from support.wait import async_wait_until
 from test_summarize_extractive import LOST_CARD
 
-from asr.base import TranscriptEvent as AsrTranscript
-from config import Settings
+from asr.base import Utterance
 from assist.hub import CallHub
-from assist.pipeline import Pipeline
 from assist.replay import replay_call
 from assist.security import RedactingFilter
 from assist.services import Services
 from assist.session import CallOptions, CallSession
+from assist.stages import CallStages
 from assist.store import CallStore, StoreWriter
+from config import Settings, SummarizeSettings
 from eval.pii import CORPUS, KB, evaluate, read_jsonl
 from summarize.base import Turn
 from summarize.extractive import ExtractiveSummarizer
@@ -36,8 +35,6 @@ from summarize.generative import GenerativeSummarizer, Message, build_messages
 from summarize.masking import Masker
 from summarize.openai_compat import OpenAIChat
 from summarize.pii import mask_pii
-
-STUB = Path(__file__).parent / "fixtures" / "openai_stub.py"
 
 SEPARATED = [  # (language, text, secret)
     ("en", "My card number is 4532, 0151, 1283, 0366.", "4532, 0151, 1283, 0366"),
@@ -152,27 +149,25 @@ def test_mask_turns_joins_each_speakers_turns() -> None:
 # ---------------------------------------------------------------- the live session
 
 
-def _final(uid: str, text: str, start: float, leg: str = "customer", final: bool = True) -> AsrTranscript:
-    return AsrTranscript("c", leg, uid, text, final, start, start + 0.8, "ja", latency_s=0.1)  # type: ignore[arg-type]
+def _final(uid: str, text: str, start: float, leg: str = "customer", final: bool = True) -> Utterance:
+    return Utterance("c", leg, uid, text, final, start, start + 0.8, "ja", latency_s=0.1)  # type: ignore[arg-type]
 
 
-async def test_session_redacts_the_earlier_stored_piece(tmp_path: Path) -> None:
-    store = CallStore(tmp_path / "calls.db")
+async def test_session_redacts_the_earlier_stored_piece(store_target: StoreTarget) -> None:
+    store = CallStore(store_target("calls.db"))
     store.create_call("c", language="ja", source="websocket", legs=["customer", "agent"])
     writer = StoreWriter(store)
     loop = asyncio.get_running_loop()
     hub = CallHub("c", loop=loop, writer=writer, queue_size=64)
     retrieval = FakeRetrieval({"カード番号は4532 0151": ["lost-card"]})
-    pipeline = Pipeline(asr=FakeAsr(), retrieval=retrieval, mask=Masker())
-    session = CallSession("c", CallOptions(language="ja", legs=("customer", "agent")), pipeline=pipeline, hub=hub,
+    stages = CallStages(asr=FakeAsr(), retrieval=retrieval, mask=Masker())
+    session = CallSession("c", CallOptions(language="ja", legs=("customer", "agent")), stages=stages, hub=hub,
                           writer=writer, loop=loop, status_interval_s=60)
     widget, _ = hub.subscribe(0)
     session._on_transcript(_final("c0", "カード番号は4532 0151 1283", 0.0, final=False), time.monotonic())
     session._on_transcript(_final("c0", "カード番号は4532 0151", 0.0), time.monotonic())
-    for _ in range(100):  # the first half's suggestion (its query holds the digits) is stored first
-        await asyncio.sleep(0.02)
-        if store.suggestions("c"):
-            break
+    # the first half's suggestion (its query holds the digits) is stored first
+    await async_wait_until(lambda: store.suggestions("c"), 10, "the first half's suggestion to be stored")
     session._on_transcript(_final("a0", "はい", 1.0, leg="agent"), time.monotonic())
     session._on_transcript(_final("c1", "1283 0366です", 1.4), time.monotonic())
     await session.end("stop")
@@ -199,10 +194,10 @@ async def test_session_redacts_the_earlier_stored_piece(tmp_path: Path) -> None:
         "カード番号は[カード番号]", "a live widget ends with the masked line"
 
 
-async def test_live_call_never_shows_the_number(live) -> None:  # noqa: F811
-    pipeline = fake_pipeline({"customer": ["カード番号は4532 0151", "1283 0366です", "よろしくお願いします"]})
-    pipeline.mask = Masker()
-    srv = live(pipeline=pipeline)
+async def test_live_call_never_shows_the_number(live) -> None:
+    stages = fake_stages({"customer": ["カード番号は4532 0151", "1283 0366です", "よろしくお願いします"]})
+    stages.mask = Masker()
+    srv = live(stages=stages)
     events = await replay_call(srv.url, "call-split", {"customer": silence(2.0)},
                                realtime=False, timeout_s=30)
     last = {e["utterance_id"]: e["text"] for e in events if e["type"] == "transcript" and e["final"]}
@@ -222,7 +217,7 @@ def test_services_build_one_masker_from_settings(tmp_path: Path) -> None:
     handler.addFilter(RedactingFilter(mask_pii))  # what setup_logging installs
     logging.getLogger().addHandler(handler)
     try:
-        services = Services(settings, pipeline=fake_pipeline())
+        services = Services(settings, stages=fake_stages())
         services.close()
         redact = handler.filters[0].redact  # type: ignore[union-attr]
         assert redact("card 4532 0151 1283 0366, born 1985/04/12") == "card [CARD], born 1985/04/12", \
@@ -231,9 +226,8 @@ def test_services_build_one_masker_from_settings(tmp_path: Path) -> None:
         logging.getLogger().removeHandler(handler)
     assert services.masker.entities == {"card", "phone"}
     for backend in ({}, {"backend": "transformers", "transformers_model": str(tmp_path / "absent")}):
-        summarizer: Any = build_summarizer(Settings(home=tmp_path, summarize=backend,
-                                                    privacy={"mask_entities": ["dob"]}))
-        assert summarizer.masker.entities == {"dob"}
+        summarizer: Any = build_summarizer(SummarizeSettings.model_validate(backend), services.masker)
+        assert summarizer.masker is services.masker
         fallback = getattr(summarizer, "fallback", summarizer)
         assert fallback.masker is summarizer.masker, "the fallback masks with the same masker"
 
@@ -252,18 +246,6 @@ class _Recording(OpenAIChat):
     def complete(self, messages: list[Message], *, json_mode: bool) -> str:
         self.sent.append(messages)
         return super().complete(messages, json_mode=json_mode)
-
-
-@pytest.fixture(scope="module")
-def stub_url() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, str(STUB)], stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("PORT "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 SPLIT_CALL = [Turn(0, "agent", "カード番号をお願いします。"), Turn(1, "customer", "カード番号は4532 0151"),

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from test_live_support import connect, live, recv_all, recv_json, silence  # noqa: F401
+from support.live import connect, recv_all, recv_json, silence
 from websockets.exceptions import ConnectionClosed
 
 from assist.replay import replay_call
@@ -29,14 +29,14 @@ async def _expect_fatal(ws, code: str, close_code: int = 1008) -> None:
     ({**START, "language": "fr"}, "bad_start"),
     ({**START, "call_id": "other"}, "call_id_mismatch"),
 ])
-async def test_bad_start_is_fatal(live, start, code) -> None:  # noqa: F811
+async def test_bad_start_is_fatal(live, start, code) -> None:
     srv = live()
     async with await connect(f"{srv.url}/ws/calls/c1/audio") as ws:
         await ws.send(json.dumps(start))
         await _expect_fatal(ws, code)
 
 
-async def test_recoverable_errors_keep_the_stream(live) -> None:  # noqa: F811
+async def test_recoverable_errors_keep_the_stream(live) -> None:
     srv = live({"customer": ["カードをなくしました"]}, {"カードをなくしました": ["lost-card"]})
     async with await connect(f"{srv.url}/ws/calls/c2/events?wait=1") as events:
         async with await connect(f"{srv.url}/ws/calls/c2/audio") as ws:
@@ -59,14 +59,14 @@ async def test_recoverable_errors_keep_the_stream(live) -> None:  # noqa: F811
         "transcript", "transcript", "suggestions", "summary"]
 
 
-async def test_audio_before_start_is_fatal(live) -> None:  # noqa: F811
+async def test_audio_before_start_is_fatal(live) -> None:
     srv = live()
     async with await connect(f"{srv.url}/ws/calls/c3/audio") as ws:
         await ws.send(b"\x00\x00" * 160)
         await _expect_fatal(ws, "not_started")
 
 
-async def test_frame_too_large_ends_the_call_keeping_its_audio(live) -> None:  # noqa: F811
+async def test_frame_too_large_ends_the_call_keeping_its_audio(live) -> None:
     srv = live({"customer": ["カードをなくしました"]}, {}, max_frame_bytes=20000)
     async with await connect(f"{srv.url}/ws/calls/c4/events?wait=1") as events:
         async with await connect(f"{srv.url}/ws/calls/c4/audio") as ws:
@@ -80,7 +80,7 @@ async def test_frame_too_large_ends_the_call_keeping_its_audio(live) -> None:  #
     assert got[-2]["type"] == "call_ended" and got[-2]["reason"] == "error"
 
 
-async def test_bad_call_id_and_unknown_call(live) -> None:  # noqa: F811
+async def test_bad_call_id_and_unknown_call(live) -> None:
     srv = live()
     async with await connect(f"{srv.url}/ws/calls/bad%20id/audio") as ws:
         await _expect_fatal(ws, "bad_start")
@@ -90,7 +90,7 @@ async def test_bad_call_id_and_unknown_call(live) -> None:  # noqa: F811
         await _expect_fatal(ws, "bad_after_seq")
 
 
-async def test_max_calls(live) -> None:  # noqa: F811
+async def test_max_calls(live) -> None:
     srv = live({"customer": []}, {}, max_calls=1)
     async with await connect(f"{srv.url}/ws/calls/first/audio") as first:
         await first.send(json.dumps(START))
@@ -110,7 +110,7 @@ async def test_max_calls(live) -> None:  # noqa: F811
 
 
 async def test_not_ready_until_models_load(tmp_path) -> None:
-    from test_live_support import LiveServer, make_settings
+    from support.live import LiveServer, make_settings
 
     from assist.services import Services
 

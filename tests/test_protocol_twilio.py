@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from test_live_support import connect, live, recv_all, recv_json  # noqa: F401
+from support.live import connect, recv_all, recv_json
 from websockets.exceptions import ConnectionClosed
 
 SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
@@ -18,7 +18,7 @@ def _media(track: str, chunk: int, payload: bytes) -> str:
                                  "payload": base64.b64encode(payload).decode()}})
 
 
-async def test_twilio_stream_becomes_a_call(live) -> None:  # noqa: F811
+async def test_twilio_stream_becomes_a_call(live) -> None:
     srv = live({"customer": ["カードをなくしました"], "agent": ["承知いたしました"]},
                {"カードをなくしました": ["lost-card"]})
     silence = b"\xff" * 160  # 20 ms of μ-law silence at 8 kHz
@@ -48,7 +48,7 @@ async def test_twilio_stream_becomes_a_call(live) -> None:  # noqa: F811
     assert got[-1]["type"] == "summary"
 
 
-async def test_twilio_media_before_start_is_refused(live) -> None:  # noqa: F811
+async def test_twilio_media_before_start_is_refused(live) -> None:
     srv = live()
     async with await connect(f"{srv.url}/twilio/media") as ws:
         await ws.send(_media("inbound", 0, b"\xff" * 160))

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.wav import FIXTURES, read_wav
 
 from models import ModelRegistry
 from models.errors import (
@@ -15,9 +16,9 @@ from models.errors import (
 )
 from models.registry import SPECS, FileCheck, ModelSpec
 from models.sources import package_dir
-from tests.conftest import FIXTURES, read_wav
 
 
+@pytest.mark.slow
 def test_whisper_base_prepares_verifies_and_transcribes(registry: ModelRegistry, whisper_path: Path) -> None:
     from faster_whisper import WhisperModel
 
@@ -29,6 +30,7 @@ def test_whisper_base_prepares_verifies_and_transcribes(registry: ModelRegistry,
     assert "カード" in text
 
 
+@pytest.mark.slow
 def test_e5_small_prepares_verifies_and_embeds(registry: ModelRegistry, e5_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
@@ -105,6 +107,7 @@ def test_copy_of_prepared_model_is_usable_as_local_folder(tmp_path: Path, regist
     assert registry.resolve(str(dest)) == str(dest.resolve())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["whisper-base", "e5-small"])
 def test_prepare_from_the_installed_packages_into_an_empty_cache(tmp_path: Path, name: str) -> None:
     """The set-up path itself (the shared cache was prepared by bootstrap, so other tests only reuse it)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from config import RetrievalSettings, Settings
+from config import RetrievalSettings
 from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry
@@ -23,17 +23,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def e5(e5_path: Path) -> SentenceTransformerEmbedder:
-    embedder = SentenceTransformerEmbedder(e5_path, name="e5-small", dim=384, query_prompt="query: ",
-                                           passage_prompt="passage: ")
+def e5(registry: ModelRegistry) -> SentenceTransformerEmbedder:
+    embedder = build_embedder(RetrievalSettings(embedder="e5-small"), registry)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert (embedder.query_prompt, embedder.passage_prompt) == ("query: ", "passage: ")  # from the registry
     embedder.load()
     return embedder
 
 
-def test_build_embedder_picks_runtime(registry: ModelRegistry, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, retrieval=RetrievalSettings(embedder="use-multilingual"))
-    assert isinstance(build_embedder(settings, registry), UseEmbedder)
-    fused = build_embedder(Settings(home=tmp_path), registry)  # the default fuses e5-small and USE
+def test_build_embedder_picks_runtime(registry: ModelRegistry) -> None:
+    assert isinstance(build_embedder(RetrievalSettings(embedder="use-multilingual"), registry), UseEmbedder)
+    fused = build_embedder(RetrievalSettings(), registry)  # the default fuses e5-small and USE
     assert isinstance(fused, ConcatEmbedder) and fused.name == "e5-small+use-multilingual"
     assert [p.name for p in fused.parts] == ["e5-small", "use-multilingual"] and fused.dim == 384 + 512
 
@@ -64,7 +64,7 @@ def test_e5_ranks_colloquial_asr_queries(e5: SentenceTransformerEmbedder, tmp_pa
 
 
 def test_use_multilingual_cross_lingual(registry: ModelRegistry) -> None:
-    embedder = UseEmbedder(registry.prepare("use-multilingual"))
+    embedder = build_embedder(RetrievalSettings(embedder="use-multilingual"), registry)
     v = embedder.embed_queries(["カードを紛失しました", "I lost my card", "今日はいい天気ですね"])
     assert v.shape == (3, 512)
     assert float(v[0] @ v[1]) > float(v[0] @ v[2])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from common.text_ja import char_bigrams, strip_fillers
 from retrieval.fusion import weighted_rrf
 from retrieval.lexical import LexicalIndex
 from retrieval.passages import chunk_text
-from retrieval.query import build_query, strip_fillers
-from retrieval.text import WordTokenizer, char_bigrams
+from retrieval.query import build_query
+from retrieval.text import WordTokenizer
 
 
 def test_fillers_stripped_but_words_kept() -> None:

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from retrieval_fakes import HashEmbedder
+from support.retrieval_fakes import HashEmbedder
 
-from config import RetrievalSettings, Settings
+from config import RetrievalSettings
 from eval.__main__ import main
 from eval.retrieval_fit import _cuts, fit_rerank
 from knowledge.io import apply_import, read_path
@@ -197,8 +197,7 @@ def test_eval_split_runs_only_that_split(capsys: pytest.CaptureFixture[str]) -> 
 
 @pytest.mark.slow
 def test_demo_utterance_brings_lost_card_first_with_high_confidence(tmp_path: Path, registry: ModelRegistry) -> None:
-    settings = Settings(home=tmp_path)  # the default embedder, as scripts/serve.sh runs it
-    embedder = build_embedder(settings, registry)
+    embedder = build_embedder(RetrievalSettings(), registry)  # the default embedder, as scripts/serve.sh runs it
     service = _service(tmp_path, embedder)
     suggestion = service.suggest(DEMO, language="ja")
     top = suggestion.hits[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.retrieval_fakes import HashEmbedder
 
 from config import RetrievalSettings
 from knowledge.article import parse_article
@@ -15,7 +16,6 @@ from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore
 from retrieval.base import Retriever
 from retrieval.service import RetrievalService
-from tests.retrieval_fakes import HashEmbedder
 
 KB = Path(__file__).parents[1] / "eval" / "data" / "kb.jsonl"
 
@@ -84,6 +84,7 @@ def test_persisted_index_is_reused(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "index").glob("*.faiss")) == [f"hash-test-r{store.revision}.faiss"]
 
 
+@pytest.mark.slow
 def test_queries_survive_concurrent_rebuilds(tmp_path: Path) -> None:
     service, _, _ = make(tmp_path)
     stop = threading.Event()

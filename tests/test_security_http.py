@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import websockets
 from fastapi.testclient import TestClient
-from retrieval_fakes import KbRetrieval
-from test_auth_support import KeyedServer, keyed_settings, start_keyed
-from test_live_support import fake_pipeline
+from support.auth import KeyedServer, keyed_settings, start_keyed
+from support.live import fake_stages
+from support.retrieval_fakes import KbRetrieval
 
 from assist.app import create_app
 from assist.auth import KeyStore
@@ -45,7 +45,7 @@ def _app(home: Path, **sections: Any) -> tuple[Any, dict[str, str]]:
     store = KeyStore(settings.db_path)
     keys = {role: store.create(role)[1] for role in ("admin", "agent", "knowledge-manager")}  # type: ignore[arg-type]
     store.close()
-    services = Services(settings, pipeline=fake_pipeline())
+    services = Services(settings, stages=fake_stages())
     services.kb = KnowledgeStore(home / "knowledge.db")
     services.retrieval = KbRetrieval(services.kb)
     return create_app(settings, services), keys
@@ -98,7 +98,7 @@ async def test_unauthenticated_body_is_never_read(tmp_path: Path) -> None:
     app, keys = _app(tmp_path, server={"max_upload_bytes": 1024})
     status, headers, body, reads = await _drive(app, _scope("/api/kb/import", {}))
     assert (status, reads) == (401, 0), "refused from the headers alone, without reading the body"
-    assert body["error"]["code"] == "unauthorized" and body["error"]["fields"] == {}
+    assert body["error"]["code"] == "unauthorized" and body["error"]["fields"] == []
     assert headers[b"www-authenticate"] == b"Bearer" and headers[b"connection"] == b"close"
 
     status, _, body, reads = await _drive(app, _scope("/api/kb/import", _bearer("aa_dead_notarealkeyatall00")))
@@ -157,7 +157,7 @@ def test_docs_are_open_in_open_mode(tmp_path: Path) -> None:
     from assist.services import Services
 
     settings = keyed_settings(tmp_path, auth={"mode": "open"})
-    with TestClient(create_app(settings, Services(settings, pipeline=fake_pipeline()))) as client:
+    with TestClient(create_app(settings, Services(settings, stages=fake_stages()))) as client:
         assert client.get("/openapi.json").status_code == 200
         assert client.get("/docs").status_code == 200
 
@@ -171,7 +171,7 @@ def test_deep_json_is_bad_json_not_a_recursion_error() -> None:
     assert err.value.code == "bad_json" and "too deep" in err.value.message
     with pytest.raises(KnowledgeError) as kb_err:
         parse_text(DEEP + "\n", "jsonl")
-    assert kb_err.value.issues[0].code == "invalid_json" and kb_err.value.issues[0].line == 1
+    assert kb_err.value.fields[0].code == "invalid_json" and kb_err.value.fields[0].line == 1
 
 
 def test_deep_json_rest_body_gets_the_error_shape(keyed: tuple[TestClient, dict[str, str]]) -> None:
@@ -181,7 +181,7 @@ def test_deep_json_rest_body_gets_the_error_shape(keyed: tuple[TestClient, dict[
                          ("POST", "/api/calls/c1/feedback"), ("POST", "/api/keys")):
         r = client.request(method, path, content=DEEP.encode(), headers=headers)
         assert r.status_code == 400, (path, r.status_code, r.text)
-        assert r.json()["error"]["code"] == "bad_json" and r.json()["error"]["fields"] == {}, r.text
+        assert r.json()["error"]["code"] == "bad_json" and r.json()["error"]["fields"] == [], r.text
     missing = client.get("/api/nothing-here", headers=_bearer(keys["admin"]))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
@@ -226,7 +226,7 @@ def test_yaml_alias_bomb_is_refused_fast() -> None:
     with pytest.raises(KnowledgeError) as err:
         parse_text(ALIAS_BOMB, "markdown", source="bomb.md")
     assert time.perf_counter() - started < 0.5
-    assert [i.code for i in err.value.issues] == ["yaml_alias"] and err.value.issues[0].file == "bomb.md"
+    assert [i.code for i in err.value.fields] == ["yaml_alias"] and err.value.fields[0].file == "bomb.md"
     plain = parse_text("---\ntitle: T\ntags: [a, b]\n---\nbody\n", "markdown", source="ok.md")
     assert plain[0].tags == ["a", "b"], "front matter without aliases still imports"
 
@@ -266,10 +266,10 @@ def test_rows_and_list_lengths_are_capped(keyed: tuple[TestClient, dict[str, str
     assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_rows", r.text
     with pytest.raises(KnowledgeError) as err:
         parse_article({"id": "t", "title": "T", "answer": "A", "tags": "|".join(f"t{i}" for i in range(51))})
-    assert err.value.issues[0].code == "too_long" and err.value.issues[0].field == "tags"
+    assert err.value.fields[0].code == "too_long" and err.value.fields[0].field == "tags"
     with pytest.raises(KnowledgeError) as err:
         parse_article({"id": "t", "title": "T", "answer": "A", "questions": ["q" * 1001]})
-    assert err.value.issues[0].code == "string_too_long"
+    assert err.value.fields[0].code == "string_too_long"
 
 
 def _read_in_thread(path: Path) -> BaseException | list[Article]:
@@ -301,7 +301,7 @@ def test_folder_import_refuses_links_and_special_files(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "kb" / "pipe.md")
     result = _read_in_thread(tmp_path / "kb")
     assert isinstance(result, KnowledgeError) and result.code == "invalid_import"
-    assert {(i.file, i.code) for i in result.issues} == {
+    assert {(i.file, i.code) for i in result.fields} == {
         ("zero.md", "symlink_refused"), ("linked", "symlink_refused"), ("pipe.md", "not_a_file")}
     os.unlink(tmp_path / "kb" / "zero.md")
     os.unlink(tmp_path / "kb" / "linked")

@@ -17,17 +17,18 @@ import httpx
 import numpy as np
 import pytest
 import websockets
-from test_auth_support import KeyedServer, start_keyed
-from test_live_support import LiveServer, connect, fake_pipeline, recv_all, recv_json, silence
+from support.auth import KeyedServer, start_keyed
+from support.live import LiveServer, connect, fake_stages, recv_all, recv_json, silence
+from support.wait import async_wait_until, wait_until
 from websockets.exceptions import ConnectionClosed
 
 from asr.base import Transcription
 from asr.engine import AsrEngine
 from asr.leg import LegBacklogFull
 from assist.auth import KeyStore
-from config import AsrSettings, Settings
 from assist.replay import replay_call
 from assist.services import Services
+from config import AsrSettings, Settings
 
 START = {"type": "start", "encoding": "pcm16", "sample_rate": 16000, "leg": "customer"}
 SCRIPT = {"customer": ["もしもし", "カードをなくしました", "止めてください"]}
@@ -45,7 +46,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     def start(server: dict[str, Any] | None = None, **security: Any) -> LiveServer:
         settings = Settings(home=tmp_path, server={"preload_models": False, **(server or {})}, auth={"mode": "open"},
                             security=security)
-        srv = LiveServer(settings, Services(settings, pipeline=fake_pipeline(SCRIPT))).__enter__()
+        srv = LiveServer(settings, Services(settings, stages=fake_stages(SCRIPT))).__enter__()
         servers.append(srv)
         return srv
 
@@ -68,14 +69,6 @@ def keyed(tmp_path: Path) -> Iterator[Callable[..., KeyedServer]]:
         ks.srv.__exit__(None, None, None)
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-    return value
-
-
 async def closed_with(ws: Any, timeout: float = 10.0) -> tuple[list[dict[str, Any]], int | None, float]:
     """Everything the server sends until it closes the socket, the close code, and when it closed."""
     got: list[dict[str, Any]] = []
@@ -90,7 +83,7 @@ async def closed_with(ws: Any, timeout: float = 10.0) -> tuple[list[dict[str, An
 
 async def stored_summary(srv: LiveServer, call_id: str) -> dict[str, Any]:
     store = srv.services.call_store
-    return (await wait_until(lambda: store.summary(call_id), 10, f"the notes of {call_id}"))["notes"]
+    return (await async_wait_until(lambda: store.summary(call_id), 10, f"the notes of {call_id}"))["notes"]
 
 
 def ended_reason(srv: LiveServer, call_id: str) -> str:
@@ -125,7 +118,7 @@ async def test_audio_far_faster_than_real_time_is_refused_while_other_calls_reco
     (got, code, elapsed), events = await asyncio.gather(hog(), calm)
 
     assert [(e["code"], e["fatal"]) for e in got] == [("audio_too_fast", True)] and code == 1008
-    fed = next(leg for leg in srv.services.pipeline.asr.legs if leg.call_id == "hog").samples / 16000
+    fed = next(leg for leg in srv.services.stages.asr.legs if leg.call_id == "hog").samples / 16000
     assert 1.9 <= fed <= 2.0 + 1.5 * elapsed + 0.1, (fed, elapsed)  # the burst, then 1.5 × real time at most
     assert ended_reason(srv, "hog") == "error"
     assert (await stored_summary(srv, "hog"))["inquiry"][0]["text"] == "もしもし", "its notes are still written"
@@ -161,10 +154,7 @@ def test_one_legs_backlog_is_bounded_and_does_not_delay_other_legs() -> None:
             leg.segmenter.push = traced  # type: ignore[method-assign]
         chunk = np.zeros(1600, np.float32)  # 0.1 s
         hog.feed(chunk)
-        deadline = time.monotonic() + 10
-        while not order:  # the VAD thread now holds the hog's first chunk
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: order, 10, "the VAD thread to hold the hog's first chunk", interval_s=0.01)
         for _ in range(20):  # 2 s: the bound
             hog.feed(chunk)
         with pytest.raises(LegBacklogFull) as refused:
@@ -198,7 +188,7 @@ async def test_silent_sockets_time_out_and_free_their_call_slot_with_notes_writt
             await connect(f"{srv.url}/ws/calls/idle/audio") as ws:
         await ws.send(json.dumps(START))  # ... and nothing else
         started = time.monotonic()
-        await wait_until(lambda: srv.app.state.calls.active == 1, 5, "the call to open")
+        await async_wait_until(lambda: srv.app.state.calls.active == 1, 5, "the call to open")
         async with await connect(f"{srv.url}/ws/calls/other/audio") as other:
             await other.send(json.dumps(START))
             refused = await recv_json(other)
@@ -277,17 +267,17 @@ async def test_each_key_has_a_concurrent_call_cap(keyed) -> None:
     manager = ks.srv.app.state.calls
     agent = ks.key_ids["agent"]
     first, second = await open_call(ks, "agent", "cap-1"), await open_call(ks, "agent", "cap-2")
-    await wait_until(lambda: manager.live_calls_of(agent) == 2, 5, "two live calls")
+    await async_wait_until(lambda: manager.live_calls_of(agent) == 2, 5, "two live calls")
     third = await open_call(ks, "agent", "cap-3")
     got, code, _ = await closed_with(third)
     assert [(e["code"], e["fatal"]) for e in got] == [("too_many_calls_for_key", True)] and code == 1013
     other = await open_call(ks, "agent2", "cap-b")  # another key is not affected
-    await wait_until(lambda: manager.live_calls_of(ks.key_ids["agent2"]) == 1, 5, "the other key's call")
+    await async_wait_until(lambda: manager.live_calls_of(ks.key_ids["agent2"]) == 1, 5, "the other key's call")
     await first.send(json.dumps({"type": "stop"}))
     await recv_all(first)
-    await wait_until(lambda: manager.live_calls_of(agent) == 1, 5, "the stopped call to end")
+    await async_wait_until(lambda: manager.live_calls_of(agent) == 1, 5, "the stopped call to end")
     again = await open_call(ks, "agent", "cap-3")
-    await wait_until(lambda: manager.live_calls_of(agent) == 2, 5, "a call in the freed place")
+    await async_wait_until(lambda: manager.live_calls_of(agent) == 2, 5, "a call in the freed place")
     for ws in (second, other, again):
         await ws.send(json.dumps({"type": "stop"}))
         assert await recv_all(ws) == []
@@ -296,12 +286,12 @@ async def test_each_key_has_a_concurrent_call_cap(keyed) -> None:
 async def test_revoking_a_key_over_rest_closes_its_sockets_at_once(keyed) -> None:
     ks = keyed()
     audio = await open_call(ks, "agent", "rv-1")
-    await wait_until(lambda: ks.srv.app.state.calls.get("rv-1"), 5, "the call")
+    await async_wait_until(lambda: ks.srv.app.state.calls.get("rv-1"), 5, "the call")
     events = await websockets.connect(f"{ks.url}/ws/calls/rv-1/events", **bearer(ks.keys["agent"]))
     assert (await recv_json(events))["type"] == "call_started"
     bystander = await open_call(ks, "agent2", "rv-2")
     sockets = ks.srv.app.state.auth.sockets
-    await wait_until(lambda: sockets.open_sockets(ks.key_ids["agent"]) == 2, 5, "both sockets registered")
+    await async_wait_until(lambda: sockets.open_sockets(ks.key_ids["agent"]) == 2, 5, "both sockets registered")
     async with httpx.AsyncClient(base_url=ks.http, headers=ks.headers("admin")) as client:
         revoked_at = time.monotonic()
         response = await client.delete(f"/api/keys/{ks.key_ids['agent']}")
@@ -320,7 +310,7 @@ async def test_revoking_a_key_over_rest_closes_its_sockets_at_once(keyed) -> Non
 async def test_a_key_revoked_by_another_process_loses_its_sockets_within_seconds(keyed) -> None:
     ks = keyed()
     audio = await open_call(ks, "agent", "cli-1")
-    await wait_until(lambda: ks.srv.app.state.auth.sockets.open_sockets(ks.key_ids["agent"]) == 1, 5, "registered")
+    await async_wait_until(lambda: ks.srv.app.state.auth.sockets.open_sockets(ks.key_ids["agent"]) == 1, 5, "registered")
     store = KeyStore(ks.srv.settings.db_path)  # what `assist keys revoke` does: the database, not the server
     try:
         revoked_at = time.monotonic()

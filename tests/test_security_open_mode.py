@@ -17,15 +17,15 @@ import pytest
 import websockets
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
-from test_auth_support import keyed_settings
-from test_live_support import LiveServer, fake_pipeline
+from support.auth import keyed_settings
+from support.live import LiveServer, fake_stages
 from websockets.exceptions import InvalidStatus
 
 from assist.app import create_app
 from assist.auth import KeyStore
-from config import Settings
 from assist.origin_guard import host_allowed, same_origin, split_host
 from assist.services import Services
+from config import Settings
 
 EVIL = "http://evil.example"
 AUDIO = "/ws/calls/c1/audio"  # TestClient cases use a socket that reads, so leaving it is a clean disconnect
@@ -75,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     home = tmp_path_factory.mktemp("open-mode")
     settings = Settings(home=home, server={"preload_models": False}, auth={"mode": "open"},
                         security={"allowed_hosts": []})
-    srv = LiveServer(settings, Services(settings, pipeline=fake_pipeline())).__enter__()
+    srv = LiveServer(settings, Services(settings, stages=fake_stages())).__enter__()
     yield srv
     srv.__exit__(None, None, None)
 
@@ -167,7 +167,7 @@ async def test_same_origin_or_no_origin_websocket_is_served(server: LiveServer) 
 def test_listed_hosts_and_origins_are_served_in_open_mode(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "open"},
                         security={"allowed_hosts": ["demo.tunnel.example"], "cors_origins": ["https://crm.example"]})
-    with TestClient(create_app(settings, Services(settings, pipeline=fake_pipeline())),
+    with TestClient(create_app(settings, Services(settings, stages=fake_stages())),
                     base_url="https://demo.tunnel.example") as client:
         assert client.get("/api/calls").status_code == 200
         r = client.post("/api/calls/c1/feedback", json={"article_id": "a", "action": "clicked"},
@@ -194,7 +194,7 @@ def keyed(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
     store = KeyStore(settings.db_path)
     _, key = store.create("admin")
     store.close()
-    with TestClient(create_app(settings, Services(settings, pipeline=fake_pipeline()))) as client:
+    with TestClient(create_app(settings, Services(settings, stages=fake_stages()))) as client:
         yield client, key
 
 

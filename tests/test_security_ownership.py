@@ -7,19 +7,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import websockets
-from test_auth_support import KeyedServer, start_keyed, ws_outcome
-from test_live_support import FakeSummarizer, live, recv_all, recv_json  # noqa: F401
+from support.auth import KeyedServer, start_keyed, ws_outcome
+from support.live import FakeSummarizer, recv_all, recv_json
+from support.postgres import StoreTarget
+from support.wait import async_wait_until
 
 from assist.calls import CallManager
 from assist.store import CallStore
+from summarize.base import ArticleRef, Turn
 from summarize.notes import CallNotes
 
 START = {"type": "start", "encoding": "pcm16", "sample_rate": 16000, "leg": "customer"}
@@ -32,9 +34,9 @@ class RecordingSummarizer(FakeSummarizer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.turns: list[Any] = []
+        self.turns: list[Turn] = []
 
-    def summarize(self, turns: Any, *, language: str, articles: Any = ()) -> CallNotes:
+    def summarize(self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()) -> CallNotes:
         self.turns = list(turns)
         return super().summarize(turns, language=language, articles=articles)
 
@@ -42,7 +44,7 @@ class RecordingSummarizer(FakeSummarizer):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedServer]:
     keyed = start_keyed(tmp_path_factory.mktemp("ownership"), scripts={"customer": FIRST})
-    keyed.srv.services.pipeline.summarizer = RecordingSummarizer()
+    keyed.srv.services.stages.summarizer = RecordingSummarizer()
     yield keyed
     keyed.srv.__exit__(None, None, None)
 
@@ -61,13 +63,6 @@ async def _send_audio(audio: Any, seconds: float) -> None:
         await audio.send(b"\x00\x00" * 1600)
 
 
-async def _until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
-
-
 async def _call_as(url: str, headers: dict[str, str], manager: CallManager, call_id: str,
                    utterances: int) -> list[dict[str, Any]]:
     """Start, ``utterances`` × 0.5 s of audio, stop; every event of the call from seq 1 (ends after the summary).
@@ -77,7 +72,8 @@ async def _call_as(url: str, headers: dict[str, str], manager: CallManager, call
 
     async with connect(f"/ws/calls/{call_id}/audio") as audio:
         await audio.send(json.dumps(START))
-        await _until(lambda: (s := manager.get(call_id)) is not None and s.state == "live")
+        await async_wait_until(lambda: (s := manager.get(call_id)) is not None and s.state == "live", 10,
+                               f"{call_id} to be live")
         async with connect(f"/ws/calls/{call_id}/events?after_seq=0") as events:
             await _send_audio(audio, 0.5 * utterances)
             await audio.send(json.dumps({"type": "stop"}))
@@ -137,7 +133,7 @@ async def test_waiting_subscription_is_refused_when_the_call_opens_for_another_k
     manager = _manager(server)
     async with _socket(server, "agent2", f"/ws/calls/{call}/events?wait=1") as spy, \
             _socket(server, "agent", f"/ws/calls/{call}/events?wait=1") as mine:
-        await _until(lambda: manager.waiting() >= 2)
+        await async_wait_until(lambda: manager.waiting() >= 2, 10, "two waiting sockets")
         async with _socket(server, "agent", f"/ws/calls/{call}/audio") as audio:
             await audio.send(json.dumps(START))
             code, close = await _refusal(spy)
@@ -152,8 +148,8 @@ async def test_abandoned_waiters_are_removed(server: KeyedServer) -> None:
     manager = _manager(server)
     for n in range(3):
         async with _socket(server, "agent", f"/ws/calls/never-starts-{n}/events?wait=1"):
-            await _until(lambda n=n: f"never-starts-{n}" in manager._waiters)
-    await _until(lambda: manager.waiting() == 0 and not manager._waiters)
+            await async_wait_until(lambda n=n: f"never-starts-{n}" in manager._waiters, 10, f"waiter never-starts-{n}")
+    await async_wait_until(lambda: manager.waiting() == 0 and not manager._waiters, 10, "no waiters left")
 
 
 # ---------------------------------------------------------------- streaming
@@ -177,7 +173,7 @@ async def test_agent_cannot_stream_into_or_revive_another_agents_call(server: Ke
         await _send_audio(audio, 0.5)
         await audio.send(json.dumps({"type": "stop"}))
         await recv_all(mine)
-        await _until(lambda: _manager(server).get(call) is None)
+        await async_wait_until(lambda: _manager(server).get(call) is None, 10, f"{call} to be retired")
         await late.send(json.dumps(START))
         assert await _refusal(late) == ("forbidden", 1008), "B may not revive A's ended call"
     message, code = await ws_outcome(f"{server.url}/ws/calls/{call}/audio", headers=server.headers("agent2"))
@@ -210,7 +206,7 @@ async def test_agent_cannot_edit_or_give_feedback_on_another_agents_call(server:
 
 async def test_reconnect_continues_the_call_and_keeps_rows_and_edited_notes(server: KeyedServer) -> None:
     call = "recon-1"
-    pipeline = server.srv.services.pipeline
+    stages = server.srv.services.stages
     first = await _whole_call(server, "agent", call, 2)
     assert [e["utterance_id"] for e in first if e["type"] == "transcript" and e["final"]] == ["c0", "c1"]
     edited = {"language": "ja", "inquiry": [{"text": "カード番号 4532 0151 1283 0366 の再発行", "turns": [0]}],
@@ -223,11 +219,11 @@ async def test_reconnect_continues_the_call_and_keeps_rows_and_edited_notes(serv
     assert stored["inquiry"][0]["text"] == "カード番号 **** **** **** **** の再発行", "edited notes are masked"
     assert "4532" not in json.dumps(stored) and stored["edited"]
 
-    pipeline.asr.scripts["customer"] = SECOND
+    stages.asr.scripts["customer"] = SECOND
     try:
         second = await _whole_call(server, "agent", call, 1)
     finally:
-        pipeline.asr.scripts["customer"] = FIRST
+        stages.asr.scripts["customer"] = FIRST
     finals = [e for e in second if e["type"] == "transcript" and e["final"]]
     assert [(e["utterance_id"], e["text"]) for e in finals][-1] == ("e1:c0", SECOND[0])
     seqs = [e["seq"] for e in second]
@@ -237,8 +233,8 @@ async def test_reconnect_continues_the_call_and_keeps_rows_and_edited_notes(serv
     assert detail["epoch"] == 1 and detail["state"] == "ended"
     assert [(u["utterance_id"], u["idx"], u["text"]) for u in detail["utterances"]] == [
         ("c0", 0, FIRST[0]), ("c1", 1, FIRST[1]), ("e1:c0", 2, SECOND[0])]
-    assert [t.text for t in pipeline.summarizer.turns] == [*FIRST, *SECOND], "notes cover every stored utterance"
-    assert [t.index for t in pipeline.summarizer.turns] == [0, 1, 2]
+    assert [t.text for t in stages.summarizer.turns] == [*FIRST, *SECOND], "notes cover every stored utterance"
+    assert [t.index for t in stages.summarizer.turns] == [0, 1, 2]
     summary = detail["summary"]
     assert summary["edited"] and summary["notes"] == stored, "the agent's edit survives the end-of-call notes"
     assert summary["generated"]["inquiry"][0] == {"text": FIRST[0], "turns": [0], "flagged": False}
@@ -247,14 +243,14 @@ async def test_reconnect_continues_the_call_and_keeps_rows_and_edited_notes(serv
 async def test_offset_and_after_seq_are_bounded(server: KeyedServer) -> None:
     assert (await _get(server, "agent", "/api/calls", offset=100_000)).status_code == 200
     too_far = await _get(server, "agent", "/api/calls", offset=100_001)
-    assert too_far.status_code == 422 and "query.offset" in too_far.json()["error"]["fields"]
+    assert too_far.status_code == 422 and "query.offset" in {f["field"] for f in too_far.json()["error"]["fields"]}
     for raw in ("%C2%B2", "%D9%A3", "1e3", "-1", "", "1" * 16):  # ², Arabic-Indic 3: isdigit() but not ASCII
         message, code = await ws_outcome(f"{server.url}/ws/calls/iso-sub/events?after_seq={raw}",
                                          headers=server.headers("agent"))
         assert message is not None and message["code"] == "bad_after_seq" and code == 1008, (raw, message)
 
 
-async def test_open_mode_reconnects_get_epochs(live) -> None:  # noqa: F811
+async def test_open_mode_reconnects_get_epochs(live) -> None:
     srv = live({"customer": FIRST[:1]})
     for _ in range(2):
         await _call_as(srv.url, {}, srv.app.state.calls, "open-recon", 1)
@@ -266,12 +262,8 @@ async def test_open_mode_reconnects_get_epochs(live) -> None:  # noqa: F811
 # ---------------------------------------------------------------- the store
 
 
-def _store(tmp_path: Path) -> CallStore:
-    return CallStore(tmp_path / "calls.db")
-
-
-def test_store_epochs_and_owner_guard(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_store_epochs_and_owner_guard(store_target: StoreTarget) -> None:
+    store = CallStore(store_target("calls.db"))
     meta_a = {"owner": "aaaa"}
     assert store.create_call("c", language="ja", source="websocket", legs=["customer"], metadata=meta_a) == 0
     store.end_call("c", reason="stop")
@@ -289,8 +281,8 @@ def test_store_epochs_and_owner_guard(tmp_path: Path) -> None:
     assert store.create_call("open", language="ja", source="websocket", legs=["customer"], same_owner=True) == 1
 
 
-def test_store_never_overwrites_utterances_or_edited_notes(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_store_never_overwrites_utterances_or_edited_notes(store_target: StoreTarget) -> None:
+    store = CallStore(store_target("calls.db"))
     store.create_call("c", language="ja", source="websocket", legs=["customer"])
     assert store.add_utterance("c", "customer-0", leg="customer", text="一回目", start=0.0, end=1.0)
     assert store.add_utterance("c", "customer-1", leg="customer", text="二回目", start=1.0, end=2.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -14,14 +13,15 @@ import pytest
 import websockets
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
-from test_auth_support import KeyedServer, start_keyed
-from test_live_support import LiveServer, fake_pipeline, recv_all, recv_json
+from support.auth import KeyedServer, start_keyed
+from support.live import LiveServer, fake_stages, recv_all, recv_json
+from support.wait import wait_until
 from websockets.exceptions import InvalidStatus
 
 from assist.app import create_app
-from config import Settings
 from assist.services import Services
 from assist.twilio_auth import twilio_signature
+from config import Settings
 
 TOKEN = "twilio-auth-token-for-tests"
 SID = "MZ18ad3ab5a668481ce02b83e7395059f0"
@@ -66,11 +66,11 @@ async def _stream(url: str, call_sid: str, params: dict[str, str], headers: dict
 
 
 def _wait_for_call(srv: LiveServer, call_id: str) -> Any:
-    deadline = time.monotonic() + 10
-    while (row := srv.services.call_store.get_call(call_id)) is None or row.state == "live":
-        assert time.monotonic() < deadline, f"call {call_id} was not stored"
-        time.sleep(0.05)
-    return row
+    def ended() -> Any:
+        row = srv.services.call_store.get_call(call_id)
+        return row if row is not None and row.state != "live" else None
+
+    return wait_until(ended, 10, f"call {call_id} to be stored as ended")
 
 
 # ---------------------------------------------------------------- signature (open mode, real server)
@@ -80,7 +80,7 @@ def _wait_for_call(srv: LiveServer, call_id: str) -> Any:
 def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     settings = Settings(home=tmp_path_factory.mktemp("twilio-signed"), server={"preload_models": False},
                         auth={"mode": "open"}, twilio={"auth_token": TOKEN})
-    srv = LiveServer(settings, Services(settings, pipeline=fake_pipeline())).__enter__()
+    srv = LiveServer(settings, Services(settings, stages=fake_stages())).__enter__()
     yield srv
     srv.__exit__(None, None, None)
 
@@ -117,7 +117,7 @@ def test_signature_over_the_configured_stream_url_or_default_port(tmp_path: Path
     settings = Settings(home=tmp_path, server={"preload_models": False}, auth={"mode": "open"},
                         twilio={"auth_token": TOKEN, "stream_url": "wss://assist.example/twilio/media"},
                         security={"allowed_hosts": ["testserver", "public.example"]})
-    with TestClient(create_app(settings, Services(settings, pipeline=fake_pipeline()))) as client:
+    with TestClient(create_app(settings, Services(settings, stages=fake_stages()))) as client:
         configured = twilio_signature(TOKEN, "wss://assist.example/twilio/media")
         with client.websocket_connect("/twilio/media", headers={"X-Twilio-Signature": configured}):
             pass
@@ -182,7 +182,7 @@ async def test_stream_without_a_valid_agent_token_is_refused(keyed: KeyedServer,
     error, close = await _refused_stream(f"{keyed.url}/twilio/media", [CONNECTED, _start(call_sid, params)])
     assert error["type"] == "error" and error["code"] == code and error["fatal"]
     assert close == 1008
-    await asyncio.sleep(0.2)
+    # no wait needed: a call is created (synchronously, in the socket's handler) before any refusal is sent
     assert keyed.srv.services.call_store.get_call(call_sid) is None
 
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from config import Settings
+from config import SummarizeSettings
 from summarize.base import ArticleRef, Turn
 from summarize.extractive import ExtractiveSummarizer
 from summarize.factory import SummarizerConfigError, build_summarizer
 from summarize.generative import GenerativeSummarizer, build_messages, parse_notes
+from summarize.masking import Masker
 from summarize.openai_compat import OpenAIChat
 from summarize.reply import ArticleText, ReplyDrafter
 from summarize.transformers_local import TransformersChat
 
-STUB = Path(__file__).parent / "fixtures" / "openai_stub.py"
 TURNS = [
     Turn(0, "agent", "お電話ありがとうございます。ミライカードの田中でございます。"),
     Turn(1, "customer", "えーと、カードをなくしてしまって、止めてほしいんですけど。"),
@@ -28,18 +25,6 @@ TURNS = [
     Turn(4, "customer", "わかりました。警察にも届けを出しておきます。"),
 ]
 ARTICLES = [ArticleRef("lost-card", "カードを紛失・盗難にあった場合", "カード")]
-
-
-@pytest.fixture(scope="module")
-def stub_url() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, str(STUB)], stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line.startswith("PORT "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _summarizer(url: str, model: str, timeout_s: float = 5.0) -> GenerativeSummarizer:
@@ -103,11 +88,12 @@ def test_missing_local_model_falls_back(tmp_path: Path) -> None:
 
 
 def test_factory_picks_backend_from_settings(tmp_path: Path, stub_url: str) -> None:
-    assert isinstance(build_summarizer(Settings(home=tmp_path)), ExtractiveSummarizer)
-    s = Settings(home=tmp_path, summarize={"backend": "openai", "openai_base_url": stub_url, "openai_model": "good"})
-    assert build_summarizer(s).summarize(TURNS, language="ja").backend == "openai:good"
+    masker = Masker()
+    assert isinstance(build_summarizer(SummarizeSettings(), masker), ExtractiveSummarizer)
+    s = SummarizeSettings(backend="openai", openai_base_url=stub_url, openai_model="good")
+    assert build_summarizer(s, masker).summarize(TURNS, language="ja").backend == "openai:good"
     with pytest.raises(SummarizerConfigError, match="openai_base_url"):
-        build_summarizer(Settings(home=tmp_path, summarize={"backend": "openai"}))
+        build_summarizer(SummarizeSettings(backend="openai"), masker)
 
 
 def test_reply_rewrite_is_kept_only_when_supported(stub_url: str) -> None:

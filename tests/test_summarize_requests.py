@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_live_support import live, silence  # noqa: F401
+from support.live import silence
 
 from assist.replay import replay_call
 from summarize.base import ArticleRef, Turn
@@ -168,7 +168,7 @@ def test_fact_check_and_uncertain_flags_still_apply(summarizer: ExtractiveSummar
     assert not notes.flags, notes.flags  # nothing invented, no promise left among the actions
 
 
-async def test_the_session_passes_band_and_agent_confirmation(live) -> None:  # noqa: F811
+async def test_the_session_passes_band_and_agent_confirmation(live) -> None:
     """The live session ties each top card to its turn with its band, and marks what the agent's turns confirmed."""
     responses = {"カードをなくしてしまったんですが": ["lost-card", "reissue"], "住所も変えたいんですが": ["address-change"]}
     # the fake recognizer finishes one utterance per 0.5 s of a leg's audio; empty ones are no turns, so the
@@ -178,7 +178,7 @@ async def test_the_session_passes_band_and_agent_confirmation(live) -> None:  # 
     srv = live(scripts, responses)
     await replay_call(srv.url, "notes-confirm", {"customer": silence(2.6), "agent": silence(1.6)}, realtime=True,
                       timeout_s=30)
-    matched = {a.article_id: a for a in srv.services.pipeline.summarizer.articles}
+    matched = {a.article_id: a for a in srv.services.stages.summarizer.articles}
     assert set(matched) == {"lost-card", "address-change"}
     assert (matched["lost-card"].turn, matched["lost-card"].confidence, matched["lost-card"].confirmed) == \
         (0, "high", True)

@@ -8,19 +8,22 @@ widget actually streams: a turn's partial once half of it has arrived, its final
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from asr.base import TranscriptEvent
-from assist.pipeline import Pipeline
-from retrieval.base import Hit
+from asr.audio import SAMPLE_RATE
+from asr.base import Leg, Utterance
+from assist.stages import CallStages
+from knowledge.article import Article
+from retrieval.base import Hit, Suggestion
+from summarize.base import ArticleRef, Turn
 from summarize.notes import CallNotes, Entity, NoteLine
+from summarize.reply import ReplyDraft
 
 DEMO = Path(__file__).resolve().parents[2] / "assist" / "static" / "demo" / "call.json"
-RATE = 16000
 
 ARTICLES = {
     "lost-card": ("カードを紛失・盗難にあった場合", "カード", "すぐにカードの利用を停止し、再発行の手続きをご案内します。"),
@@ -34,7 +37,8 @@ def demo_call() -> dict[str, Any]:
 
 
 class ScriptedLeg:
-    def __init__(self, call_id: str, leg: str, on_event: Any, turns: list[tuple[int, dict[str, Any]]]) -> None:
+    def __init__(self, call_id: str, leg: Leg, on_event: Callable[[Utterance], None],
+                 turns: list[tuple[int, dict[str, Any]]]) -> None:
         self.call_id, self.leg, self.on_event = call_id, leg, on_event
         self.pending = list(turns)
         self.partial_sent: set[int] = set()
@@ -43,12 +47,12 @@ class ScriptedLeg:
 
     def _emit(self, index: int, turn: dict[str, Any], final: bool) -> None:
         text = turn["text"] if final else turn["text"][: max(2, len(turn["text"]) // 2)]
-        self.on_event(TranscriptEvent(self.call_id, self.leg, f"{self.leg[0]}{index}", text, final,
-                                      turn["start"], turn["end"], "ja", latency_s=0.3 if final else 0.0))
+        self.on_event(Utterance(self.call_id, self.leg, f"{self.leg[0]}{index}", text, final,
+                                turn["start"], turn["end"], "ja", latency_s=0.3 if final else 0.0))
 
     def feed(self, samples: np.ndarray) -> None:
         self.samples += len(samples)
-        now = self.samples / RATE
+        now = self.samples / SAMPLE_RATE
         while self.pending:
             index, turn = self.pending[0]
             if index not in self.partial_sent and now >= (turn["start"] + turn["end"]) / 2:
@@ -72,8 +76,12 @@ class ScriptedAsr:
     def __init__(self) -> None:
         self.turns = list(enumerate(demo_call()["turns"]))
 
-    def open_leg(self, call_id: str, leg: str, *, language: str | None, on_event: Any) -> ScriptedLeg:
+    def open_leg(self, call_id: str, leg: Leg, *, language: str | None,
+                 on_event: Callable[[Utterance], None]) -> ScriptedLeg:
         return ScriptedLeg(call_id, leg, on_event, [(i, t) for i, t in self.turns if t["speaker"] == leg])
+
+    def stats(self) -> dict[str, float | int]:
+        return {}
 
 
 class KeywordRetrieval:
@@ -81,18 +89,21 @@ class KeywordRetrieval:
 
     RULES = (("落とし", ["lost-card", "reissue"]), ("手数料", ["fees", "reissue"]))
 
-    def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
-                k: int | None = None) -> Any:
-        ids = next((ids for word, ids in self.RULES if word in latest), [])[: k or 3]
-        hits = [Hit(a, ARTICLES[a][0], ARTICLES[a][2], 0.9 - 0.15 * i, category=ARTICLES[a][1],
+    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Hit]:
+        ids = next((ids for word, ids in self.RULES if word in query), [])[:k]
+        return [Hit(a, ARTICLES[a][0], ARTICLES[a][2], 0.9 - 0.15 * i, category=ARTICLES[a][1],
                     confidence="high" if i == 0 else "medium") for i, a in enumerate(ids)]
-        return SimpleNamespace(query=latest, hits=hits, latency_ms=4.0, abstained=not hits)
 
-    def get_article(self, article_id: str) -> Any:
+    def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
+                k: int | None = None) -> Suggestion:
+        hits = self.search(latest, k=k or 3, language=language)
+        return Suggestion(latest, hits, 4.0, abstained=not hits)
+
+    def get_article(self, article_id: str) -> Article | None:
         if article_id not in ARTICLES:
             return None
         title, category, answer = ARTICLES[article_id]
-        return SimpleNamespace(id=article_id, title=title, answer=answer, category=category, language="ja")
+        return Article(id=article_id, title=title, answer=answer, category=category, language="ja")
 
 
 class DemoSummarizer:
@@ -100,7 +111,7 @@ class DemoSummarizer:
 
     name = "scripted"
 
-    def summarize(self, turns: Any, *, language: str, articles: Any = ()) -> CallNotes:
+    def summarize(self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()) -> CallNotes:
         by_text = {t.text: t.index for t in turns}
 
         def idx(fragment: str) -> list[int]:
@@ -121,9 +132,9 @@ class DemoSummarizer:
         )
 
 
-def draft(article: Any, query: str, language: str) -> Any:
-    return SimpleNamespace(text=f"ご不便をおかけしております。{article.answer}", cited_ids=[article.id])
+def draft(article: Article, query: str, language: str) -> ReplyDraft:
+    return ReplyDraft(text=f"ご不便をおかけしております。{article.answer}", cited_ids=[article.id])
 
 
-def demo_pipeline() -> Pipeline:
-    return Pipeline(asr=ScriptedAsr(), retrieval=KeywordRetrieval(), summarizer=DemoSummarizer(), draft=draft)
+def demo_stages() -> CallStages:
+    return CallStages(asr=ScriptedAsr(), retrieval=KeywordRetrieval(), summarizer=DemoSummarizer(), draft=draft)

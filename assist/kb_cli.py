@@ -1,7 +1,9 @@
+# ruff: noqa: T201  (a command-line module: results go to stdout)
 """``assist kb ...``: import, list, show, delete, export, search, reindex.
 
 Writes go to the knowledge store the server reads; a running server notices the new KB revision and
 updates its index by itself (no restart), so the CLI only touches the index for ``search``/``reindex``.
+It lives in the service package because ``search``/``reindex`` drive retrieval, which sits above ``knowledge``.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from config import Settings
 from knowledge.article import Article, KnowledgeError
 from knowledge.io import FORMATS, apply_import, export, read_path
-from knowledge.store import KnowledgeStore, default_path
+from knowledge.store import KnowledgeStore
+
+if TYPE_CHECKING:
+    from retrieval.service import RetrievalService
 
 
 def register(subparsers: Any) -> None:
@@ -63,12 +68,12 @@ def register(subparsers: Any) -> None:
 
 
 def _store(settings: Settings) -> KnowledgeStore:
-    return KnowledgeStore(default_path(settings))
+    return KnowledgeStore(settings.kb_db)
 
 
 def _fail(exc: KnowledgeError) -> int:
     print(f"assist kb: error [{exc.code}]: {exc.message}", file=sys.stderr)
-    for issue in exc.issues:
+    for issue in exc.fields:
         where = ":".join(str(p) for p in (issue.file, issue.line) if p is not None)
         field = f" {issue.field}" if issue.field else ""
         print(f"  {where or '-'}{field}: [{issue.code}] {issue.message}", file=sys.stderr)
@@ -139,12 +144,15 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _service(settings: Settings) -> Any:
+def _service(settings: Settings) -> RetrievalService:
+    """Imported here: the index and model libraries are slow to load and only search/reindex need them."""
     from models import ModelRegistry
     from retrieval.embedders import build_embedder
     from retrieval.service import RetrievalService
 
-    embedder = build_embedder(settings, ModelRegistry(settings.models_dir)) if settings.retrieval.dense_weight else None
+    embedder = (build_embedder(settings.retrieval, ModelRegistry(settings.models_dir),
+                               allow_downloads=settings.allow_downloads)
+                if settings.retrieval.dense_weight else None)
     return RetrievalService(settings.retrieval, embedder, _store(settings), index_dir=settings.index_dir)
 
 

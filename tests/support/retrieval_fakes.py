@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.text import char_bigrams
+from common.text_ja import char_bigrams
+from retrieval.base import Hit
 
 
 class HashEmbedder:
@@ -49,7 +50,7 @@ class KbRetrieval:
     def refresh(self) -> bool:
         return False
 
-    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Any]:
+    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Hit]:
         return []
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
 """Light fakes of the model stages and a real uvicorn server, for tests about the live service's own logic.
 
-(No tests here; the test_live_* / test_protocol_* / test_calls_* modules import it.)
+The ``live`` fixture (tests/conftest.py) starts a ``LiveServer`` with these fakes; tests import the fakes directly.
 """
 
 from __future__ import annotations
@@ -11,30 +11,35 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import pytest
 import uvicorn
 import websockets
 
-from asr.base import TranscriptEvent
+from asr.audio import SAMPLE_RATE
+from asr.base import Leg, Utterance
 from assist.app import create_app
-from config import Settings
-from assist.pipeline import Pipeline
 from assist.services import Services
-from retrieval.base import Hit
+from assist.stages import CallStages
+from config import Settings
+from knowledge.article import Article
+from retrieval.base import Hit, Suggestion
+from summarize.base import ArticleRef, Turn
 from summarize.notes import CallNotes, NoteLine
+from summarize.reply import ReplyDraft
+from support.wait import wait_until
 
 UTTERANCE_SAMPLES = 8000  # the fake recognizer finishes one scripted utterance per 0.5 s of audio
 
 
 class FakeLeg:
-    def __init__(self, call_id: str, leg: str, on_event: Any, script: list[str]) -> None:
+    """A ``LegAudio`` that finishes one scripted utterance (a partial, then its final) per 0.5 s of audio."""
+
+    def __init__(self, call_id: str, leg: Leg, on_event: Callable[[Utterance], None], script: list[str]) -> None:
         self.call_id, self.leg, self.on_event, self.script = call_id, leg, on_event, script
         self.samples = 0
         self.index = 0
@@ -48,8 +53,8 @@ class FakeLeg:
             text = self.script[self.index]
             start, end = self.index * 0.5, self.index * 0.5 + 0.4
             uid = f"{self.leg[0]}{self.index}"
-            self.on_event(TranscriptEvent(self.call_id, self.leg, uid, text[:2], False, start, end, "ja"))
-            self.on_event(TranscriptEvent(self.call_id, self.leg, uid, text, True, start, end, "ja", latency_s=0.2))
+            self.on_event(Utterance(self.call_id, self.leg, uid, text[:2], False, start, end, "ja"))
+            self.on_event(Utterance(self.call_id, self.leg, uid, text, True, start, end, "ja", latency_s=0.2))
             self.index += 1
 
     def close(self) -> None:
@@ -61,13 +66,19 @@ class FakeLeg:
 
 @dataclass
 class FakeAsr:
+    """A ``StreamingRecognizer``: ``scripts`` maps a leg to the texts its audio turns into."""
+
     scripts: dict[str, list[str]] = field(default_factory=dict)
     legs: list[FakeLeg] = field(default_factory=list)
 
-    def open_leg(self, call_id: str, leg: str, *, language: str | None, on_event: Any) -> FakeLeg:
+    def open_leg(self, call_id: str, leg: Leg, *, language: str | None,
+                 on_event: Callable[[Utterance], None]) -> FakeLeg:
         stream = FakeLeg(call_id, leg, on_event, list(self.scripts.get(leg, [])))
         self.legs.append(stream)
         return stream
+
+    def stats(self) -> dict[str, float | int]:
+        return {"legs": len(self.legs)}
 
 
 ARTICLES = {
@@ -78,37 +89,43 @@ ARTICLES = {
 }
 
 
+def fake_article(article_id: str) -> Article:
+    return Article(id=article_id, title=ARTICLES[article_id], answer="ご案内します。", language="ja")
+
+
 @dataclass
 class FakeRetrieval:
-    """``responses`` maps an utterance to the ranked article ids the fake returns for it."""
+    """A ``Suggester``: ``responses`` maps an utterance to the ranked article ids the fake returns for it."""
 
     responses: dict[str, list[str]] = field(default_factory=dict)
     queries: list[str] = field(default_factory=list)
     delay_s: float = 0.0
 
+    def search(self, query: str, *, k: int = 3, language: str | None = None) -> list[Hit]:
+        return [Hit(a, ARTICLES[a], f"{ARTICLES[a]}の手順", 1.0 - 0.1 * i, confidence="high" if i == 0 else "medium")
+                for i, a in enumerate(self.responses.get(query, [])[:k])]
+
     def suggest(self, latest: str, previous: str | None = None, *, language: str | None = None,
-                k: int | None = None) -> Any:
+                k: int | None = None) -> Suggestion:
         assert threading.current_thread() is not threading.main_thread()
         time.sleep(self.delay_s)
         self.queries.append(latest)
-        ids = self.responses.get(latest, [])[: k or 3]
-        hits = [Hit(a, ARTICLES[a], f"{ARTICLES[a]}の手順", 1.0 - 0.1 * i, confidence="high" if i == 0 else "medium")
-                for i, a in enumerate(ids)]
-        return SimpleNamespace(query=latest, hits=hits, latency_ms=5.0, abstained=not hits)
+        hits = self.search(latest, k=k or 3, language=language)
+        return Suggestion(latest, hits, 5.0, abstained=not hits)
 
-    def get_article(self, article_id: str) -> Any:
-        if article_id not in ARTICLES:
-            return None
-        return SimpleNamespace(id=article_id, title=ARTICLES[article_id], answer="ご案内します。", language="ja")
+    def get_article(self, article_id: str) -> Article | None:
+        return fake_article(article_id) if article_id in ARTICLES else None
 
 
 class FakeSummarizer:
+    """A ``Summarizer`` that remembers the articles it was given."""
+
     name = "fake"
 
     def __init__(self) -> None:
-        self.articles: list[Any] = []  # the articles of the last call summarized
+        self.articles: list[ArticleRef] = []  # the articles of the last call summarized
 
-    def summarize(self, turns: Any, *, language: str, articles: Any = ()) -> CallNotes:
+    def summarize(self, turns: Sequence[Turn], *, language: str, articles: Sequence[ArticleRef] = ()) -> CallNotes:
         self.articles = list(articles)
         customer = [t for t in turns if t.speaker == "customer"]
         return CallNotes(language=language, backend="fake",
@@ -116,18 +133,18 @@ class FakeSummarizer:
                          disposition=articles[0].title if articles else None)
 
 
-def fake_draft(article: Any, query: str, language: str) -> Any:
-    return SimpleNamespace(text=f"{article.title}についてご案内いたします。", cited_ids=[article.id])
+def fake_draft(article: Article, query: str, language: str) -> ReplyDraft:
+    return ReplyDraft(text=f"{article.title}についてご案内いたします。", cited_ids=[article.id])
 
 
 def fake_mask(text: str, language: str) -> str:
     return re.sub(r"\d{4}", "****", text)
 
 
-def fake_pipeline(scripts: dict[str, list[str]] | None = None,
-                  responses: dict[str, list[str]] | None = None) -> Pipeline:
-    return Pipeline(asr=FakeAsr(scripts or {}), retrieval=FakeRetrieval(responses or {}),
-                    summarizer=FakeSummarizer(), draft=fake_draft, mask=fake_mask)
+def fake_stages(scripts: dict[str, list[str]] | None = None,
+                responses: dict[str, list[str]] | None = None) -> CallStages:
+    return CallStages(asr=FakeAsr(scripts or {}), retrieval=FakeRetrieval(responses or {}),
+                      summarizer=FakeSummarizer(), draft=fake_draft, mask=fake_mask)
 
 
 class LiveServer:
@@ -155,10 +172,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started, 20, "the server to start", interval_s=0.02)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -168,24 +182,6 @@ class LiveServer:
 
 def make_settings(tmp_path: Path, **server: Any) -> Settings:
     return Settings(home=tmp_path, server={"preload_models": False, **server}, auth={"mode": "open"})
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Any]:
-    """Factory: ``live(scripts, responses, **server_settings)`` -> a started ``LiveServer`` with fakes."""
-    servers: list[LiveServer] = []
-
-    def start(scripts: dict[str, list[str]] | None = None, responses: dict[str, list[str]] | None = None,
-              pipeline: Pipeline | None = None, **server: Any) -> LiveServer:
-        settings = make_settings(tmp_path, **server)
-        services = Services(settings, pipeline=pipeline or fake_pipeline(scripts, responses))
-        srv = LiveServer(settings, services).__enter__()
-        servers.append(srv)
-        return srv
-
-    yield start
-    for srv in servers:
-        srv.__exit__(None, None, None)
 
 
 async def recv_json(ws: Any, timeout: float = 10.0) -> dict[str, Any]:
@@ -202,7 +198,7 @@ async def recv_all(ws: Any, timeout: float = 15.0) -> list[dict[str, Any]]:
 
 
 def silence(seconds: float) -> np.ndarray:
-    return np.zeros(int(seconds * 16000), np.float32)
+    return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
 
 
 async def connect(url: str) -> Any:

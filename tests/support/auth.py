@@ -1,4 +1,4 @@
-"""A real server in ``keys`` mode with one key per role, for the auth / fuzz tests (no tests here)."""
+"""A real server in ``keys`` mode with one key per role, for the auth / fuzz / security tests."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import websockets
-from test_live_support import LiveServer, fake_pipeline
 
 from assist.auth import ROLES, KeyStore
-from config import Settings
 from assist.services import Services
+from config import Settings
+from support.live import LiveServer, fake_stages
 
 AUTH_CODES = {"unauthorized", "invalid_key", "forbidden", "no_policy"}
 
@@ -52,7 +52,7 @@ def start_keyed(home: Path, scripts: dict[str, list[str]] | None = None, **secti
     record, revoked = store.create("admin", name="revoked")
     store.revoke(record.id)
     store.close()
-    services = Services(settings, pipeline=fake_pipeline(scripts or {}, {}))
+    services = Services(settings, stages=fake_stages(scripts or {}, {}))
     srv = LiveServer(settings, services).__enter__()
     return KeyedServer(srv, keys, ids, revoked)
 
