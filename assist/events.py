@@ -11,6 +11,7 @@ with ``seq`` 0: they are not part of the call's stream and are never replayed.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from typing import Annotated, Literal
@@ -161,6 +162,24 @@ class TextSpan(_Message):
     end: int = Field(ge=0)
 
 
+_LONG_DIGITS = re.compile(r"\d{4}")  # what masking removes from partials: never sent as a heard form
+
+
+def _corrected(utterance: Utterance, text: str) -> list[CorrectedSpan]:
+    """The utterance's vocabulary corrections that still stand, unmasked, at the same place in ``text``."""
+    out = []
+    for c in utterance.corrections:
+        if c.replacement and text[c.start:c.end] == c.replacement and not _LONG_DIGITS.search(c.original):
+            out.append(CorrectedSpan(start=c.start, end=c.end, heard=c.original))
+    return out
+
+
+class CorrectedSpan(TextSpan):
+    """A word the vocabulary correction replaced (``asr/vocab.py``): ``text[start:end]`` was heard as ``heard``."""
+
+    heard: str
+
+
 class TranscriptEvent(_Event):
     """A partial (``final: false``) or final hypothesis; a final replaces every partial with its
     ``utterance_id``. Personal data (card and phone numbers, birth dates, addresses) is masked; partials also
@@ -178,6 +197,9 @@ class TranscriptEvent(_Event):
     uncertain: list[TextSpan] = Field(
         default_factory=list, description="Finals: numbers (digits, amounts, dates) the recognizer was unsure of, "
         "as character spans of `text`; the widget underlines them (要確認) and the notes never state them as fact")
+    corrected: list[CorrectedSpan] = Field(
+        default_factory=list, description="Finals: words the vocabulary correction replaced, with what the "
+        "recognizer heard (`heard`); the widget shows it on hover. A correction masking touched is left out")
 
     @classmethod
     def of(cls, utterance: Utterance, *, text: str, language: str,
@@ -187,7 +209,8 @@ class TranscriptEvent(_Event):
         call's detected language), ``uncertain`` the ``(start, end)`` spans of ``text``."""
         return cls(call_id=utterance.call_id, leg=utterance.leg, utterance_id=utterance.utterance_id, text=text,
                    final=utterance.final, start=utterance.start, end=utterance.end, language=language,
-                   uncertain=[TextSpan(start=a, end=b) for a, b in uncertain])
+                   uncertain=[TextSpan(start=a, end=b) for a, b in uncertain],
+                   corrected=_corrected(utterance, text))
 
 
 class SuggestionItem(_Message):

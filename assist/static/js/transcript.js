@@ -11,10 +11,14 @@ function clock(seconds) {
 
 /**
  * Put `text` into `el`, the `uncertain` spans (numbers the recognizer was unsure of) underlined with the
- * tooltip 要確認. Spans index Unicode code points (the server is Python), hence Array.from, not UTF-16 slices.
+ * tooltip 要確認 and the `corrected` ones (words the vocabulary correction replaced) dotted, with what was heard
+ * on hover. Spans index Unicode code points (the server is Python), hence Array.from, not UTF-16 slices.
  */
-export function renderText(el, text, uncertain) {
-  const spans = (uncertain ?? []).filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
+export function renderText(el, text, uncertain, corrected) {
+  const spans = [
+    ...(uncertain ?? []).map((s) => ({ ...s, kind: "uncertain", title: t("transcript.uncertain") })),
+    ...(corrected ?? []).map((s) => ({ ...s, kind: "corrected", title: t("transcript.corrected", { heard: s.heard }) })),
+  ].filter((s) => s.end > s.start).sort((a, b) => a.start - b.start);
   if (!spans.length) {
     el.textContent = text;
     return;
@@ -22,12 +26,13 @@ export function renderText(el, text, uncertain) {
   const chars = Array.from(text ?? "");
   const parts = [];
   let pos = 0;
-  for (const { start, end } of spans) {
+  for (const { start, end, kind, title, heard } of spans) {
     if (start < pos || end > chars.length) continue;
     if (start > pos) parts.push(chars.slice(pos, start).join(""));
     const mark = document.createElement("span");
-    mark.className = "uncertain";
-    mark.title = t("transcript.uncertain");
+    mark.className = kind;
+    mark.title = title;
+    if (kind === "corrected") mark.dataset.heard = heard;
     mark.textContent = chars.slice(start, end).join("");
     parts.push(mark);
     pos = end;
@@ -53,7 +58,8 @@ export class TranscriptView {
 
   /**
    * @param {{utterance_id: string, leg: string, text: string, final: boolean, start: number,
-   *          uncertain?: {start: number, end: number}[]}} e
+   *          uncertain?: {start: number, end: number}[],
+   *          corrected?: {start: number, end: number, heard: string}[]}} e
    */
   apply(e) {
     const stick = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
@@ -66,7 +72,7 @@ export class TranscriptView {
     } else if (line.classList.contains("final") && !e.final) {
       return;
     }
-    renderText(line.querySelector(".text"), e.text, e.uncertain);
+    renderText(line.querySelector(".text"), e.text, e.uncertain, e.corrected);
     if (e.final && !line.classList.contains("final")) {
       line.classList.remove("partial");
       line.classList.add("final");
@@ -120,5 +126,8 @@ export class TranscriptView {
   relabel() {
     for (const who of this.list.querySelectorAll(".who")) who.textContent = t(`leg.${who.dataset.leg}`);
     for (const mark of this.list.querySelectorAll(".uncertain")) mark.title = t("transcript.uncertain");
+    for (const mark of this.list.querySelectorAll(".corrected")) {
+      mark.title = t("transcript.corrected", { heard: mark.dataset.heard });
+    }
   }
 }
