@@ -11,14 +11,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assist import __version__, api_calls, api_keys, auth, http_auth, notices, security, ws, ws_twilio
+from assist.api_insights import router as insights_router
+from assist.api_supervisor import router as supervisor_router
 from assist.bus import open_bus
 from assist.calls import CallManager
+from assist.reaper import start_worker
 from assist.services import Services
 from config import Settings
 from models import enforce_offline
@@ -47,14 +50,17 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        interrupted = await loop.run_in_executor(None, services.call_store.mark_interrupted)
-        if interrupted:
-            log.warning("%d call(s) left live by the previous process marked interrupted", interrupted)
         bus = await open_bus(settings, services.call_store)  # in memory, or Redis with ASSIST_REDIS_URL
+        try:  # its id and heartbeat; calls left live by a dead worker (or this one's last run) interrupted
+            worker = await start_worker(settings, services, bus)
+        except BaseException:
+            await bus.close()
+            raise
+        app.state.worker_id = worker.id
         notices.install(bus, services, app.state.auth, loop)
         app.state.bus = bus
         calls = CallManager(settings, services.stages, services.call_store, loop=loop,
-                            status_interval_s=status_interval_s, bus=bus)
+                            status_interval_s=status_interval_s, bus=bus, worker_id=worker.id)
         app.state.calls = calls
         loading = None
         if settings.server.preload_models:
@@ -63,6 +69,7 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
             yield
         finally:
             await calls.shutdown()
+            await worker.close()
             await bus.close()
             if loading is not None:
                 await asyncio.wait([loading], timeout=0)
@@ -87,8 +94,9 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
     app.add_exception_handler(StarletteHTTPException, http_auth.http_error_handler)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    async def healthz() -> dict[str, str | None]:
+        # worker_id: which worker answered (behind a balancer; GET /api/calls/{id} names the one running a call)
+        return {"status": "ok", "version": __version__, "worker_id": getattr(app.state, "worker_id", None)}
 
     @app.get("/readyz", tags=["operations"], summary="Models are loaded and calls can be served")
     async def readyz() -> JSONResponse:
@@ -107,8 +115,17 @@ def create_app(settings: Settings, services: Services | None = None, *, status_i
         app.include_router(kb_router)
     app.include_router(api_calls.router)
     app.include_router(api_keys.router)
+    app.include_router(supervisor_router)
+    app.include_router(insights_router)
     app.include_router(ws.router)
     app.include_router(ws_twilio.router)
     if STATIC_DIR.is_dir():
+        @app.get("/supervisor", tags=["operations"], summary="The supervisor console (a page; its data needs a "
+                 "supervisor key)", include_in_schema=False)
+        async def supervisor_page() -> FileResponse:
+            # the page is public like the widget's files (a browser cannot send the key with a page load): it asks
+            # for the key, and every socket and REST call it makes checks the supervisor role (calls:watch)
+            return FileResponse(STATIC_DIR / "supervisor.html", media_type="text/html")
+
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="widget")
     return app

@@ -59,6 +59,8 @@ GRANTS: dict[str, dict[Role, Scope]] = {
     "calls:subscribe": {"agent": "own", "supervisor": "all", "admin": "all"},
     "calls:watch": {"supervisor": "all", "admin": "all"},
     "ops:metrics": {"supervisor": "all", "admin": "all"},
+    "calls:qa": {"supervisor": "all", "admin": "all"},  # every call's QA metrics (CSV), no transcripts
+    "kb:gaps": {"knowledge-manager": "all", "admin": "all"},  # customer requests the KB failed (masked text)
     "keys:manage": {"admin": "all"},
 }
 
@@ -66,6 +68,7 @@ GRANTS: dict[str, dict[Role, Scope]] = {
 POLICY: dict[str, str] = {
     "GET /healthz": "public",
     "GET /readyz": "public",
+    "GET /supervisor": "public",  # the console page only: its data needs calls:watch (a supervisor key)
     "GET /metrics": "ops:metrics",
     "GET /api/calls": "calls:read",
     "GET /api/calls/{call_id}": "calls:read",
@@ -74,6 +77,7 @@ POLICY: dict[str, str] = {
     "WS /ws/calls/{call_id}/audio": "calls:stream",
     "WS /ws/calls/{call_id}/events": "calls:subscribe",
     "WS /ws/events": "calls:watch",
+    "GET /api/supervisor/recent": "calls:watch",
     "WS /twilio/media": "calls:stream",
     "GET /api/kb/articles": "kb:read",
     "GET /api/kb/articles/{article_id}": "kb:read",
@@ -84,6 +88,8 @@ POLICY: dict[str, str] = {
     "PUT /api/kb/articles/{article_id}": "kb:write",
     "DELETE /api/kb/articles/{article_id}": "kb:write",
     "POST /api/kb/import": "kb:write",
+    "GET /api/kb/gaps": "kb:gaps",
+    "GET /api/qa": "calls:qa",
     "GET /api/keys": "keys:manage",
     "POST /api/keys": "keys:manage",
     "DELETE /api/keys/{key_id}": "keys:manage",

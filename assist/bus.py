@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, Protocol
 
 from assist.hub import Broadcaster, CallHub, Envelope, Subscriber
@@ -66,6 +66,11 @@ class EventBus(Protocol):
         """Return once any worker has delivered an event of ``call_id`` (waiting subscriptions)."""
         ...
 
+    async def publish_stored(self, call_id: str, events: Sequence[Envelope], *, closed: bool) -> None:
+        """Deliver ``events`` (already committed) of a call no hub runs: a dead worker's, taken over by this
+        worker's reaper (``assist/reaper.py``); ``closed``: the call's stream ends after them."""
+        ...
+
     def on_notice(self, notice: Notice, handler: NoticeHandler) -> None:
         """Run ``handler(value)`` when another worker announces ``notice``."""
         ...
@@ -96,6 +101,10 @@ class MemoryBus:
 
     async def first_event(self, call_id: str) -> None:
         await asyncio.Event().wait()  # no other worker: only a local start (CallManager's waiters) ends the wait
+
+    async def publish_stored(self, call_id: str, events: Sequence[Envelope], *, closed: bool) -> None:
+        for env in events:  # nobody follows a call no hub runs here; the wall shows the change
+            self.supervisor.fanout(env)
 
     def on_notice(self, notice: Notice, handler: NoticeHandler) -> None:
         pass

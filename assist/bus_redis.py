@@ -212,16 +212,13 @@ class RedisCallHub(CallHub):
     def __init__(self, call_id: str, *, bus: RedisBus, loop: asyncio.AbstractEventLoop,
                  writer: StoreWriter | None, queue_size: int, first_seq: int) -> None:
         super().__init__(call_id, loop=loop, writer=writer, queue_size=queue_size, first_seq=first_seq)
-        self._keys = [call_key(call_id), WALL]
+        self._key = call_key(call_id)
+        self._bus = bus
         self._publisher = bus.publisher
-        self._script = bus.publish_script
-        self._maxlen = bus.call_maxlen
-        self._publisher.submit(lambda p: p.persist(self._keys[0]))  # a reopened call's stream no longer expires
+        self._publisher.submit(lambda p: p.persist(self._key))  # a reopened call's stream no longer expires
 
     def _deliver(self, env: Envelope) -> None:
-        args: list[EncodableT] = [*self._keys, self._maxlen, f"{env.seq}-0", env.type, env.json, WALL_MAXLEN,
-                                  env.call_id, env.seq]
-        self._publisher.submit(lambda p: _evalsha(p, self._script, args))
+        self._bus.send(env)
         super()._deliver(env)
 
     def redact(self, utterance_id: str, text: str, fragments: Sequence[tuple[str, str]] = ()) -> None:
@@ -231,13 +228,11 @@ class RedisCallHub(CallHub):
                and redact_event_body(e.type, e.json, utterance_id, text, fragments) is not None]
         super().redact(utterance_id, text, fragments)
         if ids:
-            self._publisher.submit(lambda p: p.xdel(self._keys[0], *ids))
+            self._publisher.submit(lambda p: p.xdel(self._key, *ids))
 
     async def close(self) -> None:
         await super().close()
-        key, marker, fields = self._keys[0], f"{self.last_seq}-1", cast(_Fields, {"t": "closed"})
-        self._publisher.submit(lambda p: p.xadd(key, fields, id=marker, maxlen=self._maxlen))
-        self._publisher.submit(lambda p: p.expire(key, ENDED_TTL_S))
+        self._bus.send_closed(self.call_id, self.last_seq)
 
 
 class RedisWall(Broadcaster):
@@ -351,6 +346,37 @@ class RedisBus:
 
     def remote_call(self, call_id: str) -> CallFeed | None:
         return RemoteCall(self, call_id)
+
+    def send(self, env: Envelope) -> None:
+        """Queue a delivered event for its call's stream and the wall (one script: see ``_PUBLISH_LUA``)."""
+        args: list[EncodableT] = [call_key(env.call_id), WALL, self.call_maxlen, f"{env.seq}-0", env.type, env.json,
+                                  WALL_MAXLEN, env.call_id, env.seq]
+        self.publisher.submit(lambda p: _evalsha(p, self.publish_script, args))
+
+    def send_closed(self, call_id: str, last_seq: int) -> None:
+        """Queue the end marker after event ``last_seq``; the ended call's stream then expires."""
+        key, marker, fields = call_key(call_id), f"{last_seq}-1", cast(_Fields, {"t": "closed"})
+        self.publisher.submit(lambda p: p.xadd(key, fields, id=marker, maxlen=self.call_maxlen))
+        self.publisher.submit(lambda p: p.expire(key, ENDED_TTL_S))
+
+    async def publish_stored(self, call_id: str, events: Sequence[Envelope], *, closed: bool) -> None:
+        """A dead worker's call, taken over here: besides ``events``, what that worker committed but never wrote
+        to Redis is sent again from the database, so the wall has no gap either (entries the stream holds already
+        are refused by the script, on the wall too); then, with ``closed``, the end marker."""
+        try:
+            tail = _entries(await self.client.xrevrange(call_key(call_id), count=1))
+        except _RETRY as exc:  # followers read any hole from the database; the wall misses it
+            log.warning("redis: cannot read call %s's stream (%s); sending only the new events", call_id, exc)
+            sent, backlog = 0, list(events)
+        else:
+            sent = _entry_seq(tail[0][0])[0] if tail else 0
+            backlog = await asyncio.get_running_loop().run_in_executor(
+                None, stored_backlog, self.store, call_id, min([sent, *(e.seq - 1 for e in events)]))
+        for env in backlog:
+            self.send(env)
+        last = max([sent, *(e.seq for e in backlog)])
+        if closed and last:
+            self.send_closed(call_id, last)
 
     async def first_event(self, call_id: str) -> None:
         backoff = _Backoff(f"waiting for call {call_id}", quiet=True)

@@ -36,8 +36,10 @@ class CallManager:
     """Created on the event loop at start-up; every method runs on that loop."""
 
     def __init__(self, settings: Settings, stages: CallStages | None, store: CallStore, *,
-                 loop: asyncio.AbstractEventLoop, status_interval_s: float = 2.0, bus: EventBus | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop, status_interval_s: float = 2.0, bus: EventBus | None = None,
+                 worker_id: str | None = None) -> None:
         self.settings = settings
+        self.worker_id = worker_id  # recorded on every call opened here (assist/workers.py)
         self.stages = stages
         self.store = store
         self.writer = StoreWriter(store)
@@ -178,7 +180,8 @@ class CallManager:
         and its notes are rebuilt from every stored utterance, not only this connection's."""
         self.writer.flush()
         epoch = self.store.create_call(call_id, language=options.language, source=options.source,
-                                       legs=options.legs, metadata=options.metadata, same_owner=same_owner)
+                                       legs=options.legs, metadata=options.metadata, same_owner=same_owner,
+                                       worker_id=self.worker_id)
         if epoch is None:
             return None
         first_seq = self.store.last_seq(call_id) + 1
@@ -188,16 +191,8 @@ class CallManager:
         owner = row.metadata.get("owner") if row is not None else None
         metadata = {k: v for k, v in options.metadata.items() if k != "owner"}
         options = replace(options, metadata={**metadata, "owner": owner} if owner else metadata)
-        stored = self.store.utterances(call_id)
-        history = [Turn(index=i, speaker=u["leg"], text=u["text"], start=u["start"], end=u["end"])
-                   for i, u in enumerate(stored)]
-        turn_of = {u["utterance_id"]: i for i, u in enumerate(stored)}
-        matched: dict[str, ArticleRef] = {}
-        for s in self.store.suggestions(call_id):
-            if s["rank"] == 1 and s["article_id"] not in matched:
-                matched[s["article_id"]] = ArticleRef(s["article_id"], s["title"] or "", None,
-                                                      turn=turn_of.get(s["utterance_id"]))
-        return epoch, first_seq, options, history, list(matched.values())
+        history, matched = stored_history(self.store, call_id)
+        return epoch, first_seq, options, history, matched
 
     async def _retire(self, session: CallSession) -> None:
         await session.ended.wait()
@@ -225,6 +220,22 @@ class CallManager:
     async def shutdown(self, reason: EndReason = "shutdown") -> None:
         await asyncio.gather(*(s.end(reason) for s in list(self.sessions.values())), return_exceptions=True)
         await self.loop.run_in_executor(None, self.writer.close)
+
+
+def stored_history(store: CallStore, call_id: str) -> tuple[list[Turn], list[ArticleRef]]:
+    """What the notes of a call are written from, read back from the store: its turns (every stored utterance)
+    and the articles that came up as its top card (a reopened call goes on from them; a dead worker's call
+    gets its notes from them, ``assist/reaper.py``)."""
+    stored = store.utterances(call_id)
+    history = [Turn(index=i, speaker=u["leg"], text=u["text"], start=u["start"], end=u["end"])
+               for i, u in enumerate(stored)]
+    turn_of = {u["utterance_id"]: i for i, u in enumerate(stored)}
+    matched: dict[str, ArticleRef] = {}
+    for s in store.suggestions(call_id):
+        if s["rank"] == 1 and s["article_id"] not in matched:
+            matched[s["article_id"]] = ArticleRef(s["article_id"], s["title"] or "", None,
+                                                  turn=turn_of.get(s["utterance_id"]))
+    return history, list(matched.values())
 
 
 def _may_stream(principal: Principal | None, options: CallOptions, owner: str | None) -> bool:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assist.insights_cli import register_qa_export
 from config import Settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", help="File (default: stdout)")
     p.add_argument("--limit", type=int, default=100_000)
     calls.set_defaults(handler=_calls)
+    register_qa_export(csub)
 
     replay = sub.add_parser("replay", help="Stream a WAV file or a calls.jsonl call into a running server")
     replay.add_argument("file", nargs="?", help="16-bit PCM WAV (any rate; resampled to 16 kHz)")

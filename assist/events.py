@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from asr.base import Leg, Utterance
 from common.errors import FieldIssue
-from summarize.notes import CallNotes
+from summarize.notes import CallNotes, ChecklistMark
 
 StreamLanguage = Literal["ja", "en", "auto"]  # a stream's language: the server's languages or per-utterance detection
 CallState = Literal["live", "ending", "ended", "interrupted"]
@@ -264,13 +264,79 @@ class SummaryEvent(_Event):
 
 
 class StatusEvent(_Event):
-    """Sent every few seconds while a call is live."""
+    """Sent every few seconds while a call is live, and once per live call to a supervisor wall that connects:
+    what a row of the supervisor console (`/supervisor`) shows without having seen the call's earlier events."""
 
     type: Literal["status"] = "status"
     state: CallState
     lag_s: dict[str, float] = Field(default_factory=dict, description="Recognition lag per leg, seconds")
     queue_depth: int = Field(0, ge=0, description="Events waiting to be processed for this call")
     audio_s: dict[str, float] = Field(default_factory=dict, description="Audio received per leg, seconds")
+    agent: str | None = Field(None, description="Who takes the call: the `agent` label of `start.metadata`, else "
+                              "the id of the API key that opened it (`metadata.owner`)")
+    duration_s: float = Field(0.0, ge=0, description="Wall-clock seconds since the call started")
+    topic: str | None = Field(None, description="Title of the current top card (the best article of the latest "
+                              "request turn that got cards); none before the first cards")
+    talk_s: dict[str, float] = Field(default_factory=dict, description="Speech per leg, seconds: the sum of its "
+                                     "finals' `end - start`")
+
+
+AlertSeverity = Literal["info", "warning", "critical"]
+AlertCondition = Literal["abuse", "manager_request", "cancellation", "negative_sentiment", "silence", "overtalk",
+                         "speaking_rate"]
+
+
+class AlertText(_Message):
+    """One message in both of the widget's languages."""
+
+    ja: str
+    en: str
+
+
+class AlertEvent(_Event):
+    """A rule of the alert rules file fired (docs/ALERTS.md): sent on the call's stream, so the supervisor wall
+    (`/ws/events`) sees every alert; the agent's widget shows those with `notify_agent` as a banner. A rule fires
+    at most once per its cool-down."""
+
+    type: Literal["alert"] = "alert"
+    rule: str = Field(description="The rule's id in the rules file")
+    condition: AlertCondition = Field(description="What kind of condition fired")
+    severity: AlertSeverity
+    category: str | None = Field(
+        None, description="`abuse`: the カスハラ category (verbal_abuse 暴言, threat 脅迫, intimidation 威圧, "
+        "personal_attack 人格否定, long_restraint 長時間拘束, dogeza_demand 土下座要求, sns_exposure SNS晒し, "
+        "excessive_demand 過剰要求); other conditions: none")
+    message: AlertText = Field(description="What the supervisor or agent reads, in Japanese and English")
+    utterance_id: str | None = Field(None, description="The final that fired the rule")
+    turn: int | None = Field(None, ge=0, description="Its index among the call's finals (as in the notes)")
+    leg: Leg | None = Field(None, description="Whose final fired it")
+    at: float = Field(description="Seconds from call start (audio time) of the evidence")
+    matched: str | None = Field(None, description="Text conditions: the clause of the final that matched "
+                                "(masked text)")
+    value: float | None = Field(None, description="The measured value: seconds of silence or overtalk, "
+                                "characters per second, the sentiment score, the paraphrase similarity")
+    notify_agent: bool = Field(False, description="The rule asks for the agent's widget to show it")
+
+
+class SentimentEvent(_Event):
+    """The customer's sentiment for one final customer utterance (a lexicon score, docs/ALERTS.md): what the
+    supervisor's trend plots and the `negative_sentiment` rules count."""
+
+    type: Literal["sentiment"] = "sentiment"
+    utterance_id: str
+    turn: int = Field(ge=0, description="Its index among the call's finals")
+    score: float = Field(ge=-1.0, le=1.0, description="-1 most negative … 0 neutral … 1 most positive")
+    label: Literal["negative", "neutral", "positive"]
+
+
+class ChecklistEvent(_Event):
+    """The call's guidance checklist (`assist/checklists.toml`), sent whole whenever an item is done or a
+    category's items join (a confident top card of that category): what the agent did and what is missing.
+    The final state is also in the notes (`summary.notes.checklist`) and the stored call's QA metrics."""
+
+    type: Literal["checklist"] = "checklist"
+    items: list[ChecklistMark] = Field(description="Every item in order: the default ones, then each category's")
+    categories: list[str] = Field(default_factory=list, description="Categories whose items are on the list")
 
 
 class CallEndedEvent(_Event):
@@ -298,6 +364,9 @@ OutboundEvent = Annotated[
     | ReplyDraftEvent
     | SummaryEvent
     | StatusEvent
+    | AlertEvent
+    | SentimentEvent
+    | ChecklistEvent
     | CallEndedEvent
     | ErrorEvent,
     Field(discriminator="type"),
@@ -306,8 +375,8 @@ EVENT_ADAPTER: TypeAdapter[OutboundEvent] = TypeAdapter(OutboundEvent)
 
 INBOUND_MODELS: tuple[type[_Message], ...] = (StartMessage, StopMessage)
 EVENT_MODELS: tuple[type[_Event], ...] = (
-    CallStartedEvent, TranscriptEvent, SuggestionsEvent, ReplyDraftEvent, SummaryEvent, StatusEvent,
-    CallEndedEvent, ErrorEvent,
+    CallStartedEvent, TranscriptEvent, SuggestionsEvent, ReplyDraftEvent, SummaryEvent, StatusEvent, AlertEvent,
+    SentimentEvent, ChecklistEvent, CallEndedEvent, ErrorEvent,
 )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from assist.insights_cli import register_gaps
 from config import Settings
 from knowledge.article import Article, KnowledgeError
 from knowledge.io import FORMATS, apply_import, export, read_path
@@ -65,6 +66,7 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("reindex", help="Rebuild the search index from the store")
     p.set_defaults(handler=_reindex)
+    register_gaps(sub)
 
 
 def _store(settings: Settings) -> KnowledgeStore:

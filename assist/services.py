@@ -94,9 +94,15 @@ class Services:
             retrieval.add_listener(fn)
         # retrieval, drafts and notes: one worker per core the ASR does not hold busy
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assist-model")
+        alerts = None
+        if s.alerts.enabled:  # an unusable rules file fails readiness with its located problems
+            from assist.alerts.live import AlertMonitor
+
+            alerts = AlertMonitor.build(s.alerts.rules_file, check_interval_s=s.alerts.reload_check_s,
+                                        embedder=retrieval.embedder)
         self.stages = CallStages(asr=asr, retrieval=retrieval, summarizer=build_summarizer(s.summarize, self.masker),
                                  draft=build_draft(s), mask=self.masker, executor=self._executor,
-                                 top_k=s.retrieval.top_k, uncertain_below=s.asr.uncertain_below)
+                                 top_k=s.retrieval.top_k, uncertain_below=s.asr.uncertain_below, alerts=alerts)
 
     def on_index_change(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` (in the writing thread) whenever the search index changes, once it is loaded."""

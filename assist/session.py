@@ -19,9 +19,11 @@ import numpy as np
 from asr.audio import SAMPLE_RATE
 from asr.base import Leg, LegAudio, Utterance
 from assist import metrics
+from assist.alerts.engine import FinalTurn
 from assist.events import (
     CallEndedEvent,
     CallStartedEvent,
+    ChecklistEvent,
     OutboundEvent,
     ReplyDraftEvent,
     StatusEvent,
@@ -31,6 +33,7 @@ from assist.events import (
     TranscriptEvent,
 )
 from assist.hub import CallHub
+from assist.insights import CallInsights
 from assist.stages import CallStages
 from assist.store import StoreWriter
 from assist.topic import TopicState
@@ -108,6 +111,10 @@ class CallSession:
         self._drafts: asyncio.Task[None] | None = None  # the newest draft; it awaits the ones before it
         self._previous_customer: str | None = None  # the last request turn: context for the next one's search
         self.topic = TopicState()
+        self._alerts = (stages.alerts.for_call(call_id, publish=self.publish, loop=loop, executor=stages.executor)
+                        if stages.alerts is not None else None)
+        self.insights = CallInsights(call_id, writer, history=history, matched=matched)  # checklist, requests, QA
+        self._top_title: str | None = None  # the latest request turn's best card: the supervisor's "topic"
         self._spoken_language: str | None = None  # detected, for calls started with language "auto"
         self._pending: asyncio.Queue[_Customer | None] = asyncio.Queue()
         self._windows: dict[Leg, LegWindow] = {}  # per leg: numbers read across finals (summarize/masking.py)
@@ -207,13 +214,18 @@ class CallSession:
             return
         self._turns.append(Turn(index=len(self._turns), speaker=ev.leg, text=text, start=ev.start, end=ev.end,
                                 uncertain=unsure))
+        if self._alerts is not None:  # alert rules (assist/alerts/): right behind the final's transcript event
+            self._alerts.on_final(FinalTurn(ev.utterance_id, ev.leg, text, ev.start, ev.end, len(self._turns) - 1,
+                                            language))
         customer = None
         if ev.leg == "customer":
             prompt = next((t.text for t in reversed(self._turns) if t.speaker == "agent"), None)
             customer = _Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1, prompt=prompt)
             self._pending.put_nowait(customer)
+            self.insights.on_customer()
         else:
             self.topic.observe_agent(text)
+            self._publish_checklist(self.insights.on_agent(text, len(self._turns) - 1))
         self._finals[ev.utterance_id] = _Final(ev, language, len(self._turns) - 1, customer)
         if len(self._finals) > 32:
             del self._finals[next(iter(self._finals))]
@@ -268,6 +280,10 @@ class CallSession:
         self.writer.submit(lambda s: s.redact_utterance(self.call_id, uid, c.text, c.fragments),
                            lambda: self.loop.call_soon_threadsafe(self.hub.redact, uid, c.text, c.fragments))
 
+    def _publish_checklist(self, event: ChecklistEvent | None) -> None:
+        if event is not None:
+            self.publish(event)
+
     # ------------------------------------------------------------ suggestions
 
     async def _suggest_loop(self) -> None:
@@ -289,6 +305,7 @@ class CallSession:
             self.stages.executor,
             lambda: self.stages.retrieval.suggest(item.text, previous, language=language, k=self.stages.top_k),
         )
+        self._publish_checklist(self.insights.on_request(item.utterance_id, kind.value, suggestion, language))
         if suggestion.abstained or not suggestion.hits:
             return
         self.topic.observe_request(suggestion.hits, item.turn)
@@ -296,6 +313,7 @@ class CallSession:
         top = suggestion.hits[0]
         self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, top.category, turn=item.turn,
                                                             confidence=top.confidence))
+        self._top_title = top.title
         for rank, hit in enumerate(suggestion.hits, start=1):
             best = self._shown.get(hit.article_id)
             if best is not None and best <= rank:
@@ -362,8 +380,15 @@ class CallSession:
     def status(self) -> StatusEvent:
         lag = {leg: round(float(s.lag_s), 3) for leg, s in self._legs.items()}
         audio = {leg: round(n / SAMPLE_RATE, 2) for leg, n in self._audio_samples.items()}
+        talk: dict[str, float] = {}
+        for turn in self._turns:
+            if turn.start is not None and turn.end is not None:
+                talk[turn.speaker] = talk.get(turn.speaker, 0.0) + max(0.0, turn.end - turn.start)
+        metadata = self.options.metadata
         return StatusEvent(call_id=self.call_id, state=self.state, lag_s=lag, queue_depth=self._pending.qsize(),
-                           audio_s=audio)
+                           audio_s=audio, agent=metadata.get("agent") or metadata.get("owner"),
+                           duration_s=round(max(0.0, time.time() - self.started), 2), topic=self._top_title,
+                           talk_s={leg: round(s, 2) for leg, s in talk.items()})
 
     async def _status_loop(self) -> None:
         while self.state == "live":
@@ -385,12 +410,15 @@ class CallSession:
         await asyncio.sleep(0)  # let transcripts scheduled by the flushed legs run
         self._pending.put_nowait(None)
         await self._suggester
+        if self._alerts is not None:
+            await self._alerts.drain()
         if self._drafts is not None:
             await self._drafts
         duration = time.time() - self.started
         self.publish(CallEndedEvent(call_id=self.call_id, reason=reason, duration_s=round(duration, 2)))
         if self.writer is not None:
             self.writer.submit(lambda s: s.end_call(self.call_id, reason=reason))
+        self.insights.finish()  # QA metrics, after every final and alert of the call
         await self._summarize()
         self.state = "ended"
         await self.hub.close()
@@ -418,6 +446,7 @@ class CallSession:
             return
         elapsed = time.monotonic() - started
         metrics.SUMMARY_SECONDS.observe(elapsed)
+        notes = notes.model_copy(update={"checklist": self.insights.marks()})
         self.publish(SummaryEvent(call_id=self.call_id, notes=notes, latency_ms=round(elapsed * 1000, 1)))
         if self.writer is not None:
             body = notes.model_dump(mode="json")

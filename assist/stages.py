@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from asr.base import StreamingRecognizer
+from assist.alerts.live import AlertMonitor
 from knowledge.article import Article
 from retrieval.base import Suggester
 from summarize.base import Summarizer
@@ -44,3 +45,5 @@ class CallStages:
     uncertain_below: float | None = None
     """Numbers of a final whose pieces fall under this probability are uncertain (``summarize/uncertain.py``);
     ``None``: the calibrated default, 0: none are."""
+    alerts: AlertMonitor | None = None
+    """The alert rules every call is checked against (``assist/alerts/``); ``None``: no alerts."""

@@ -1,6 +1,6 @@
 """Call history in SQLite (WAL) or PostgreSQL (``common.db``): calls, final utterances, every emitted event, suggestions shown,
-feedback and notes. Rows are written as they happen, so a crash loses nothing already emitted; at
-start-up calls still marked ``live`` are marked ``interrupted``.
+feedback and notes. Rows are written as they happen, so a crash loses nothing already emitted; the calls of a
+worker that died are marked ``interrupted`` by another (``assist/reaper.py``).
 
 All text reaching this module is already PII-masked by the session. Methods are synchronous and
 thread-safe; the live service calls them from ``StoreWriter``'s thread or from executors, never on
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from assist.store_insights import INSIGHTS_SCHEMA, InsightsStore
 from common.db import SQLITE, Connection, Dialect, Migration, Row, open_store, transient_errors
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class CallRow:
     metadata: dict[str, str]
     end_reason: str | None
     epoch: int = 0  # how many times the call was reopened (reconnects)
+    worker_id: str | None = None  # the worker that runs (or last ran) it; None: stored before worker ids
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -114,11 +116,23 @@ def _add_epoch(conn: Connection, dialect: Dialect) -> None:
         conn.execute("ALTER TABLE calls ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
 
 
+# Which worker runs each call, and the calls taken over from a dead worker whose notes are still owed
+# (``orphans``: the reaper that owes them; a row is removed once the notes are written or the call reopens).
+_WORKER_IDS = """
+ALTER TABLE calls ADD COLUMN worker_id TEXT;
+CREATE INDEX IF NOT EXISTS calls_state ON calls (state, worker_id);
+CREATE TABLE IF NOT EXISTS orphans (
+    call_id TEXT PRIMARY KEY REFERENCES calls (id),
+    worker_id TEXT NOT NULL,
+    since REAL NOT NULL
+);
+"""
+
 # Versioned schema (``common.db.migrate``): append a step for every change, never edit one that shipped.
-MIGRATIONS: tuple[Migration, ...] = (SCHEMA, _add_epoch)
+MIGRATIONS: tuple[Migration, ...] = (SCHEMA, _add_epoch, _WORKER_IDS, INSIGHTS_SCHEMA)
 
 
-class CallStore:
+class CallStore(InsightsStore):
     """A SQLite file (``path``) or a PostgreSQL database (a ``postgresql://`` URL); one connection guarded by a
     lock (WAL keeps readers of other processes free)."""
 
@@ -133,36 +147,64 @@ class CallStore:
 
     # ------------------------------------------------------------ writes
 
-    def mark_interrupted(self) -> int:
-        """Calls left ``live`` by a previous process did not end cleanly."""
+    def interrupt_calls(self, worker_id: str | None, *, by: str) -> list[str]:
+        """Take the ``live`` calls of the dead worker ``worker_id`` (``None``: calls stored before worker ids):
+        marked interrupted as of their last event, their notes owed by ``by``. One UPDATE, so of several
+        reapers exactly one takes each call; returns the ids taken."""
+        now = time.time()
         with self._db.transaction() as db:
-            cur = db.execute("UPDATE calls SET state='interrupted', end_reason='interrupted' WHERE state='live'")
-            return cur.rowcount
+            rows = db.execute("UPDATE calls SET state='interrupted', end_reason='interrupted', ended=COALESCE("
+                              "(SELECT MAX(ts) FROM events WHERE call_id=calls.id), ?) WHERE state='live' AND "
+                              f"worker_id {self._dialect.is_} ? RETURNING id", (now, worker_id)).fetchall()
+            ids = [r[0] for r in rows]
+            if ids:
+                db.executemany("INSERT INTO orphans (call_id, worker_id, since) VALUES (?, ?, ?) ON CONFLICT "
+                               "(call_id) DO UPDATE SET worker_id=excluded.worker_id", [(i, by, now) for i in ids])
+        return ids
+
+    def adopt_orphans(self, worker_id: str, *, by: str) -> list[str]:
+        """The notes a dead reaper still owed become ``by``'s; returns their call ids."""
+        with self._db.transaction() as db:
+            rows = db.execute("UPDATE orphans SET worker_id=? WHERE worker_id=? RETURNING call_id",
+                              (by, worker_id)).fetchall()
+        return [r[0] for r in rows]
+
+    def settle_orphan(self, call_id: str, *, by: str) -> bool:
+        """Inside ``batch()``, before writing the notes ``by`` owes: ``False`` (write nothing) when the call was
+        reopened since or another reaper owes them now."""
+        with self._db.transaction() as db:
+            cur = db.execute("DELETE FROM orphans WHERE call_id=? AND worker_id=? AND call_id IN "
+                             "(SELECT id FROM calls WHERE state='interrupted')", (call_id, by))
+            return cur.rowcount == 1
 
     def create_call(self, call_id: str, *, language: str | None, source: str, legs: Sequence[str],
                     metadata: dict[str, str] | None = None, started: float | None = None,
-                    same_owner: bool = False) -> int | None:
+                    same_owner: bool = False, worker_id: str | None = None) -> int | None:
         """Insert a call (epoch 0) or reopen a stored one with the next epoch; returns the epoch.
 
         A reopened call keeps its rows, metadata and owner and continues its seq; its new utterances get
         epoch-prefixed ids, so nothing is overwritten. ``same_owner``: reopen only when the stored
         ``owner`` equals ``metadata['owner']`` (``None`` is returned otherwise and nothing changes).
+        ``worker_id``: the worker that runs it from now on; a reopened call's owed notes are its own again.
         """
         meta = metadata or {}
         owner = self._dialect.json_text("calls.metadata", "owner")
         guard = f" WHERE {owner} {self._dialect.is_} ?" if same_owner else ""
         params: list[Any] = [call_id, started or time.time(), language, source, json.dumps(list(legs)),
-                             json.dumps(meta, ensure_ascii=False)]
+                             json.dumps(meta, ensure_ascii=False), worker_id]
         with self._db.transaction() as db:
             cur = db.execute(
-                "INSERT INTO calls (id, started, state, language, source, legs, metadata) "
-                "VALUES (?, ?, 'live', ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state='live', ended=NULL, "
-                "end_reason=NULL, epoch=calls.epoch + 1" + guard,
+                "INSERT INTO calls (id, started, state, language, source, legs, metadata, worker_id) "
+                "VALUES (?, ?, 'live', ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state='live', ended=NULL, "
+                "end_reason=NULL, epoch=calls.epoch + 1, worker_id=excluded.worker_id" + guard,
                 params + ([meta.get("owner")] if same_owner else []),
             )
             if not cur.rowcount:
                 return None
-            return int(db.execute("SELECT epoch FROM calls WHERE id=?", (call_id,)).fetchone()[0])
+            epoch = int(db.execute("SELECT epoch FROM calls WHERE id=?", (call_id,)).fetchone()[0])
+            if epoch:
+                db.execute("DELETE FROM orphans WHERE call_id=?", (call_id,))
+            return epoch
 
     def end_call(self, call_id: str, *, reason: str, ended: float | None = None) -> None:
         with self._db.transaction() as db:
@@ -269,6 +311,17 @@ class CallStore:
         params: list[Any] = [v for v in (state, owner) if v] + [limit, offset]
         return [_call_row(r) for r in self._query(sql, params)]
 
+    def workers_with_calls(self) -> set[str | None]:
+        """Workers that run live calls or owe notes (the reaper's candidates); ``None``: calls stored before
+        worker ids."""
+        rows = self._query("SELECT DISTINCT worker_id FROM calls WHERE state='live' "
+                           "UNION SELECT DISTINCT worker_id FROM orphans")
+        return {r[0] for r in rows}
+
+    def owed_notes(self, worker_id: str) -> list[str]:
+        rows = self._query("SELECT call_id FROM orphans WHERE worker_id=? ORDER BY since", (worker_id,))
+        return [r[0] for r in rows]
+
     def last_seq(self, call_id: str) -> int:
         rows = self._query("SELECT MAX(seq) FROM events WHERE call_id=?", (call_id,))
         return int(rows[0][0] or 0)
@@ -313,7 +366,7 @@ class CallStore:
         if call is None:
             return None
         return {**call.to_dict(), "utterances": self.utterances(call_id), "suggestions": self.suggestions(call_id),
-                "feedback": self.feedback(call_id), "summary": self.summary(call_id)}
+                "feedback": self.feedback(call_id), "summary": self.summary(call_id), "qa": self.qa(call_id)}
 
     def batch(self) -> AbstractContextManager[object]:
         """Writes made inside commit together, or not at all (``StoreWriter``'s group commit)."""
@@ -353,7 +406,7 @@ def redact_event_body(type_: str, body: str, utterance_id: str, text: str,
 def _call_row(r: Row) -> CallRow:
     return CallRow(id=r["id"], started=r["started"], ended=r["ended"], state=r["state"], language=r["language"],
                    source=r["source"], legs=json.loads(r["legs"]), metadata=json.loads(r["metadata"]),
-                   end_reason=r["end_reason"], epoch=r["epoch"])
+                   end_reason=r["end_reason"], epoch=r["epoch"], worker_id=r["worker_id"])
 
 
 Write = Callable[[CallStore], object]

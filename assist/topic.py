@@ -14,10 +14,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from retrieval.base import Hit
 from common.text_ja import tokenize
+from retrieval.base import Hit
 from summarize.base import ArticleRef
-
 
 DECAY = 0.6  # evidence kept per later request turn: a topic two requests old weighs a third
 RANK_SHARE = (1.0, 0.35, 0.15)  # how much of a turn's evidence goes to its 1st, 2nd and 3rd card
@@ -25,8 +24,8 @@ CONFIDENCE_WEIGHT = {"high": 1.0, "medium": 0.5, "low": 0.2}
 _BANDS = ("high", "medium", "low")
 SUPPORT = 0.9  # evidence at which a draft may cite the article
 CONFIRM_BONUS = 0.5  # an agent turn that says what the article says
-CONFIRM_MIN = 2.0  # content words an agent turn must share with a card (one every card of the call has counts 1/n) …
-CONFIRM_LEAD = 1.0  # … and more than with any other card of the call: the agent said what *this* card says
+CONFIRM_MIN = 1.0  # content words an agent turn shares with the card it says most of (one all n cards have counts 1/n)
+CONFIRM_LEAD = 2.0  # what the agent's turns said of a card beyond the next best card, summed, to confirm it
 
 _EN_WORD = re.compile(r"[a-z][a-z']+")
 _EN_STOP = frozenset({
@@ -70,6 +69,7 @@ class _Evidence:
     first_turn: int | None = None
     category: str | None = None
     confidence: str = "low"  # the best band it came up with
+    lead: float = 0.0  # how much more of it than of the other cards the agent's turns said, summed
 
 
 class TopicState:
@@ -93,8 +93,10 @@ class TopicState:
             evidence.weight += share * CONFIDENCE_WEIGHT.get(hit.confidence, 0.2)
 
     def observe_agent(self, text: str) -> list[str]:
-        """The card the agent's turn confirms: the one whose content words it says, more of them than of any other
-        card shown in the call (a word all the cards share counts little). It gains evidence once."""
+        """Articles the agent's turns confirm: each turn credits the card shown in the call whose content words it
+        says most, by how much more than the next card (a word all the cards share counts little); a card whose
+        credit reaches ``CONFIRM_LEAD`` is confirmed and gains evidence once. Summed over turns, so two turns
+        that each lean to the card (ASR drops a word or two of every turn) confirm it as one clear turn does."""
         said = _terms(text)
         shared = {aid: said & e.terms for aid, e in self._articles.items()}
         counts = Counter(t for terms in shared.values() for t in terms)
@@ -103,9 +105,11 @@ class TopicState:
             return []
         best, article_id = scores[0]
         runner_up = scores[1][0] if len(scores) > 1 else 0.0
-        if best < CONFIRM_MIN - 1e-9 or best - runner_up < CONFIRM_LEAD - 1e-9:
-            return []
         evidence = self._articles[article_id]
+        if best >= CONFIRM_MIN - 1e-9:
+            evidence.lead += best - runner_up
+        if evidence.lead < CONFIRM_LEAD - 1e-9:
+            return []
         if not evidence.confirmed:
             evidence.weight += CONFIRM_BONUS
             evidence.confirmed = True

@@ -169,7 +169,9 @@ def migrate(db: Store, component: str, migrations: Sequence[Migration]) -> int:
         if current < len(migrations):
             conn.execute("INSERT INTO schema_version (component, version) VALUES (?, ?) ON CONFLICT (component) "
                          "DO UPDATE SET version=excluded.version", (component, len(migrations)))
-            log.info("%s schema: version %d -> %d", component, current, len(migrations))
+            # a new database (or a file from before versioning) is no news; an upgrade is
+            log.log(logging.INFO if current else logging.DEBUG, "%s schema: version %d -> %d", component, current,
+                    len(migrations))
     return len(migrations)
 
 
@@ -296,7 +298,7 @@ class PgDatabase:
     @contextmanager
     def locked(self) -> Iterator[PgConnection]:
         with self._lock:
-            yield self._live()
+            yield self._conn if self._depth else self._live()
 
     @contextmanager
     def transaction(self) -> Iterator[PgConnection]:

@@ -5,6 +5,7 @@ Each stage takes only its own section (``AsrSettings`` for ``asr/``, ``Retrieval
 """
 
 from config.settings import (
+    AlertsSettings,
     AsrSettings,
     AuthSettings,
     ConfigFileError,
@@ -20,6 +21,7 @@ from config.settings import (
 )
 
 __all__ = [
+    "AlertsSettings",
     "AsrSettings",
     "AuthSettings",
     "ConfigFileError",

@@ -9,12 +9,13 @@ in the CLI / app factory and passed down; no module reads the environment itself
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
@@ -138,6 +139,33 @@ class ServerSettings(_Section):
                                   "with more than max_json_bytes)")
     max_import_rows: int = Field(10_000, ge=1, description="Most articles one KB import may hold")
     preload_models: bool = Field(True, description="Load models at start-up (readyz waits for them)")
+    worker_id: str | None = Field(
+        None, description="This worker's name among the workers sharing one database: recorded on the calls it "
+        "runs and beaten as its heartbeat (1-64 of A-Z a-z 0-9 . _ -). Give each worker a stable one so a restart "
+        "takes back its own calls at once; unset: hostname-pid-random, new at every start (docs/SCALING.md)")
+    heartbeat_s: float = Field(2.0, gt=0.0, le=60.0, description="How often a worker beats its heartbeat and "
+                               "looks for dead workers' calls to interrupt")
+    worker_ttl_s: float = Field(10.0, gt=0.0, le=600.0, description="A worker whose heartbeat is older than this "
+                                "is dead: its live calls are marked interrupted and their notes written. At least "
+                                "twice heartbeat_s")
+
+    @field_validator("worker_id", mode="after")
+    @classmethod
+    def _worker_id(cls, v: str | None) -> str | None:
+        if v is not None and not _WORKER_ID.fullmatch(v):
+            raise PydanticCustomError("bad_worker_id", "server.worker_id must be 1-64 of A-Z a-z 0-9 . _ - "
+                                      "starting with a letter or digit")
+        return v
+
+    @model_validator(mode="after")
+    def _ttl(self) -> ServerSettings:
+        if self.worker_ttl_s < 2 * self.heartbeat_s:  # one late beat must not look like a death
+            raise PydanticCustomError("bad_worker_ttl", "server.worker_ttl_s must be at least twice "
+                                      "server.heartbeat_s")
+        return self
+
+
+_WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class AuthSettings(_Section):
@@ -193,6 +221,17 @@ class PrivacySettings(_Section):
         description="Personal data masked before anything is stored, logged, summarized or sent")
 
 
+class AlertsSettings(_Section):
+    """Live alerts from rules (assist/alerts/, docs/ALERTS.md)."""
+
+    enabled: bool = Field(True, description="Evaluate the alert rules on every final and send `alert` and "
+                          "`sentiment` events")
+    rules_file: Path | None = Field(None, description="A TOML rules file, re-read when it changes; unset: the "
+                                    "shipped assist/alerts/default_rules.toml. An unusable file at start-up fails "
+                                    "readiness (`bad_alert_rules`); a bad edit later keeps the previous rules")
+    reload_check_s: float = Field(2.0, gt=0.0, le=300.0, description="How often the rules file's mtime is checked")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ASSIST_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -217,6 +256,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     privacy: PrivacySettings = PrivacySettings()
     twilio: TwilioSettings = TwilioSettings()
+    alerts: AlertsSettings = AlertsSettings()
 
     @field_validator("home", mode="after")
     @classmethod

@@ -17,6 +17,8 @@ COMMANDS: dict[str, str] = {
     "bench-retrieval": "eval.bench_retrieval",
     "bus-load": "eval.bus_load",
     "calls": "eval.calls",
+    "cluster": "eval.cluster",
+    "gaps": "eval.gaps",
     "report": "eval.report",
     "gate": "eval.gate",
     "soak": "eval.soak",

@@ -20,7 +20,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from config import load_settings
+from common.db import is_postgres
+from config import Settings, load_settings
 from eval import plots
 from eval.calls import run_calls
 from eval.callscore import CallResult
@@ -120,6 +121,27 @@ def worst_call_misses(results: list[CallResult], limit: int = 10) -> list[dict[s
     return rows[:limit]
 
 
+def knowledge_gaps(target: str | Path, settings: Settings) -> dict[str, Any] | None:
+    """The knowledge-gap report (``assist.insights_report.gap_report``) of the last 30 days of a calls database;
+    ``None`` when there is no such database."""
+    if not is_postgres(target) and not Path(target).exists():
+        return None
+    from assist.insights_report import date_range, gap_report
+    from assist.store import CallStore
+    from models import ModelRegistry
+    from retrieval.embedders import build_embedder
+
+    embedder = build_embedder(settings.retrieval, ModelRegistry(settings.models_dir),
+                              allow_downloads=settings.allow_downloads)
+    embedder.load()
+    store = CallStore(target)
+    try:
+        gaps = gap_report(store, embedder, *date_range(None, None))
+    finally:
+        store.close()
+    return {**gaps, "source": "PostgreSQL" if is_postgres(target) else str(target)}
+
+
 def verdicts(headline: dict[str, Any]) -> dict[str, bool | None]:
     out: dict[str, bool | None] = {}
     for metric, (kind, limit) in TARGETS.items():
@@ -137,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=DATA / "asr" / "manifest.jsonl")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--limit", type=int, help="replay only the first K calls")
-    parser.add_argument("--skip", nargs="+", default=[], choices=("asr", "retrieval", "summary", "calls"))
+    parser.add_argument("--skip", nargs="+", default=[], choices=("asr", "retrieval", "summary", "calls", "gaps"))
+    parser.add_argument("--gaps-from", help="calls database (file or postgresql:// URL) whose last 30 days' knowledge "
+                        "gaps the report shows; default: the configured one, when it exists")
     parser.add_argument("--config", type=Path, help="settings TOML")
     args = parser.parse_args(argv)
 
@@ -192,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "calls": [r.to_dict() for r in results],
         "worst_call_misses": worst_call_misses(results),
         "worst_query_misses": worst_queries,
+        "kb_gaps": None if "gaps" in args.skip else knowledge_gaps(args.gaps_from or settings.calls_db, settings),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
@@ -157,6 +158,27 @@ def _notes(calls: list[dict[str, Any]]) -> str:
                    for c in calls], numeric=(1,))
 
 
+def _gaps(gaps: dict[str, Any], per_cluster: int = 3, limit: int = 30) -> str:
+    """Knowledge gaps: groups of customer requests the KB failed, largest first, with example utterances."""
+    clusters = gaps.get("clusters") or []
+    parts = [f'<p class="muted">{gaps.get("gaps", 0)} of {gaps.get("requests", 0)} customer requests from '
+             f'<code>{escape(str(gaps.get("source", "")))}</code> got no card, only low-confidence cards or cards '
+             f'the agent dismissed; grouped with {escape(str(gaps.get("embedder", "")))} at cosine '
+             f'{_fmt(gaps.get("threshold"), "{:.2f}")} (<code>assist kb gaps</code>, <code>GET /api/kb/gaps</code>).</p>']
+    if not clusters:
+        parts.append('<p class="good">No knowledge gaps recorded in this period.</p>')
+        return "".join(parts)
+    rows = []
+    for c in clusters[:limit]:
+        examples = " / ".join(e["text"] for e in c["examples"][:per_cluster])
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(c["reasons"].items()))
+        rows.append([c["label"], c["calls"], c["size"], reasons, ", ".join(c["articles"]) or "–",
+                     time.strftime("%Y-%m-%d %H:%M", time.localtime(c["last_ts"])), examples])
+    parts.append(_table(["group (most central request)", "calls", "requests", "why", "cards it got", "last seen",
+                         "examples (newest first)"], rows, numeric=(1, 2)))
+    return "".join(parts)
+
+
 def render(report: dict[str, Any], images: dict[str, str]) -> str:
     sections = report["sections"]
     body = [f"<h1>agent-assist QA report</h1><p class='muted'>Generated {escape(report['generated'])}. "
@@ -191,6 +213,8 @@ def render(report: dict[str, Any], images: dict[str, str]) -> str:
     for name, title in (("asr", "Speech recognition (utterances)"), ("summary", "After-call notes (reference text)")):
         if name in sections:
             body += [f"<h2>{title}</h2>", _metrics(sections[name])]
+    if report.get("kb_gaps") is not None:
+        body += ["<h2>Knowledge gaps</h2>", _gaps(report["kb_gaps"])]
     body.append("<h2>Raw results</h2><details><summary>report.json</summary><pre>"
                 + escape(json.dumps({k: v for k, v in report.items() if k != "calls"}, ensure_ascii=False, indent=1))
                 + "</pre></details>")

@@ -83,7 +83,7 @@ def eval_server(
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
             try:
-                _wait_ready(proc, f"http://127.0.0.1:{port}", ready_timeout_s, log_path)
+                wait_ready(proc, f"http://127.0.0.1:{port}", ready_timeout_s, log_path)
                 log.info("evaluation server on port %d with %d articles", port, n)
                 yield EvalServer(f"ws://127.0.0.1:{port}", proc.pid)
             finally:
@@ -99,7 +99,8 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
-def _wait_ready(proc: subprocess.Popen, base: str, timeout_s: float, log_path: Path) -> None:
+def wait_ready(proc: subprocess.Popen, base: str, timeout_s: float, log_path: Path) -> None:
+    """Until ``base``/readyz answers 200; ``ServerError`` with the log's tail if the process dies or fails to load."""
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline:

@@ -15,6 +15,7 @@ local server with its durable defaults (fsync and synchronous commits on; ``eval
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import multiprocessing as mp
@@ -58,6 +59,10 @@ def _body(call_id: str, seq: int) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
+def _add_event(row: tuple[str, int, str, float, str], store: CallStore) -> None:
+    store.add_events([row])
+
+
 def _writer(target: str, prefix: str, index: int, events: int, rate: float, barrier: Any, out: Any) -> None:
     store = CallStore(target)
     writer = StoreWriter(store)
@@ -79,8 +84,7 @@ def _writer(target: str, prefix: str, index: int, events: int, rate: float, barr
             time.sleep(max(0.0, t0 + n / rate - time.perf_counter()))
         call_id = calls[n % len(calls)]
         row = (call_id, n // len(calls) + 1, "transcript", time.time(), _body(call_id, n // len(calls) + 1))
-        now = time.perf_counter()
-        writer.submit(lambda s, row=row: s.add_events([row]), lambda now=now: committed(now))
+        writer.submit(functools.partial(_add_event, row), functools.partial(committed, time.perf_counter()))
     writer.flush(timeout=600)
     out.put((started, time.time(), delays))
     writer.close()

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# the font: Japanese labels in eval plots; redis-server: the tests of events across workers (tests/test_bus_redis.py)
-APT_PACKAGES=(sox espeak-ng chromium chromium-driver fonts-ipafont-gothic redis-server)
+# the font: Japanese labels in eval plots; redis-server: the tests of events across workers (tests/test_bus_redis.py);
+# haproxy: the balancer of the local cluster (scripts/cluster.sh, python -m eval cluster)
+APT_PACKAGES=(sox espeak-ng chromium chromium-driver fonts-ipafont-gothic redis-server haproxy)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

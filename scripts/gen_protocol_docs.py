@@ -33,11 +33,14 @@ All messages are JSON objects with a `type` (Twilio's own messages use `event`).
 |---|---|---|
 | `WS /ws/calls/{call_id}/audio` | client → server | one audio source: a `start` message, then binary audio frames, then `stop` (or close) |
 | `WS /ws/calls/{call_id}/events?after_seq=N&wait=1` | server → client | one call's events for widgets and supervisors; `after_seq` resumes after the last event received, `wait=1` waits for a call that has not started |
-| `WS /ws/events` | server → client | every call's events (supervisor wall); no replay |
+| `WS /ws/events` | server → client | every call's events (supervisor wall); no replay: on connect, one `status` per live call (agent, duration, topic, talk time), then live events |
 | `WS /twilio/media` | Twilio → server | Twilio Media Streams: `connected`, `start`, `media`, `stop` |
 | `GET /api/calls`, `GET /api/calls/{id}` | REST | stored calls, transcript, suggestions, feedback, notes |
 | `PATCH /api/calls/{id}/summary` | REST | the agent's edited notes (a full `CallNotes` object) |
 | `POST /api/calls/{id}/feedback` | REST | `{"article_id", "action": shown|clicked|copied|used|dismissed}` |
+| `GET /api/supervisor/recent?limit=N` | REST | recently ended calls with their notes (supervisor console; supervisor or admin key) |
+| `GET /api/qa?since=&until=` | REST | per-call QA metrics (talk:listen, overtalk, silence, speaking rate, sentiment, checklist, alerts) of the calls started in the range, as CSV (supervisor or admin key) |
+| `GET /api/kb/gaps?since=&until=` | REST | customer requests that got no card, low-confidence or dismissed cards, grouped by meaning, largest first (knowledge-manager or admin key) |
 | `GET /metrics` | REST | Prometheus metrics |
 
 ## Audio socket
@@ -90,7 +93,10 @@ start (a call already stored as ended is replayed at once); when it starts for a
 waiting socket gets `forbidden` and is closed (1008). A subscriber that falls behind by more than the server's queue size gets
 `error` `lagging` and is disconnected: reconnect with `after_seq`. A call that is unknown gets
 `error` `unknown_call`. The socket closes after `summary` (or `call_ended` when no summary could be
-written) once the call has ended.
+written) once the call has ended. A call whose server process died (several workers: docs/SCALING.md, "When a
+worker dies") ends without `call_ended`: another worker appends a `status` event with `state` `interrupted`,
+then its `summary`, written from the utterances stored until then. A socket that closed with the dead worker
+reconnects with `after_seq` (through the load balancer, to any worker) and gets the rest.
 
 ## Errors
 

@@ -38,6 +38,22 @@ class RequestNote(BaseModel):
     articles: list[str] = Field(default_factory=list, description="Ids of its 該当FAQ articles")
 
 
+class ChecklistLabel(BaseModel):
+    ja: str
+    en: str
+
+
+class ChecklistMark(BaseModel):
+    """One item of the call's guidance checklist (``assist/checklist.py``): an agent action and whether the agent's
+    finals showed it. The live service fills ``CallNotes.checklist``; summarizers leave it empty."""
+
+    id: str
+    label: ChecklistLabel
+    category: str | None = Field(None, description="The knowledge-base category that added it; none: every call")
+    done: bool = False
+    turn: int | None = Field(None, ge=0, description="The agent's final that did it (its index among the turns)")
+
+
 class CallNotes(BaseModel):
     status: Literal["ok", "insufficient_content"] = "ok"
     language: str = "ja"
@@ -57,3 +73,5 @@ class CallNotes(BaseModel):
     disposition: str | None = Field(None, description="Wrap-up category, from the knowledge base's categories")
     flags: list[str] = Field(default_factory=list, description="Fact-check findings")
     edited: bool = Field(False, description="An agent edited these notes")
+    checklist: list[ChecklistMark] = Field(
+        default_factory=list, description="The guidance checklist at the call's end: what the agent did and missed")

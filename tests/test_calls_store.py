@@ -22,7 +22,7 @@ def test_store_round_trip_and_interrupted(store_target: StoreTarget) -> None:
     store.add_feedback("c1", "lost-card", "used")
     store.close()
     again = CallStore(store_target("a.db"))
-    assert again.mark_interrupted() == 1
+    assert again.interrupt_calls(None, by="w2") == ["c1"], "a call stored without a worker id"
     call = again.get_call("c1")
     assert call is not None and call.state == "interrupted"
     assert again.last_seq("c1") == 2 and again.events_after("c1", 1) == [{"seq": 2}]

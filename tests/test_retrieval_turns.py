@@ -103,7 +103,8 @@ CASES = [
 def test_enough_labelled_turns_in_both_languages() -> None:
     assert len(CASES) >= 60
     assert sum(lang == "en" for _, lang, _ in CASES) >= 20 and sum(lang == "ja" for _, lang, _ in CASES) >= 40
-    assert {kind for _, _, kind in CASES} == set(TurnKind)
+    # an answer needs the agent's question before it (tests/test_suggest_gating.py)
+    assert {kind for _, _, kind in CASES} == set(TurnKind) - {TurnKind.ANSWER}
 
 
 @pytest.mark.parametrize(("text", "language", "kind"), CASES)

@@ -4,6 +4,7 @@ PostgreSQL a lost connection, an unreachable server and a whole call stored thro
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -203,4 +204,19 @@ async def test_a_whole_call_is_stored_in_postgres(live, postgres_url: str, monke
     assert [s["article_id"] for s in detail["suggestions"]] == ["lost-card"]
     assert detail["summary"] is not None
     assert store.last_seq("pg-1") == max(e["seq"] for e in events if "seq" in e)
+    store.close()
+
+
+def test_store_load_commits_and_then_removes_every_event(postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from eval.store_load import main as store_load
+
+    assert store_load(["--database-url", postgres_url, "--writers", "2", "--rate", "0", "--seconds", "0.1",
+                       "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    results = {r["backend"]: r for r in report["results"]}
+    assert set(results) == {"sqlite", "postgres"} and report["target_events_per_s"] == 5000
+    for r in results.values():
+        assert r["events"] == 500 and r["events_per_s"] > 0 and r["commit_delay_ms_p50"] <= r["commit_delay_ms_max"]
+    store = CallStore(postgres_url)
+    assert store.list_calls() == [], "the load's calls and events are deleted from a real database"
     store.close()

@@ -67,6 +67,7 @@ export function listOf(data, ...keys) {
 export const api = {
   searchKb: (q, k = 5) => request("GET", `/api/kb/search?q=${enc(q)}&k=${k}`),
   liveCalls: () => request("GET", "/api/calls?state=live"),
+  recentCalls: (limit = 10) => request("GET", `/api/supervisor/recent?limit=${limit}`),
   call: (id) => request("GET", `/api/calls/${enc(id)}`),
   saveSummary: (id, notes) => request("PATCH", `/api/calls/${enc(id)}/summary`, notes),
   feedback: (id, articleId, action) =>

@@ -3,6 +3,7 @@
 
 import { api, ApiError, AUTH_ERRORS, getApiKey, listOf, setApiKey } from "./api.js";
 import { CardList, copyText } from "./cards.js";
+import { ChecklistView } from "./checklist.js";
 import { DemoPlayer } from "./demo.js";
 import { EventStream } from "./events.js";
 import { applyTranslations, language, onLanguageChange, setLanguage, t } from "./i18n.js";
@@ -20,6 +21,8 @@ const state = { callId: null, stream: null, callState: null, connection: "idle",
 const transcript = new TranscriptView($("transcript"), $("transcript-empty"));
 const suggestions = new CardList($("suggestions"), (id, action) => sendFeedback(id, action), { visible: 4 });
 const searchResults = new CardList($("search-results"), (id, action) => sendFeedback(id, action));
+const checklist = new ChecklistView($("checklist"), $("checklist-items"), $("checklist-count"),
+  (turns) => transcript.highlight(turns));
 const notes = new NotesEditor(
   $("notes-form"),
   { empty: $("notes-empty"), meta: $("notes-meta"), flags: $("notes-flags"), saveState: $("notes-save-state") },
@@ -113,7 +116,11 @@ const handlers = {
     if (e.speech_to_suggestion_ms != null) state.suggestMs = e.speech_to_suggestion_ms;
   },
   reply_draft: showDraft,
-  summary: (e) => notes.show(e.notes, { latency_ms: e.latency_ms }),
+  summary: (e) => {
+    notes.show(e.notes, { latency_ms: e.latency_ms });
+    if (e.notes?.checklist?.length) checklist.show(e.notes.checklist);
+  },
+  checklist: (e) => checklist.show(e.items),
   status: (e) => {
     state.callState = e.state;
     const lags = Object.values(e.lag_s ?? {});
@@ -151,6 +158,7 @@ function openCall(callId, { waitForCall = false } = {}) {
   transcript.reset();
   suggestions.reset();
   notes.reset();
+  checklist.reset();
   $("suggest-empty").hidden = false;
   $("draft").hidden = true;
   $("call-id").value = callId;
@@ -277,6 +285,7 @@ onLanguageChange((lang) => {
   suggestions.relabel();
   searchResults.relabel();
   notes.relabel();
+  checklist.relabel();
   renderStatus();
 });
 

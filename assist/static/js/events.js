@@ -79,7 +79,8 @@ export class EventStream {
     }
     if (!this.ended) this.attempt = 0;
     if (event.type === "summary") this.finished = true;
-    if (event.type === "call_ended") this.ended = true;
+    // a call whose worker died ends with status `interrupted` (no call_ended), then its notes
+    if (event.type === "call_ended" || (event.type === "status" && event.state === "interrupted")) this.ended = true;
     this.handlers.onEvent(event);
   }
 

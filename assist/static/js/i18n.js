@@ -86,6 +86,11 @@ const STRINGS = {
     "notes.edited": "編集済み",
     "notes.to_confirm": "要確認: {text}",
     "notes.to_confirm_help": "音声認識が聞き取りに自信のない数字です。お客様に確認してください。",
+    "checklist.heading": "対応チェックリスト",
+    "checklist.count": "{done} / {total} 完了",
+    "checklist.done": "済",
+    "checklist.done_at": "済（#{turn}）",
+    "checklist.missing": "未実施",
     "outcome.resolved": "解決",
     "outcome.pending": "保留",
     "outcome.escalated": "エスカレーション",
@@ -186,6 +191,11 @@ const STRINGS = {
     "notes.edited": "edited",
     "notes.to_confirm": "please confirm: {text}",
     "notes.to_confirm_help": "A number the speech recognizer was unsure of; confirm it with the caller.",
+    "checklist.heading": "Call checklist",
+    "checklist.count": "{done} / {total} done",
+    "checklist.done": "done",
+    "checklist.done_at": "done (#{turn})",
+    "checklist.missing": "missing",
     "outcome.resolved": "Resolved",
     "outcome.pending": "Pending",
     "outcome.escalated": "Escalated",
@@ -207,6 +217,11 @@ const STRINGS = {
 export const LANGUAGES = Object.keys(STRINGS);
 let current = "ja";
 const listeners = new Set();
+
+/** Strings of another page (the supervisor console), kept in its own module: {ja: {...}, en: {...}}. */
+export function addStrings(table) {
+  for (const lang of LANGUAGES) Object.assign(STRINGS[lang], table[lang] ?? {});
+}
 
 export function language() {
   return current;
