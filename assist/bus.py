@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, Protocol
 
 from assist.hub import Broadcaster, CallHub, Envelope, Subscriber
-from assist.store import CallStore, StoreWriter
+from assist.store import CallStore
+from assist.store_writer import StoreWriter
 from common.errors import CodedError
 from config import Settings
 

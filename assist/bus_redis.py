@@ -40,7 +40,8 @@ from redis.typing import EncodableT, FieldT
 from assist import metrics
 from assist.bus import BusError, CallFeed, Notice, NoticeHandler
 from assist.hub import CLOSED, Broadcaster, CallHub, Envelope, Subscriber, stored_backlog
-from assist.store import CallStore, StoreWriter, redact_event_body
+from assist.store import CallStore, redact_event_body
+from assist.store_writer import StoreWriter
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from assist.events import ErrorCode
 from assist.hub import CallHub
 from assist.session import CallOptions, CallSession, EndReason
 from assist.stages import CallStages
-from assist.store import CallStore, StoreWriter
+from assist.store import CallStore
+from assist.store_writer import StoreWriter
 from common.errors import CodedError
 from config import Settings
 from summarize.base import ArticleRef, Turn

@@ -90,8 +90,8 @@ def parse_checklists(text: str, *, source: str = "<checklists>") -> Checklists:
     try:
         spec = _File.model_validate(raw)
     except ValidationError as exc:
-        issues = [FieldIssue(i.code, i.message, field=i.field, file=source) for i in validation_issues(exc.errors())]
-        raise ChecklistError("checklist_invalid", f"{source}: {len(issues)} problem(s)", issues) from exc
+        shape = [FieldIssue(i.code, i.message, field=i.field, file=source) for i in validation_issues(exc.errors())]
+        raise ChecklistError("checklist_invalid", f"{source}: {len(shape)} problem(s)", shape) from exc
     issues: list[FieldIssue] = []
     seen_ids: set[str] = set()
     default = tuple(_compile(item, f"default.{i}", None, seen_ids, issues, source)

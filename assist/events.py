@@ -282,8 +282,8 @@ class StatusEvent(_Event):
 
 
 AlertSeverity = Literal["info", "warning", "critical"]
-AlertCondition = Literal["abuse", "manager_request", "cancellation", "negative_sentiment", "silence", "overtalk",
-                         "speaking_rate"]
+AlertCondition = Literal["abuse", "manager_request", "cancellation", "keywords", "negative_sentiment", "silence",
+                         "overtalk", "speaking_rate"]
 
 
 class AlertText(_Message):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from assist import metrics
 from assist.events import OutboundEvent
-from assist.store import CallStore, StoreWriter, redact_event_body
+from assist.store import CallStore, redact_event_body
+from assist.store_writer import StoreWriter
 
 log = logging.getLogger(__name__)
 

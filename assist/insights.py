@@ -22,7 +22,8 @@ from summarize.base import ArticleRef, Turn
 from summarize.notes import ChecklistMark
 
 if TYPE_CHECKING:
-    from assist.store import CallStore, StoreWriter
+    from assist.store import CallStore
+    from assist.store_writer import StoreWriter
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from assist.events import (
 from assist.hub import CallHub
 from assist.insights import CallInsights
 from assist.stages import CallStages
-from assist.store import StoreWriter
+from assist.store_writer import StoreWriter
 from assist.topic import TopicState
 from retrieval.turns import classify_turn, should_query
 from summarize.base import ArticleRef, Turn

@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from assist.store import CallStore, StoreWriter
+from assist.store import CallStore
+from assist.store_writer import StoreWriter
 from eval.local_postgres import LocalPostgres
 
 log = logging.getLogger(__name__)

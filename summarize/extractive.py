@@ -391,7 +391,7 @@ def _is_preamble(text: str, lang: str) -> bool:
 def _trusted(article: ArticleRef) -> bool:
     """Confirmed by the agent's turns (any band: the agent said what it says), or, confirmation unknown, not
     known to have come up below ``high``."""
-    return (article.confirmed is True and article.confidence in (None, "high")) or (article.confirmed is None and article.confidence in (None, "high"))
+    return (article.confirmed is True and article.confidence != "low") or (article.confirmed is None and article.confidence in (None, "high"))
 
 
 def _done_later(promise: _Sentence, later: Sequence[_Sentence]) -> bool:

@@ -134,12 +134,15 @@ def row(driver: Any, call_id: str) -> Any:
     return driver.find_element("css selector", f'#live-rows tr[data-call="{call_id}"]')
 
 
+# read in one script: rows come and go while the test polls (a found element may be gone when read)
 def rows(driver: Any) -> list[str]:
-    return [el.get_attribute("data-call") for el in driver.find_elements("css selector", "#live-rows tr")]
+    return driver.execute_script("return [...document.querySelectorAll('#live-rows tr')].map((r) => r.dataset.call)")
 
 
 def seconds(driver: Any, call_id: str) -> int:
-    return int(row(driver, call_id).find_element("css selector", ".duration").get_attribute("data-seconds"))
+    return int(driver.execute_script(
+        "return document.querySelector(`#live-rows tr[data-call='${arguments[0]}'] .duration`).dataset.seconds",
+        call_id))
 
 
 def talk(turns: list[dict[str, Any]], leg: str) -> float:
@@ -224,8 +227,9 @@ def test_supervisor_console_with_four_live_calls(keyed: tuple[LiveServer, Keys])
         wait_until(lambda: rows(driver) == ["sup-d"], 30, "the ended calls to leave the wall")
 
         def recent_notes(call_id: str) -> str:
-            found = driver.find_elements("css selector", f'#recent li[data-call="{call_id}"] .recent-notes')
-            return found[0].text if found and found[0].get_attribute("data-state") == "ready" else ""
+            return driver.execute_script(
+                "const el = document.querySelector(`#recent > li[data-call='${arguments[0]}'] .recent-notes`);"
+                "return el && el.dataset.state === 'ready' ? el.textContent : ''", call_id)
 
         for call_id in ("sup-a", "sup-b", "sup-c"):
             wait_until(lambda c=call_id: "財布ごとカードを紛失した" in recent_notes(c), 20, f"the notes of {call_id}")

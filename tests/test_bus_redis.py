@@ -24,7 +24,8 @@ from support.redis_server import redis_or_skip, skip_without_redis
 from assist.bus import BusError, open_bus
 from assist.events import StatusEvent, TranscriptEvent
 from assist.hub import CLOSED, CallHub, Envelope
-from assist.store import CallStore, StoreWriter
+from assist.store import CallStore
+from assist.store_writer import StoreWriter
 from config import Settings
 
 

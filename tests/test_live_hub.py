@@ -10,7 +10,8 @@ from support.live import connect, recv_json
 
 from assist.events import StatusEvent
 from assist.hub import LAGGING, CallHub
-from assist.store import CallStore, StoreWriter
+from assist.store import CallStore
+from assist.store_writer import StoreWriter
 
 
 async def test_slow_subscriber_is_dropped_without_stalling_the_call(tmp_path: Path) -> None:

@@ -25,7 +25,8 @@ from assist.security import RedactingFilter
 from assist.services import Services
 from assist.session import CallOptions, CallSession
 from assist.stages import CallStages
-from assist.store import CallStore, StoreWriter
+from assist.store import CallStore
+from assist.store_writer import StoreWriter
 from config import Settings, SummarizeSettings
 from eval.pii import CORPUS, KB, evaluate, read_jsonl
 from summarize.base import Turn

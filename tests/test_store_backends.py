@@ -21,7 +21,8 @@ from assist.cli import main
 from assist.events import StatusEvent
 from assist.hub import CallHub
 from assist.replay import replay_call
-from assist.store import MIGRATIONS, CallStore, StoreWriter
+from assist.store import MIGRATIONS, CallStore
+from assist.store_writer import StoreWriter
 from common.db import POSTGRES, SQLITE, Connection, DatabaseError, Dialect, open_store, pg_sql
 from config import Settings
 from knowledge.store import KnowledgeStore

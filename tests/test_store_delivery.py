@@ -16,7 +16,8 @@ from support.wait import wait_until
 
 from assist.events import StatusEvent
 from assist.hub import CallHub
-from assist.store import CallStore, StoreWriter
+from assist.store import CallStore
+from assist.store_writer import StoreWriter
 
 
 @pytest.fixture

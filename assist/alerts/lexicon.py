@@ -116,7 +116,7 @@ class Lexicon:
         return Lexicon(self.phrases + other.phrases, self.patterns + other.patterns)
 
 
-ABUSE: dict[AbuseCategory, Lexicon] = {
+ABUSE: dict[str, Lexicon] = {  # by AbuseCategory
     "verbal_abuse": Lexicon(
         phrases=("馬鹿", "アホ", "ボケ", "クズ", "ふざけるな", "ふざけんな", "ざけんな", "ふざけてんの", "ふざけてるのか",
                  "死ね", "黙れ", "だまれ", "てめえ", "てめー", "貴様", "この野郎", "このやろう", "うるせえ", "うるせー",
@@ -160,7 +160,7 @@ ABUSE: dict[AbuseCategory, Lexicon] = {
                  "i'm not hanging up", "i am not hanging up", "i won't hang up", "i will not hang up",
                  "don't you dare hang up", "i'll stay on the line", "i will stay on the line", "i have all day",
                  "all night if i have to"),
-        patterns=("(納得|答え|謝|解決|返事|返金).{0,6}まで(電話を?)?(切らない|切りません|切らせない|切るな|帰さない|帰らない)",
+        patterns=("(納得|答え|謝|解決|返事|返金).{0,6}まで(電話[をは]?)?(切らない|切りません|切らせない|切るな|帰さない|帰らない)",
                   r"i'm not going anywhere until")),
     "dogeza_demand": Lexicon(
         phrases=("土下座", "手をついて謝", "頭を下げろ", "謝りに来い", "謝罪に来い", "家に来て謝", "直接謝罪に来",
@@ -218,7 +218,8 @@ CANCELLATION = Lexicon(
 # Negations that take back a manager request or a cancellation: 「解約はしません」, "I don't want to cancel".
 _JA_NEGATED_AFTER = re.compile(r"^(は|を|とか|なんて)?(しない|しません|しなくて|するつもりはない|するつもりはありません|"
                                r"は考えていない|は考えていません|ではない|ではありません|じゃない|じゃなくて|するわけでは|"
-                               r"しようとは思っていない|しようとは思っていません|したくない|したくありません|するのはやめ)")
+                               r"しようとは思っていない|しようとは思っていません|したくない|したくありません|するのはやめ)"
+                               r"|^\w{0,3}(とは|なんて)(言わない|言いません|言ってない|言っていません)")
 _EN_NEGATED_BEFORE = re.compile(r"\b(not|don't|dont|do not|won't|will not|never|no need to|didn't|did not|"
                                 r"wasn't|isn't|not going to|no intention to)( \w+){0,3} $")
 

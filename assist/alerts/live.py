@@ -33,9 +33,13 @@ class AlertMonitor:
     @classmethod
     def build(cls, rules_file: Path | None, *, check_interval_s: float = 2.0,
               embedder: Embedder | None = None) -> AlertMonitor:
-        """The service's monitor; raises ``AlertRulesError`` when the rules file is unusable at start-up."""
+        """The service's monitor (built in the start-up thread); raises ``AlertRulesError`` when the rules file
+        is unusable."""
         source = RulesSource(rules_file, check_interval_s=check_interval_s)
-        return cls(source, Paraphraser(embedder) if embedder is not None else None)
+        paraphraser = Paraphraser(embedder) if embedder is not None else None
+        if paraphraser is not None and source.rules.needs_paraphrase:
+            paraphraser.warm()
+        return cls(source, paraphraser)
 
     def rules(self) -> RuleSet:
         return self.source.current()

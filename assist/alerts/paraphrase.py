@@ -1,7 +1,7 @@
 """Paraphrase matching for the abuse categories: the embedder's similarity to example sentences.
 
-A lexicon misses what is said in other words (「夜道を一人で歩くときは気をつけたほうがいいですよ」 is a threat with no
-threat word in it). Each category has example sentences in both languages, and so do calm customer turns
+A lexicon misses what is said in other words (「このひどい対応、みんなに知らせてやるからな」 threatens exposure with no
+SNS word in it). Each category has example sentences in both languages, and so do calm customer turns
 (requests, complaints, a cancellation, a manager request: unhappy is not abusive). A final's score for a category
 is its best cosine to the category's examples minus its best cosine to the calm ones: general-purpose embedders put
 every Japanese sentence near every other, and only the margin separates the two (on the dev list the raw cosine
@@ -109,6 +109,10 @@ class Paraphraser:
                         "when they set `similarity` (python -m eval.alerts_paraphrase --split dev)", name)
         self._lock = threading.Lock()
         self._anchors: tuple[np.ndarray, np.ndarray, list[tuple[str, str]]] | None = None
+
+    def warm(self) -> None:
+        """Embed the examples now (start-up, off the event loop), not on a call's first final."""
+        self._embedded()
 
     def _embedded(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str]]]:
         with self._lock:

@@ -254,9 +254,10 @@ def _matcher(rule: Any) -> PhraseMatcher | None:
         lexicons = merged({k: ABUSE[k] for k in rule.categories}, extra)
         return PhraseMatcher({k: v for k, v in lexicons.items() if k in rule.categories})
     if isinstance(rule, PhraseRule):
-        builtin = {"manager_request": MANAGER, "cancellation": CANCELLATION}.get(rule.condition, Lexicon())
+        builtin = MANAGER if isinstance(rule, ManagerRule) else CANCELLATION if isinstance(rule, CancellationRule) \
+            else Lexicon()
         lex = (builtin if rule.builtin else Lexicon()) + Lexicon(tuple(rule.phrases), tuple(rule.patterns))
-        return PhraseMatcher({"": lex}, negatable=rule.condition != "keywords")
+        return PhraseMatcher({"": lex}, negatable=not isinstance(rule, KeywordsRule))
     return None
 
 
@@ -309,6 +310,8 @@ def _issue(err: Mapping[str, Any], data: Any, text: str, source: str) -> FieldIs
         if i == 2 and loc[0] == "rules" and isinstance(part, str) and _is_condition(part):
             continue
         path.append(part)
+    if str(err.get("type", "")).startswith("union_tag"):  # a missing or unknown condition
+        path.append("condition")
     message = str(err.get("msg", "invalid"))
     if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
         rule_id = _rule_id(data, path[1])

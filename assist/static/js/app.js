@@ -1,6 +1,7 @@
 // Wires the views to one call's event stream. The call id lives in the URL (?call=ID), so a reload
 // reconnects to the same call and replays its events from seq 1: nothing is lost.
 
+import { AlertBanners } from "./alerts.js";
 import { api, ApiError, AUTH_ERRORS, getApiKey, listOf, setApiKey } from "./api.js";
 import { CardList, copyText } from "./cards.js";
 import { ChecklistView } from "./checklist.js";
@@ -19,6 +20,7 @@ const DEMO_SPEED = Math.min(8, Math.max(1, Number(params.get("demo_speed")) || 1
 const state = { callId: null, stream: null, callState: null, connection: "idle", lagS: null, suggestMs: null };
 
 const transcript = new TranscriptView($("transcript"), $("transcript-empty"));
+const alerts = new AlertBanners($("alerts"));
 const suggestions = new CardList($("suggestions"), (id, action) => sendFeedback(id, action), { visible: 4 });
 const searchResults = new CardList($("search-results"), (id, action) => sendFeedback(id, action));
 const checklist = new ChecklistView($("checklist"), $("checklist-items"), $("checklist-count"),
@@ -116,6 +118,7 @@ const handlers = {
     if (e.speech_to_suggestion_ms != null) state.suggestMs = e.speech_to_suggestion_ms;
   },
   reply_draft: showDraft,
+  alert: (e) => alerts.show(e),
   summary: (e) => {
     notes.show(e.notes, { latency_ms: e.latency_ms });
     if (e.notes?.checklist?.length) checklist.show(e.notes.checklist);
@@ -156,6 +159,7 @@ function openCall(callId, { waitForCall = false } = {}) {
   state.stream?.close();
   Object.assign(state, { callId, callState: null, lagS: null, suggestMs: null, connection: "connecting" });
   transcript.reset();
+  alerts.reset();
   suggestions.reset();
   notes.reset();
   checklist.reset();
@@ -282,6 +286,7 @@ onLanguageChange((lang) => {
   $("lang-toggle").textContent = lang === "ja" ? "EN" : "日本語";
   $("lang-toggle").setAttribute("aria-pressed", String(lang === "en"));
   transcript.relabel();
+  alerts.relabel();
   suggestions.relabel();
   searchResults.relabel();
   notes.relabel();

@@ -106,6 +106,11 @@ const STRINGS = {
     "entity.other": "その他",
     "error.generic": "エラー [{code}]: {message}",
     "error.network": "サーバーに接続できません。",
+    "alert.region": "アラート",
+    "alert.severity.info": "お知らせ",
+    "alert.severity.warning": "注意",
+    "alert.severity.critical": "重大",
+    "alert.dismiss": "閉じる",
   },
   en: {
     "app.title": "Agent Assist",
@@ -211,6 +216,11 @@ const STRINGS = {
     "entity.other": "Other",
     "error.generic": "Error [{code}]: {message}",
     "error.network": "Cannot reach the server.",
+    "alert.region": "Alerts",
+    "alert.severity.info": "Note",
+    "alert.severity.warning": "Warning",
+    "alert.severity.critical": "Critical",
+    "alert.dismiss": "Dismiss",
   },
 };
 
