@@ -17,7 +17,7 @@ from support.wav import FIXTURES, read_wav
 from asr.audio import SAMPLE_RATE as SR
 from asr.base import Transcription
 from asr.engine import AsrEngine, transcribe_stream
-from asr.short_context import MAX_FRAMES
+from asr.short_context import MAX_FRAMES, window_frames
 from asr.whisper import WhisperRecognizer
 from config import AsrSettings, Settings
 from eval.asr import normalize_ja, score
@@ -113,8 +113,9 @@ def test_setting_switches_the_finals_window(final_context: str, registry: ModelR
     partials = [frames for frames, beam in spy.decodes if beam == 1]
     assert finals and partials, spy.decodes
     short_frames = int(np.ceil((len(audio) / SR + 5.0) * 100))  # the whole utterance + 5 s bounds every short one
-    if final_context == "full":
-        assert set(finals) == {MAX_FRAMES}
+    if final_context == "full":  # asr.final_window_s (15 s) or more: never cut to the utterance like the short ones
+        assert set(finals) == {window_frames(len(audio), settings.asr.final_window_s)}
+        assert min(finals) >= settings.asr.final_window_s * 100 > short_frames
     else:
         assert max(finals) <= short_frames < MAX_FRAMES
     assert max(partials) <= short_frames  # partials stay short whatever finals use

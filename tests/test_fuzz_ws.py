@@ -154,5 +154,6 @@ def test_nothing_leaks_after_the_fuzzing(server: LiveServer) -> None:
     threads = [t for t in threading.enumerate() if t.ident not in server.threads_before]  # type: ignore[attr-defined]
     names = sorted(t.name for t in threads)
     assert sum(n == "call-store-writer" for n in names) == 1, names
+    assert sum(n == "worker-heartbeat" for n in names) == 1, names
     pools = [n for n in names if n.startswith(("ThreadPoolExecutor", "asyncio_", "uvloop_", "assist-model"))]
-    assert len(names) - len(pools) <= 2, names  # this server's uvicorn thread and its store writer
+    assert len(names) - len(pools) <= 3, names  # this server's uvicorn thread, store writer and heartbeat
