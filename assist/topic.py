@@ -28,12 +28,11 @@ CONFIRM_MIN = 1.0  # content words an agent turn shares with the card it says mo
 CONFIRM_LEAD = 2.0  # what the agent's turns said of a card beyond the next best card, summed, to confirm it
 
 _EN_WORD = re.compile(r"[a-z][a-z']+")
-_EN_STOP = frozenset({
-    "the", "and", "for", "are", "was", "were", "you", "your", "our", "we", "with", "this", "that", "have", "has",
-    "had", "can", "could", "will", "would", "just", "from", "about", "not", "there", "get", "got", "please", "it's",
-    "i'm", "i've", "we've", "we'll", "you're", "it", "is", "be", "of", "to", "in", "on", "at", "by", "or", "an",
-    "do", "does", "did", "if", "so", "my", "me", "any", "all", "yes", "no", "thanks", "thank", "sorry", "let",
-    "check", "one", "what", "how", "when", "which", "also", "once", "then", "them", "they", "their", "its",
+_EN_STOP = frozenset({  # words of three letters or more that name no topic (shorter ones never count)
+    "the", "and", "for", "are", "was", "were", "you", "your", "our", "with", "this", "that", "have", "has", "had",
+    "can", "could", "will", "would", "just", "from", "about", "not", "there", "get", "got", "please", "it's", "i'm",
+    "i've", "we've", "we'll", "you're", "any", "all", "yes", "thanks", "thank", "sorry", "let", "check", "one",
+    "what", "how", "when", "which", "also", "once", "then", "them", "they", "their", "its", "did", "does",
 })
 # Words of the call's own business (verifying who calls, courtesy, "I will check"): every card shares them
 _TALK = frozenset({"名前", "生年月日", "電話", "電話番号", "番号", "本人", "本人確認", "確認", "登録", "願う", "承る", "調べる",
@@ -73,7 +72,7 @@ class _Evidence:
 
 
 class TopicState:
-    """Per call, on the event loop; cheap (set operations over a handful of articles)."""
+    """Per call, on the event loop; cheap (one SudachiPy pass per text, set operations over a handful of cards)."""
 
     def __init__(self) -> None:
         self._articles: dict[str, _Evidence] = {}

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "calls": "eval.calls",
     "cluster": "eval.cluster",
     "gaps": "eval.gaps",
+    "gating": "eval.gating",
     "report": "eval.report",
     "gate": "eval.gate",
     "soak": "eval.soak",

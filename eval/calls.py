@@ -8,6 +8,10 @@ invented numbers and how long the notes took after hang-up. Turns without ``audi
 (the ``tts`` extra). The last line of stdout is one JSON object with the headline figures.
 ``--split dev|test`` replays one split of the committed call set (``eval/callset.py``) over ``kb.jsonl`` +
 ``kb_extra.jsonl`` unless ``--calls``/``--kb`` say otherwise.
+Every run also scores the calls' ``alert`` and ``checklist`` events (``eval/alertscore.py``). ``--text`` replays the
+calls' text instead (``eval/textreplay.py``: scripted finals at the turns' times through an in-process service, no
+speech model), which is how the scripted escalations (``eval/data/escalations.jsonl``, joined to the calls of
+``--split``) are measured; its summary holds the alert and checklist figures.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ from tqdm import tqdm
 
 from assist.replay import replay_call
 from config import Settings, load_settings
+from eval.alertscore import summarize as alert_summary
 from eval.callscore import CallResult, NotesScorer, Received, aggregate, score_call
 from eval.callset import (
+    ESCALATION_CALLS,
     SPLIT_AUDIO_CALLS,
+    SPLIT_TEXT_CALLS,
     SPLITS,
     CallSpec,
     read_split,
@@ -154,6 +161,28 @@ def format_call(result: CallResult) -> str:
             f"notes={result.summary_latency_s}s" + (f"  errors={','.join(result.errors)}" if result.errors else ""))
 
 
+def format_alerts(result: CallResult) -> str:
+    """One call's alerts: expected ones raised (with their delay) or missed, then the false ones."""
+    a = result.alerts
+    if a is None:
+        return f"{result.id:28s} {result.language} no call_started"
+    expected = " ".join(f"{c.label}@{c.turn}=" + (f"{c.delay_s:.2f}s" if c.raised else "MISSED") for c in a.checks)
+    false = " ".join(f"{f.rule}/{f.category}@{f.turn}" if f.category else f"{f.rule}@{f.turn}"
+                     for f in a.false_alerts)
+    wrong = [i.id for i in a.checklist if not i.correct]
+    checklist = f"  checklist {len(a.checklist) - len(wrong)}/{len(a.checklist)}" if a.checklist else ""
+    return (f"{result.id:28s} {result.language} {expected or 'calm'}" + (f"  FALSE: {false}" if false else "")
+            + checklist + (f" wrong: {','.join(wrong)}" if wrong else ""))
+
+
+def text_summary(results: Sequence[CallResult], *, concurrency: int, speed: float, paraphrase: bool
+                 ) -> dict[str, Any]:
+    """The JSON summary of a text replay: alerts and checklists only (no audio, no real retrieval)."""
+    return {"mode": "text", "n_calls": len(results), **alert_summary([r.alerts for r in results]),
+            "errors": sorted({c for r in results for c in r.errors}), "concurrency": concurrency, "speed": speed,
+            "paraphrase": paraphrase}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval calls", description=__doc__.splitlines()[0])
     parser.add_argument("--kb", type=Path, help="knowledge base (jsonl/csv) for the server this command starts")
@@ -165,13 +194,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
     parser.add_argument("--details", type=Path, help="write every call's turns, events' scores and notes here")
     parser.add_argument("--config", type=Path, help="settings TOML (also passed to the server)")
+    parser.add_argument("--text", action="store_true", help="replay the turns' text as finals (alerts, checklists; "
+                        "no speech model); with --split, the escalation calls join the text calls")
+    parser.add_argument("--speed", type=float, default=1.0, help="--text: play the calls this many times faster")
+    parser.add_argument("--paraphrase", action="store_true", help="--text: load the embedder for the abuse "
+                        "paraphrases (the service does; off: the lexicon rules only)")
     args = parser.parse_args(argv)
-    if args.url is None and args.kb is None and args.split is None:
-        parser.error("give --kb (a server is started) or --url (a running server)")
     if args.calls is None and args.split is None:
         parser.error("give --calls, or --split for the committed call set")
-
     settings = load_settings(args.config)
+    if args.text:
+        from eval.textreplay import run_text_calls
+
+        paths = [args.calls] if args.calls else [*SPLIT_TEXT_CALLS, ESCALATION_CALLS]
+        calls = read_split(paths, args.split, args.limit)
+        results = run_text_calls(calls, settings, concurrency=args.concurrency, speed=args.speed,
+                                 paraphrase=args.paraphrase)
+        if args.details:
+            args.details.write_text(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=1),
+                                    encoding="utf-8")
+        if not args.json:
+            for result in results:
+                print(format_alerts(result))
+        print(json.dumps(text_summary(results, concurrency=args.concurrency, speed=args.speed,
+                                      paraphrase=args.paraphrase), ensure_ascii=False))
+        return 0
+    if args.url is None and args.kb is None and args.split is None:
+        parser.error("give --kb (a server is started) or --url (a running server)")
+
     calls = read_split([args.calls] if args.calls else SPLIT_AUDIO_CALLS, args.split, args.limit)
     kb = args.kb or (split_kb() if args.url is None else None)
     results, summary = run_calls(calls, settings, kb=kb, url=args.url, concurrency=args.concurrency,
@@ -182,5 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         for result in results:
             print(format_call(result))
+            if result.alerts is not None and (result.alerts.raised or result.alerts.checks):
+                print("  alerts: " + format_alerts(result).split(maxsplit=2)[-1])
     print(json.dumps(summary, ensure_ascii=False))
     return 0

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from eval.alertscore import AlertResult, score_alerts
+from eval.alertscore import summarize as alert_summary
 from eval.asr import score as asr_score
 from eval.callset import CallSpec, Timeline
 from eval.stats import percentile
@@ -97,6 +99,8 @@ class CallResult:
     notes: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
     pushes: list[Push] = field(default_factory=list)
+    alerts: AlertResult | None = None
+    """Alerts raised against the script's expectations, and its checklist (``eval/alertscore.py``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -146,7 +150,8 @@ def score_call(
     result = CallResult(call.id, call.language, turns, metric="cer" if call.language == "ja" else "wer")
     result.errors = [str(e.get("code")) for _, e in received if e.get("type") == "error"]
     t0 = next((t for t, e in received if e.get("type") == "call_started"), None)
-    if t0 is None:
+    if t0 is None:  # the call never started: its expected alerts count as missed
+        result.alerts = score_alerts(call, timeline, [], {}, 0.0)
         return result
     spans = {s.index: s for s in timeline.spans}
 
@@ -201,6 +206,7 @@ def score_call(
         turn.hit1 = turn.hit1_strict or _rank_hit(on_screen, turn.expected, 1)
         turn.hit3 = turn.hit3_strict or _rank_hit(on_screen, turn.expected, 3)
     result.pushes = score_pushes(call, timeline, pushes, turns)
+    result.alerts = score_alerts(call, timeline, received, finals, t0)
 
     refs = [t.reference for t in turns]
     result.error_rate = round(asr_score(refs, [t.hypothesis for t in turns], call.language), 4)
@@ -280,4 +286,5 @@ def aggregate(results: Sequence[CallResult]) -> dict[str, Any]:
         "n_customer_turns_without_suggestion": sum(t.suggestion_latency_s is None for t in customer),
         "n_calls_without_summary": sum(r.summary_latency_s is None for r in results),
         "errors": sorted({c for r in results for c in r.errors}),
+        **alert_summary([r.alerts for r in results]),
     }

@@ -30,6 +30,9 @@ SPLITS = ("dev", "test")
 SPLIT_KB = (DATA / "kb.jsonl", DATA / "kb_extra.jsonl")
 SPLIT_TEXT_CALLS = (DATA / "calls.jsonl", DATA / "calls_v2.jsonl")
 SPLIT_AUDIO_CALLS = (DATA / "calls_audio" / "calls_audio.jsonl", DATA / "calls_audio" / "calls_v2.jsonl")
+ESCALATION_CALLS = DATA / "escalations.jsonl"
+"""Scripted escalations (issue 16): カスハラ, manager requests, cancellations, silences, overtalk, a fast agent; each
+row lists the alerts it should raise (``alerts``) and the checklist it should end with (``checklist``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,24 @@ class CallTurn:
     speaker: Leg
     text: str
     audio: Path | None = None
+    gap: float | None = None
+    """Text replays: the pause before this turn, from the end of the turns before it (negative: it starts that long
+    before they ended, talking over them); ``None``: the usual pause."""
+    duration: float | None = None
+    """Text replays: how long the turn is spoken; ``None``: estimated from its text at a natural rate."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedAlert:
+    """An alert the call should raise: the rule (its id) or any rule of a condition, on the final of ``turn``."""
+
+    turn: int
+    rule: str | None = None
+    condition: str | None = None
+    category: str | None = None
+
+    def label(self) -> str:
+        return (self.rule or f"condition={self.condition}") + (f"/{self.category}" if self.category else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +68,10 @@ class CallSpec:
     turns: list[CallTurn]
     expected: dict[int, list[str]] = field(default_factory=dict)
     facts: list[str] = field(default_factory=list)
+    alerts: list[ExpectedAlert] | None = None
+    """Alerts it should raise; ``None`` (a calm call): every alert on it is a false one."""
+    checklist: dict[str, bool] | None = None
+    """Checklist item id -> done at the end of the call, where the call says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +113,26 @@ def parse_call(row: dict, base: Path) -> CallSpec:
     for i, t in enumerate(row["turns"]):
         if t["speaker"] not in ("customer", "agent"):
             raise ValueError(f"call {row['id']}: turn {i} has speaker {t['speaker']!r}")
-        turns.append(CallTurn(i, t["speaker"], t["text"], base / t["audio"] if t.get("audio") else None))
+        gap, duration = t.get("gap"), t.get("duration")
+        if duration is not None and float(duration) <= 0:
+            raise ValueError(f"call {row['id']}: turn {i} has duration {duration!r}")
+        turns.append(CallTurn(i, t["speaker"], t["text"], base / t["audio"] if t.get("audio") else None,
+                              None if gap is None else float(gap), None if duration is None else float(duration)))
     expected = {int(k): list(v) for k, v in (row.get("expected") or {}).items()}
     for k in expected:
         if not 0 <= k < len(turns) or turns[k].speaker != "customer":
             raise ValueError(f"call {row['id']}: expected turn {k} is not a customer turn")
-    return CallSpec(row["id"], row.get("language", "ja"), turns, expected, list(row.get("facts") or []))
+    alerts = None
+    if row.get("alerts") is not None:
+        alerts = [ExpectedAlert(int(a["turn"]), a.get("rule"), a.get("condition"), a.get("category"))
+                  for a in row["alerts"]]
+        for a in alerts:
+            if not 0 <= a.turn < len(turns) or (a.rule is None) == (a.condition is None):
+                raise ValueError(f"call {row['id']}: expected alert {a} needs a turn of the call and one of "
+                                 "rule or condition")
+    checklist = None if row.get("checklist") is None else {str(k): bool(v) for k, v in row["checklist"].items()}
+    return CallSpec(row["id"], row.get("language", "ja"), turns, expected, list(row.get("facts") or []), alerts,
+                    checklist)
 
 
 def in_split(row: dict, split: str | None) -> bool:

@@ -24,7 +24,7 @@ _NO_CONTENT = re.compile(
 
 # A turn that opens another topic (よかった、あと、電気代を…; "Great. Also, will I pay …") is searched on its own: the
 # previous request glued in front would pull the old topic's card back on top.
-_NEW_TOPIC = re.compile(r"(?:^|[、。,.!?！？\s])(?:あと[、,\s]|それと|それから|もう一つ|もうひとつ|ついでに|別件|それとは別に)|"
+_NEW_TOPIC = re.compile(r"(?:^|[、。,.!?！？\s])(?:あと[、,\s]|それと|それから|もう一つ|もうひとつ|ついでに|別件|それとは別に|その前に)|"
                         r"\b(?:also|another (?:thing|question)|one more thing|while i have you)\b", re.IGNORECASE)
 
 

@@ -14,6 +14,7 @@ import unicodedata
 from enum import StrEnum
 
 from common.text_ja import strip_fillers
+from retrieval.query import opens_new_topic
 
 
 class TurnKind(StrEnum):
@@ -79,12 +80,11 @@ _JA_ACK_TAIL = re.compile(r"(?:わかりました|分かりました|了解で�
 _JA_REACTION = re.compile(r"そんなに|こんなに|あんなに|そんな|本当に|ほんとに|ほんとう|本当|マジ|まじ")
 _JA_REACTION_MAX = 12  # characters of a reaction without fillers and punctuation
 _JA_QUESTION_WORD = re.compile(r"いつ|いくら|どう|どこ|どれ|なぜ|なんで(?!す)|何|たい|てほしい|てもらえ|ください")
-# What really asks (a wish, a question word or form, another topic), as against a problem being described
+# What really asks (a wish, a question word or form; or another topic opens), as against a problem being described
 # (〜てしまって, 〜んですけど), which after the agent's own question is its answer
 _JA_ASKING = re.compile(
     r"(?:たい|てほしい|て欲しい|ていただけ|てもらえ|てもらい|てください|教えて|知りたい|どうしたら|どうすれば|"
     r"どうやって|どうなり|どうなって|いつ|いくら|なぜ|なんで(?!す)|どこ|ですか|ますか|でしょうか|ませんか|[?？])")
-_JA_OTHER_TOPIC = re.compile(r"(?:^|[、。,.])\s*(?:あと|それと|それから|もう一つ|もうひとつ|ついでに|別件|その前に)")
 
 # ---- English
 _EN_GREETING = re.compile(r"^(?:hello|hi|hey|good (?:morning|afternoon|evening)|hello there|hi there|can you hear me)"
@@ -125,7 +125,8 @@ _EN_COMMIT = re.compile(r"^(?:i'?ll|i will|we'?ll|let'?s|i can|i'?m going to|oka
 
 # ---- the agent's turn just before: a question it asked is answered, unless the caller asks something back
 _MASKED = re.compile(r"\[[^\[\]]{1,16}\]")  # personal data the service masked: [電話番号], [生年月日], [PHONE]
-_JA_ASKS = re.compile(r"(?:か|ください|下さい|お願い(?:いたし|致し|し)?ます|いただけますか|でしょうか)$")
+# a question, or a request for information (…をお願いします, 教えてください); not an instruction (ご連絡ください)
+_JA_ASKS = re.compile(r"(?:か|[をも]お願い(?:いたし|致し|し)?ます|(?:教えて|お聞かせ)(?:ください|下さい))$")
 _JA_ASKS_IDENTITY = re.compile(r"お名前|ご氏名|生年月日|電話番号|ご住所|郵便番号|本人確認|番号を|番号と|番号も|暗証|"
                                r"メールアドレス|ご登録の")
 # Open questions invite a request (どうされましたか, ほかにご不明な点はございますか)
@@ -205,7 +206,7 @@ def _classify_ja(text: str, prompt: str | None) -> TurnKind:
     if not request and _JA_ACK_TAIL.search(core):
         return TurnKind.CLOSING
     asked = _asked(prompt, "ja")
-    if asked is not None and not _JA_ASKING.search(core) and not _JA_OTHER_TOPIC.search(raw):
+    if asked is not None and not _JA_ASKING.search(core) and not opens_new_topic(raw):
         return TurnKind.IDENTITY if asked is TurnKind.IDENTITY or _MASKED.search(raw) else TurnKind.ANSWER
     if request:
         return TurnKind.REQUEST

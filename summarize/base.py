@@ -38,8 +38,9 @@ class ArticleRef:
     confidence: str | None = None
     """Its band when it came up (``high`` / ``medium`` / ``low``); ``None``: unknown."""
     confirmed: bool | None = None
-    """Whether the agent's turns said what it says (``assist/topic.py``); ``None``: unknown. 該当FAQ names only
-    articles that are neither known unconfirmed nor known below ``high``."""
+    """Whether the agent's turns said what it says (``assist/topic.py``); ``None``: unknown. 該当FAQ names the
+    confirmed articles (whatever their band: the agent's own words back them) and, confirmation unknown, those
+    not known below ``high``."""
 
 
 @runtime_checkable

@@ -291,7 +291,7 @@ class ExtractiveSummarizer:
     @staticmethod
     def _request_articles(first: int | None, querying: set[int], articles: Sequence[ArticleRef]) -> list[ArticleRef]:
         """The 該当FAQ articles: those matched for the call's request turns (from the first request on), in call
-        order, leaving out any the agent's turns did not confirm or that came up below ``high`` (when known).
+        order, leaving out any the agent's turns did not confirm (when known; unknown: any below ``high``).
         With no turns known, every such article. Cards for a "thank you" or a birth date are not what the call
         was about."""
         trusted = [a for a in articles if _trusted(a)]
@@ -391,7 +391,7 @@ def _is_preamble(text: str, lang: str) -> bool:
 def _trusted(article: ArticleRef) -> bool:
     """Confirmed by the agent's turns (any band: the agent said what it says), or, confirmation unknown, not
     known to have come up below ``high``."""
-    return (article.confirmed is True and article.confidence != "low") or (article.confirmed is None and article.confidence in (None, "high"))
+    return article.confirmed is True or (article.confirmed is None and article.confidence in (None, "high"))
 
 
 def _done_later(promise: _Sentence, later: Sequence[_Sentence]) -> bool:

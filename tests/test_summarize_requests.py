@@ -107,12 +107,12 @@ def test_names_the_customer_states_are_kept(summarizer: ExtractiveSummarizer) ->
     assert not any("Smith" in e.text or "Maria" in e.text for e in en.entities), "people's names are no entities"
 
 
-def test_matched_faq_names_only_confirmed_high_articles(summarizer: ExtractiveSummarizer) -> None:
+def test_matched_faq_names_only_confirmed_articles(summarizer: ExtractiveSummarizer) -> None:
     articles = [
         ArticleRef("lost-card", "カードを紛失・盗難にあった場合", "カード", turn=1, confidence="high", confirmed=True),
         ArticleRef("cancel", "カードの解約", "カード", turn=9, confidence="high", confirmed=False),
         ArticleRef("pay-change", "電気料金の支払方法の変更", "電気", turn=7, confidence="high", confirmed=True),
-        ArticleRef("sim-lost", "SIMカードの紛失", "携帯", turn=5, confidence="medium", confirmed=True),
+        ArticleRef("sim-lost", "SIMカードの紛失", "携帯", turn=5, confidence="medium", confirmed=False),
         ArticleRef("receipt", "領収書の再発行", "その他", turn=11, confidence="high", confirmed=None),
     ]
     notes = summarizer.summarize(LOST_THEN_PAYMENT, language="ja", articles=articles)

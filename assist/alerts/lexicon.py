@@ -122,7 +122,7 @@ ABUSE: dict[str, Lexicon] = {  # by AbuseCategory
                  "死ね", "黙れ", "だまれ", "てめえ", "てめー", "貴様", "この野郎", "このやろう", "うるせえ", "うるせー",
                  "ポンコツ", "くそったれ", "クソが", "くそが",
                  "idiot", "moron", "imbecile", "asshole", "bitch", "bastard", "fuck you", "fucking", "shut up",
-                 "screw you", "piece of shit", "bullshit", "dumbass", "go to hell"),
+                 "screw you", "piece of shit", "bullshit", "dumbass", "go to hell", "shut your mouth"),
         patterns=("バカ(?!ンス)", "ばか(?!り|ばかし|らし|でか)", "あほ(?!う)", "カス(?![タテトケハ])",
                   r"you('re| are) (so |such an? |an? )?(stupid|dumb)", r"you (stupid|dumb) \w+")),
     "threat": Lexicon(
@@ -134,7 +134,7 @@ ABUSE: dict[str, Lexicon] = {  # by AbuseCategory
                  "kill you", "hurt you", "beat you up", "you'll regret", "you will regret", "i'm going to sue",
                  "i am going to sue", "i'll sue", "i will sue", "see you in court", "i know where you live",
                  "watch your back", "i'll find you", "i will find you", "you'll pay for this", "you will pay for this",
-                 "you're going to pay for this", "burn your"),
+                 "you're going to pay for this", "burn your", "make you regret"),
         patterns=(r"i('ll| will| am going to|'m going to|'m gonna) (come down there|come over there|show up)",)),
     "intimidation": Lexicon(
         phrases=("なめてんのか", "なめてる", "なめんな", "舐めてる", "舐めてんのか", "舐めるな", "なめるな", "誰に向かって",
@@ -161,13 +161,15 @@ ABUSE: dict[str, Lexicon] = {  # by AbuseCategory
                  "don't you dare hang up", "i'll stay on the line", "i will stay on the line", "i have all day",
                  "all night if i have to"),
         patterns=("(納得|答え|謝|解決|返事|返金).{0,6}まで(電話[をは]?)?(切らない|切りません|切らせない|切るな|帰さない|帰らない)",
+                  "まで.{0,8}電話[をは]?.{0,6}(切らない|切りません|切らせない)",
                   r"i'm not going anywhere until")),
     "dogeza_demand": Lexicon(
         phrases=("土下座", "手をついて謝", "頭を下げろ", "謝りに来い", "謝罪に来い", "家に来て謝", "直接謝罪に来",
                  "謝罪文を書け", "詫び状を書け", "一筆書け", "念書を書", "誠意を見せろ", "跪け", "ひざまずけ",
                  "get down on your knees", "on your knees", "beg for forgiveness", "beg me", "grovel",
                  "apologize in person", "written apology"),
-        patterns=(r"come (here|over here|to my house|to my home) and apologi[sz]e",)),
+        patterns=(r"come (here|over here|to my house|to my home) and apologi[sz]e",
+                  "(家|自宅)(まで|に)来て.{0,8}(謝|詫び|頭を下げ)")),
     "sns_exposure": Lexicon(
         phrases=("晒してやる", "さらしてやる", "晒すぞ", "さらすぞ", "拡散して", "拡散する", "拡散します", "拡散してやる",
                  "名前を晒", "名前をさら", "実名を出", "炎上させ", "録音を公開", "全部公開",
@@ -176,7 +178,7 @@ ABUSE: dict[str, Lexicon] = {  # by AbuseCategory
         patterns=("(sns|ネット|インターネット|twitter|ツイッター|youtube|ユーチューブ|インスタ|tiktok|ティックトック|口コミ|"
                   "レビュー|掲示板).{0,6}(晒|さら|書き込|書いて|書く|書きます|書いてやる|上げ|あげて|あげる|投稿|拡散|流す|"
                   "流して|出す|出して)",
-                  r"(put|post) (this|you|it|your name) (on|all over) (social media|twitter|facebook|youtube|tiktok"
+                  r"(put|putting|post|posting) (this|you|it|your (company's )?name) (on|all over) (social media|twitter|facebook|youtube|tiktok"
                   r"|instagram|the internet)",
                   r"leave (a )?(bad |terrible |one star )?reviews? everywhere")),
     "excessive_demand": Lexicon(
@@ -194,8 +196,9 @@ MANAGER = Lexicon(
              "別の人に代わ", "他の人に代わ", "ほかの人に代わ", "話がわかる人", "話の分かる人", "話のわかる人",
              "お前じゃ話にならない", "あなたじゃ話にならない", "あんたじゃ話にならない", "あなたでは話にならない",
              "someone in charge", "someone more senior", "escalate this", "escalate my", "escalate it",
-             "your superior", "someone higher up"),
-    patterns=(r"(speak|talk|speaking|talking) (to|with) (a|your|the|someone's) (manager|supervisor|boss|superior)",
+             "your superior", "someone higher up", "someone above you"),
+    patterns=("上の(立場|役職)の(人|方|者).{0,10}(出し|出せ|代わ|替わ)",
+              r"(speak|talk|speaking|talking) (to|with) (a|your|the|someone's) (manager|supervisor|boss|superior)",
               r"(get|put|transfer) me (through )?(to )?(a|your|the) (manager|supervisor|boss)",
               r"(your|a|the) (manager|supervisor) (please|now|right now|on the line)",
               r"(want|need|demand) (a|your|the) (manager|supervisor)"),

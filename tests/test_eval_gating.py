@@ -1,0 +1,61 @@
+"""``eval gating``: finals replayed through the real session without audio, scored as the agent sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from support.live import FakeAsr, FakeRetrieval
+
+from assist.stages import CallStages
+from eval.callset import CallSpec, CallTurn
+from eval.gating import aggregate, heard, replay_text, score
+from summarize.extractive import ExtractiveSummarizer
+from summarize.masking import Masker
+
+CALL = CallSpec("c1", "ja", [
+    CallTurn(0, "agent", "お電話ありがとうございます。"),
+    CallTurn(1, "customer", "カードをなくしてしまったんですが"),
+    CallTurn(2, "agent", "ご本人確認のため、お電話番号をお願いいたします。"),
+    CallTurn(3, "customer", "090-1234-5678です。"),
+    CallTurn(4, "agent", "ただいまカードのご利用を停止いたしました。再発行の手数料は1,100円です。"),
+    CallTurn(5, "customer", "手数料はかかりますか"),
+    CallTurn(6, "agent", "はい、1,100円でございます。"),
+], expected={1: ["lost-card"]})
+
+
+def _replay(texts: dict[int, str]) -> list[dict]:
+    retrieval = FakeRetrieval({"カードをなくしてしまったんですが": ["lost-card", "reissue"],
+                               "手数料はかかりますか": ["fees"], "住所を変えたいんですけど": ["address-change"]})
+    stages = CallStages(asr=FakeAsr(), retrieval=retrieval, summarizer=ExtractiveSummarizer(), mask=Masker())
+
+    async def run() -> list[dict]:
+        with ThreadPoolExecutor(1) as executor:
+            return await replay_text(CALL, texts, stages, executor)
+
+    events = asyncio.run(run())
+    assert retrieval.queries[0] == texts.get(1, "カードをなくしてしまったんですが")
+    assert "[電話番号]です。" not in retrieval.queries, "a masked number read out never searches"
+    return events
+
+
+def test_pushes_hits_and_junk_from_the_script_text() -> None:
+    result = score(CALL, _replay({}))
+    assert [(turn, cards, junk) for turn, cards, junk in result.pushes] == [
+        (1, ["lost-card", "reissue"], False), (5, ["fees"], True)]
+    assert result.hits == {1: (True, True)}
+    summary = aggregate([result], [CALL])
+    assert summary["pushes"] == 2 and summary["junk_pushes"] == 1 and summary["push_top1_precision"] == 0.5
+    assert summary["hit@1"] == 1.0 and summary["n_request_turns"] == 1
+
+
+def test_what_asr_heard_replaces_the_script(tmp_path: Path) -> None:
+    details = tmp_path / "details.json"
+    details.write_text(json.dumps([{"id": "c1", "turns": [{"index": 1, "hypothesis": "住所を変えたいんですけど"}]}],
+                                  ensure_ascii=False), encoding="utf-8")
+    texts = heard(details)["c1"]
+    result = score(CALL, _replay(texts))
+    assert result.pushes[0][:2] == (1, ["address-change"])
+    assert result.hits == {1: (False, False)}
