@@ -5,8 +5,9 @@ and the turn whose final should raise it. A raised alert belongs to the turn of 
 the rule fired on: for overtalk, the turn that talked over). It is *raised* when an alert of that rule is on that
 turn, and *on time* when it arrived within ``DELAY_TARGET_S`` of the end of the turn's speech, measured like the
 card latencies (client receive time from ``call_started``; audio replays include the recognizer's final latency,
-text replays only the service's own path). Every alert that matches no expectation is a false alert; on a calm
-call (``alerts`` is ``None``) every alert is. The checklist's state is its last ``checklist`` event (the notes'
+text replays only the service's own path). An alert that matches no expectation is a *false* alert on a turn
+where none was expected (on a calm call, ``alerts`` ``None``, every alert is), and an *extra* one on a turn where
+another was (a second category for one abusive sentence, a paraphrase beside a lexicon hit). The checklist's state is its last ``checklist`` event (the notes'
 copy when none came); an item never added to the call's list counts as not done.
 """
 
@@ -78,7 +79,15 @@ class AlertResult:
 
     @property
     def false_alerts(self) -> list[RaisedAlert]:
-        return [a for a in self.raised if not a.expected]
+        """Alerts on turns where no alert was expected."""
+        wanted = {c.turn for c in self.checks}
+        return [a for a in self.raised if not a.expected and a.turn not in wanted]
+
+    @property
+    def extra_alerts(self) -> list[RaisedAlert]:
+        """Unexpected alerts on a turn that expected another one."""
+        wanted = {c.turn for c in self.checks}
+        return [a for a in self.raised if not a.expected and a.turn in wanted]
 
 
 def _matches(want: ExpectedAlert, alert: RaisedAlert) -> bool:
@@ -143,9 +152,28 @@ def summarize(results: Sequence[AlertResult | None]) -> dict[str, Any]:
         "false_alerts": len(false),
         "false_alerts_calm": sum(len(r.raised) for r in calm),
         "false_alerts_by_rule": dict(sorted(Counter(a.rule for a in false).items())),
+        "extra_alerts": sum(len(r.extra_alerts) for r in scored),
         "n_escalation_calls": len(scored) - len(calm),
         "n_calm_calls": len(calm),
         "checklist_items": len(items),
         "checklist_correct": sum(i.correct for i in items),
         "checklist_accuracy": round(sum(i.correct for i in items) / len(items), 4) if items else None,
     }
+
+
+def alert_rows(calls: Sequence[CallSpec], results: Sequence[AlertResult | None]) -> dict[str, list[dict[str, Any]]]:
+    """The report's tables: every expected alert, every unexpected one, every checklist item scored wrong."""
+    expected, unexpected, checklist = [], [], []
+    for call, result in zip(calls, results, strict=True):
+        if result is None:
+            continue
+        said = {t.index: t.text for t in call.turns}
+        for c in result.checks:
+            expected.append({"call": call.id, "turn": c.turn, "said": said.get(c.turn, ""), "alert": c.label,
+                             "raised": c.raised, "delay_s": c.delay_s, "on_time": c.on_time})
+        for kind, alerts in (("false", result.false_alerts), ("extra", result.extra_alerts)):
+            unexpected += [{"call": call.id, "turn": a.turn, "said": said.get(a.turn, "") if a.turn is not None else "",
+                            "rule": a.rule, "category": a.category, "kind": kind} for a in alerts]
+        checklist += [{"call": call.id, "item": i.id, "expected": i.expected, "done": i.done}
+                      for i in result.checklist if not i.correct]
+    return {"expected": expected, "unexpected": unexpected, "checklist_wrong": checklist}

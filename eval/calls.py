@@ -169,10 +169,12 @@ def format_alerts(result: CallResult) -> str:
     expected = " ".join(f"{c.label}@{c.turn}=" + (f"{c.delay_s:.2f}s" if c.raised else "MISSED") for c in a.checks)
     false = " ".join(f"{f.rule}/{f.category}@{f.turn}" if f.category else f"{f.rule}@{f.turn}"
                      for f in a.false_alerts)
+    extra = " ".join(f"{f.rule}/{f.category}@{f.turn}" if f.category else f"{f.rule}@{f.turn}"
+                     for f in a.extra_alerts)
     wrong = [i.id for i in a.checklist if not i.correct]
     checklist = f"  checklist {len(a.checklist) - len(wrong)}/{len(a.checklist)}" if a.checklist else ""
     return (f"{result.id:28s} {result.language} {expected or 'calm'}" + (f"  FALSE: {false}" if false else "")
-            + checklist + (f" wrong: {','.join(wrong)}" if wrong else ""))
+            + (f"  extra: {extra}" if extra else "") + checklist + (f" wrong: {','.join(wrong)}" if wrong else ""))
 
 
 def text_summary(results: Sequence[CallResult], *, concurrency: int, speed: float, paraphrase: bool
@@ -204,12 +206,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --calls, or --split for the committed call set")
     settings = load_settings(args.config)
     if args.text:
+        from assist.alerts.rules import AlertRulesError
         from eval.textreplay import run_text_calls
 
+        if args.speed <= 0:
+            parser.error("--speed must be positive")
         paths = [args.calls] if args.calls else [*SPLIT_TEXT_CALLS, ESCALATION_CALLS]
         calls = read_split(paths, args.split, args.limit)
-        results = run_text_calls(calls, settings, concurrency=args.concurrency, speed=args.speed,
-                                 paraphrase=args.paraphrase)
+        try:
+            results = run_text_calls(calls, settings, concurrency=args.concurrency, speed=args.speed,
+                                     paraphrase=args.paraphrase)
+        except AlertRulesError as exc:  # the configured rules file: every problem with its line
+            parser.exit(2, f"{exc.code}: {exc.describe()}\n")
         if args.details:
             args.details.write_text(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=1),
                                     encoding="utf-8")

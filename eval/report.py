@@ -23,9 +23,10 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from common.db import is_postgres
 from config import Settings, load_settings
 from eval import plots
-from eval.calls import run_calls
+from eval.alertscore import CHECKLIST_TARGET, alert_rows
+from eval.calls import run_calls, text_summary
 from eval.callscore import CallResult
-from eval.callset import read_calls, timeline, turn_audio
+from eval.callset import ESCALATION_CALLS, SPLIT_TEXT_CALLS, read_calls, read_split, timeline, turn_audio
 from eval.report_html import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,11 @@ TARGETS: dict[str, tuple[str, float]] = {
     "invented_numbers": ("max", 0),
     "ungrounded_numbers": ("max", 0),
     "wrong_numbers_stated": ("max", 0),  # numbers never said stated as fact (those flagged 要確認 are not)
+}
+ALERT_TARGETS: dict[str, tuple[str, float]] = {  # issue 16, on the scripted escalations and the calm calls
+    "alert_on_time_rate": ("min", 1.0),
+    "false_alerts_calm": ("max", 0),
+    "checklist_accuracy": ("min", CHECKLIST_TARGET),
 }
 
 
@@ -142,9 +148,25 @@ def knowledge_gaps(target: str | Path, settings: Settings) -> dict[str, Any] | N
     return {**gaps, "source": "PostgreSQL" if is_postgres(target) else str(target)}
 
 
-def verdicts(headline: dict[str, Any]) -> dict[str, bool | None]:
+def alert_section(settings: Settings, split: str = "dev") -> dict[str, Any]:
+    """Alerts and checklists (``eval calls --text``): the escalations and calm calls of ``split`` as text, with the
+    embedder's paraphrases as the service runs them."""
+    from eval.textreplay import run_text_calls
+
+    calls = read_split([*SPLIT_TEXT_CALLS, ESCALATION_CALLS], split)
+    started = time.monotonic()
+    results = run_text_calls(calls, settings, concurrency=len(calls), paraphrase=True)
+    summary = text_summary(results, concurrency=len(calls), speed=1.0, paraphrase=True)
+    return {"command": f"python -m eval calls --text --split {split} --paraphrase --concurrency {len(calls)}",
+            "seconds": round(time.monotonic() - started, 1), "summary": summary,
+            "verdicts": verdicts(summary, ALERT_TARGETS),
+            "targets": {k: {"kind": kind, "limit": limit} for k, (kind, limit) in ALERT_TARGETS.items()},
+            **alert_rows(calls, [r.alerts for r in results])}
+
+
+def verdicts(headline: dict[str, Any], targets: dict[str, tuple[str, float]] = TARGETS) -> dict[str, bool | None]:
     out: dict[str, bool | None] = {}
-    for metric, (kind, limit) in TARGETS.items():
+    for metric, (kind, limit) in targets.items():
         value = headline.get(metric)
         out[metric] = None if value is None else (value >= limit if kind == "min" else value <= limit)
     return out
@@ -159,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=DATA / "asr" / "manifest.jsonl")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--limit", type=int, help="replay only the first K calls")
-    parser.add_argument("--skip", nargs="+", default=[], choices=("asr", "retrieval", "summary", "calls", "gaps"))
+    parser.add_argument("--skip", nargs="+", default=[],
+                        choices=("asr", "retrieval", "summary", "calls", "alerts", "gaps"))
     parser.add_argument("--gaps-from", help="calls database (file or postgresql:// URL) whose last 30 days' knowledge "
                         "gaps the report shows; default: the configured one, when it exists")
     parser.add_argument("--config", type=Path, help="settings TOML")
@@ -178,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     spans: dict[str, Any] = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
-        task = progress.add_task("evaluations", total=len(steps) + ("calls" not in args.skip))
+        task = progress.add_task("evaluations", total=len(steps) + ("calls" not in args.skip)
+                                 + ("alerts" not in args.skip))
         for name, step_args in steps:
             progress.update(task, description=f"{name} …")
             sections[name] = run_eval(name, step_args)
@@ -194,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
             section.seconds = round(time.monotonic() - started, 1)
             sections["calls"] = section
             spans = {c.id: timeline(c, turn_audio(c)).spans for c in calls}
+            progress.advance(task)
+        alerts = None
+        if "alerts" not in args.skip:
+            progress.update(task, description="alerts (escalations and calm calls as text, real time) …")
+            alerts = alert_section(settings)
             progress.advance(task)
 
     figures: dict[str, bytes] = {}
@@ -216,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         "calls": [r.to_dict() for r in results],
         "worst_call_misses": worst_call_misses(results),
         "worst_query_misses": worst_queries,
+        "alerts": alerts,
         "kb_gaps": None if "gaps" in args.skip else knowledge_gaps(args.gaps_from or settings.calls_db, settings),
     }
     args.out.mkdir(parents=True, exist_ok=True)

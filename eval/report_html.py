@@ -72,10 +72,10 @@ def _img(images: dict[str, str], key: str, alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{images[key]}">' if key in images else ""
 
 
-def _cards(report: dict[str, Any]) -> str:
+def _cards(report: dict[str, Any], cards: Sequence[tuple[str, str, str]] = _CARDS) -> str:
     headline, verdicts, targets = report["headline"], report["verdicts"], report["targets"]
     out = []
-    for key, label, pattern in _CARDS:
+    for key, label, pattern in cards:
         verdict = verdicts.get(key)
         css = "" if verdict is None else " pass" if verdict else " fail"
         target = targets.get(key)
@@ -179,6 +179,43 @@ def _gaps(gaps: dict[str, Any], per_cluster: int = 3, limit: int = 30) -> str:
     return "".join(parts)
 
 
+_ALERT_CARDS: tuple[tuple[str, str, str], ...] = (
+    ("alert_recall", "expected alerts raised", "{:.2f}"),
+    ("alert_on_time_rate", "… within 2 s of their turn", "{:.2f}"),
+    ("alert_delay_s_p95", "turn end → alert, p95", "{:.2f} s"),
+    ("false_alerts_calm", "alerts on the calm calls", "{:d}"),
+    ("false_alerts", "alerts on turns expecting none", "{:d}"),
+    ("extra_alerts", "other alerts on escalation turns", "{:d}"),
+    ("checklist_accuracy", "checklist items right", "{:.2f}"),
+    ("n_escalation_calls", "escalation calls", "{:d}"),
+    ("n_calm_calls", "calm calls", "{:d}"),
+)
+
+
+def _alerts(section: dict[str, Any]) -> str:
+    """Alerts raised against the scripted escalations, false alerts, checklist items scored wrong."""
+    parts = [_cards({"headline": section["summary"], "verdicts": section["verdicts"], "targets": section["targets"]},
+                    _ALERT_CARDS),
+             f'<p class="muted">Command: <code>{escape(section["command"])}</code> ({section["seconds"]} s). Each '
+             "call's turns are sent as finals at their scripted times (pauses, talk-over, fast turns) through the live "
+             "service with the default rules and the embedder's paraphrases; request turns get the call's expected "
+             "cards, so a category's checklist items join as after a right top card.</p>"]
+    parts.append(_table(["call", "turn", "said", "expected alert", "raised", "turn end → alert"],
+                        [[r["call"], r["turn"], r["said"], r["alert"], "yes" if r["raised"] else "MISSED",
+                          _fmt(r["delay_s"], "{:.2f} s")] for r in section["expected"]]))
+    unexpected = section["unexpected"]
+    parts.append(_table(["call", "turn", "said", "rule", "category", "kind"],
+                        [[r["call"], _fmt(r["turn"]), r["said"], r["rule"], r["category"] or "–",
+                          "false (no alert expected)" if r["kind"] == "false" else "extra (another was expected)"]
+                         for r in unexpected]) if unexpected
+                 else '<p class="good">No alert other than the expected ones.</p>')
+    wrong = section["checklist_wrong"]
+    parts.append(_table(["call", "checklist item", "expected done", "done"],
+                        [[r["call"], r["item"], r["expected"], r["done"]] for r in wrong]) if wrong
+                 else '<p class="good">Every checklist item ended as the script expects.</p>')
+    return "".join(parts)
+
+
 def render(report: dict[str, Any], images: dict[str, str]) -> str:
     sections = report["sections"]
     body = [f"<h1>agent-assist QA report</h1><p class='muted'>Generated {escape(report['generated'])}. "
@@ -213,6 +250,8 @@ def render(report: dict[str, Any], images: dict[str, str]) -> str:
     for name, title in (("asr", "Speech recognition (utterances)"), ("summary", "After-call notes (reference text)")):
         if name in sections:
             body += [f"<h2>{title}</h2>", _metrics(sections[name])]
+    if report.get("alerts"):
+        body += ["<h2>Alerts and checklists (scripted escalations)</h2>", _alerts(report["alerts"])]
     if report.get("kb_gaps") is not None:
         body += ["<h2>Knowledge gaps</h2>", _gaps(report["kb_gaps"])]
     body.append("<h2>Raw results</h2><details><summary>report.json</summary><pre>"
