@@ -13,7 +13,7 @@ import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -319,8 +319,8 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def _check_redis_url(url: str | None) -> str | None:
-    """A usable Redis URL, or the error ``bad_redis_url``: refused at start-up, not at the first event."""
+def _split_url(url: str | None, name: str) -> tuple[str, SplitResult] | None:
+    """``url`` stripped and split, ``None`` when unset, or the error ``bad_{name}`` (a port that is not a number)."""
     if url is None or not url.strip():
         return None
     url = url.strip()
@@ -328,7 +328,15 @@ def _check_redis_url(url: str | None) -> str | None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError as exc:
-        raise PydanticCustomError("bad_redis_url", "redis_url is not a URL: {error}", {"error": str(exc)}) from exc
+        raise PydanticCustomError(f"bad_{name}", f"{name} is not a URL: {{error}}", {"error": str(exc)}) from exc
+    return url, parts
+
+
+def _check_redis_url(url: str | None) -> str | None:
+    """A usable Redis URL, or the error ``bad_redis_url``: refused at start-up, not at the first event."""
+    if (split := _split_url(url, "redis_url")) is None:
+        return None
+    url, parts = split
     if parts.scheme == "unix":
         ok = bool(parts.path)
     else:
@@ -343,15 +351,9 @@ def _check_redis_url(url: str | None) -> str | None:
 
 def _check_database_url(url: str | None) -> str | None:
     """A PostgreSQL URL, or the error ``bad_database_url`` (its message never repeats the URL: it holds a password)."""
-    if url is None or not url.strip():
+    if (split := _split_url(url, "database_url")) is None:
         return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError as exc:
-        raise PydanticCustomError("bad_database_url", "database_url is not a URL: {error}",
-                                  {"error": str(exc)}) from exc
+    url, parts = split
     if parts.scheme not in ("postgresql", "postgres"):
         raise PydanticCustomError(
             "bad_database_url", "database_url must be a PostgreSQL URL such as "
