@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 from support.live import FakeAsr, FakeRetrieval, connect, fake_mask, recv_all, silence
-from test_summarize_reply import RETURN_EN
+from support.samples import RETURN_EN
 
 from assist.events import parse_event
 from assist.replay import ReplayTurn, replay_call

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from support.live import FakeAsr, FakeRetrieval, fake_stages, silence
 from support.postgres import StoreTarget
+from support.samples import LOST_CARD
 from support.wait import async_wait_until
-from test_summarize_extractive import LOST_CARD
 
 from asr.base import Utterance
 from assist.hub import CallHub

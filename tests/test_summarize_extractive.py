@@ -6,28 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
+from support.samples import LOST_CARD
+from support.samples import turns as _turns
 
 from eval.summary import main as eval_summary
-from summarize.base import ArticleRef, Summarizer, Turn
+from summarize.base import ArticleRef, Summarizer
 from summarize.extractive import ExtractiveSummarizer
 
 DEV = Path(__file__).parents[1] / "eval" / "data" / "calls.jsonl"
 
 
-def _turns(pairs: list[tuple[str, str]]) -> list[Turn]:
-    return [Turn(i, speaker, text) for i, (speaker, text) in enumerate(pairs)]  # type: ignore[arg-type]
-
-
-LOST_CARD = _turns([
-    ("agent", "お電話ありがとうございます。ミライカードの田中でございます。"),
-    ("customer", "あ、えーと、すみません、あの、カードをなくしちゃったみたいで、止めてもらいたいんですけど。"),
-    ("agent", "ご本人確認のため、お名前と生年月日をお願いいたします。"),
-    ("customer", "山田太郎です。生年月日は1985年4月12日です。電話は090-1234-5678です。"),
-    ("agent", "ありがとうございます。ただいまカードのご利用を停止いたしましたので、新しいカードをお送りいたします。"),
-    ("customer", "いつ届きますか。"),
-    ("agent", "再発行の手続きは完了しました。新しいカードは1週間ほどでお届けいたします。手数料は三万二千円ではなく、1,100円でございます。"),
-    ("customer", "わかりました。警察にも届けを出しておきます。"),
-])
 ARTICLES = [ArticleRef("lost-card", "カードを紛失・盗難にあった場合", "カード")]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from support.samples import RETURN_EN
+
 from summarize.generative import ChatError, Message
 from summarize.reply import ArticleText, ReplyDrafter, draft_reply, supported
 
@@ -9,12 +11,6 @@ LOST = ArticleText(
     "lost-card", "カードを紛失・盗難にあった場合",
     "すぐにミライカード紛失・盗難受付デスクへご連絡ください。お電話でカードのご利用を直ちに停止し、第三者による不正利用を防ぎます。"
     "警察へ遺失届・盗難届を出し、受理番号をお控えください。新しいカードは再発行手数料無料で、約1週間でご登録住所へお届けします。",
-)
-RETURN_EN = ArticleText(
-    "return-policy-en", "Returns and refunds",
-    "Unused items can be returned within 30 days of delivery. Start the return from your order history and print "
-    "the prepaid label. Refunds go to your original payment method within 5 business days after we receive the item.",
-    "en",
 )
 
 
