@@ -18,7 +18,7 @@ from models import ModelError, ModelRegistry, enforce_offline
 log = logging.getLogger("assist")
 
 # Modules that add their own subcommand groups: module path -> register(subparsers) function.
-EXTENSIONS: tuple[str, ...] = ("assist.calls_cli", "assist.keys_cli", "assist.kb_cli")
+EXTENSIONS: tuple[str, ...] = ("assist.calls_cli", "assist.keys_cli", "assist.kb_cli", "assist.db_cli")
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:

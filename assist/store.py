@@ -125,7 +125,7 @@ CREATE TABLE IF NOT EXISTS orphans (
 );
 """
 
-# Versioned schema (``common.db.migrate``): append a step for every change, never edit one that shipped.
+# Versioned schema (Alembic revisions, ``common.migrations``): append a step for every change, never edit one that shipped.
 MIGRATIONS: tuple[Migration, ...] = (SCHEMA, _add_epoch, _WORKER_IDS, INSIGHTS_SCHEMA)
 
 

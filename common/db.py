@@ -11,8 +11,10 @@ The stores (calls, keys, knowledge base) write one SQL text that both engines ru
 - writers that read-modify-write a counter (the knowledge base's revision) take a lock: ``BEGIN IMMEDIATE``
   on SQLite, an advisory transaction lock on PostgreSQL (``serialize_writes``).
 
-The schema is created by versioned migrations: each store lists its steps and ``schema_version`` keeps, per
-store, how many have run, so a file or database from an older release is brought up to date at open.
+The schema is created by versioned migrations run by Alembic (``common.migrations``): each store lists its steps,
+they are the revisions of the store's own version table (``alembic_version_<store>``), and a file or database
+from an older release (including one versioned by the former ``schema_version`` table) is brought up to date at
+open, or with ``assist db upgrade``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,6 @@ log = logging.getLogger(__name__)
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_S = 10
-# Any one number the stores agree on: migrations of every store run one at a time across processes.
-_MIGRATION_LOCK = 0x61737369  # "assi"
 
 
 class DatabaseError(CodedError):
@@ -120,17 +120,22 @@ def is_postgres(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
+def connect(target: str | Path, *, lock_key: int | None = None) -> Store:
+    """``target`` is a SQLite path (or ``":memory:"``) or a ``postgresql://`` URL; the schema is left alone
+    (``assist db current`` reads it)."""
+    if is_postgres(target):
+        return PgDatabase(str(target), lock_key=lock_key)
+    return SqliteStore(target)
+
+
 def open_store(target: str | Path, component: str, migrations: Sequence[Migration], *,
                serialize_writes: bool = False) -> Store:
-    """``target`` is a SQLite path (or ``":memory:"``) or a ``postgresql://`` URL; the store's schema is brought to
-    its newest version before the store is returned."""
-    db: Store
-    if is_postgres(target):
-        db = PgDatabase(str(target), lock_key=_lock_key(component) if serialize_writes else None)
-    else:
-        db = SqliteStore(target)
+    """``connect``, then the store's schema is brought to its newest version before the store is returned."""
+    from common.migrations import migrate  # it builds on this module's types
+
+    db = connect(target, lock_key=_lock_key(component) if serialize_writes else None)
     try:
-        migrate(db, component, migrations)
+        migrate(db, component, migrations, target=target)
     except BaseException:
         db.close()
         raise
@@ -143,36 +148,6 @@ class SqliteStore(Database):
     @property
     def dialect(self) -> Dialect:
         return SQLITE
-
-
-def migrate(db: Store, component: str, migrations: Sequence[Migration]) -> int:
-    """Run the steps of ``component`` not yet recorded in ``schema_version``; returns its version now.
-
-    One transaction: a step that fails leaves the schema as it was. A database newer than this code (a later
-    release wrote it) is refused rather than written with an older idea of its tables."""
-    with db.transaction() as conn:
-        if db.dialect is POSTGRES:  # two workers starting at once: one creates, the other finds it done
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version "
-                     "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
-        row = conn.execute("SELECT version FROM schema_version WHERE component=?", (component,)).fetchone()
-        current = int(row[0]) if row else 0
-        if current > len(migrations):
-            raise DatabaseError("schema_too_new", f"the {component} schema is at version {current}; this release "
-                                f"knows versions up to {len(migrations)}: upgrade the service")
-        for step in migrations[current:]:
-            if isinstance(step, str):
-                for statement in db.dialect.ddl(step):
-                    conn.execute(statement)
-            else:
-                step(conn, db.dialect)
-        if current < len(migrations):
-            conn.execute("INSERT INTO schema_version (component, version) VALUES (?, ?) ON CONFLICT (component) "
-                         "DO UPDATE SET version=excluded.version", (component, len(migrations)))
-            # a new database (or a file from before versioning) is no news; an upgrade is
-            log.log(logging.INFO if current else logging.DEBUG, "%s schema: version %d -> %d", component, current,
-                    len(migrations))
-    return len(migrations)
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:
@@ -219,7 +194,8 @@ class PgRow:
 Row = sqlite3.Row | PgRow  # what a store reads: by position or by column name, on either engine
 
 
-def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
+def pg_rows(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
+    """psycopg row factory: ``PgRow``s."""
     index = {c.name: i for i, c in enumerate(cursor.description or ())}
     return functools.partial(PgRow, index)
 
@@ -283,10 +259,10 @@ class PgDatabase:
 
     def _connect(self) -> PgConnection:
         try:
-            raw = self._psycopg.connect(self._url, autocommit=True, row_factory=_row_factory,
+            raw = self._psycopg.connect(self._url, autocommit=True, row_factory=pg_rows,
                                         connect_timeout=CONNECT_TIMEOUT_S, application_name="agent-assist")
         except self._psycopg.OperationalError as exc:
-            raise _unreachable(exc) from exc
+            raise unreachable(exc) from exc
         return PgConnection(raw)
 
     def _live(self) -> PgConnection:
@@ -331,6 +307,6 @@ class DatabaseUnreachable(DatabaseError):
     """No connection could be made; retryable like a locked SQLite file (the server may come back)."""
 
 
-def _unreachable(exc: Exception) -> DatabaseUnreachable:
+def unreachable(exc: Exception) -> DatabaseUnreachable:
     # psycopg's message names host and port; the URL (with its password) is never repeated
     return DatabaseUnreachable("database_unreachable", f"cannot connect to PostgreSQL: {exc}".strip())

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from common.db import Connection, Row, open_store
+from common.db import Connection, Migration, Row, open_store
 from knowledge.article import Article, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ class HistoryEntry:
 def _content(article: Article) -> str:
     return article.model_dump_json(exclude={"revision", "updated_at"})
 
+# Versioned schema (Alembic revisions, common.migrations): append a step for every change, never edit a shipped one.
+MIGRATIONS: tuple[Migration, ...] = (_SCHEMA,)
+
 
 class KnowledgeStore:
     """Thread-safe article store; ``path`` may be ``":memory:"`` for tests and throwaway evaluations, or a
@@ -69,8 +72,8 @@ class KnowledgeStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        # versioned schema (common.db.migrate): append a step for every change; SQLite: 0600 file, 0700 folder
-        self._db = open_store(path, "knowledge", (_SCHEMA,), serialize_writes=True)
+        # SQLite: 0600 file, 0700 folder
+        self._db = open_store(path, "knowledge", MIGRATIONS, serialize_writes=True)
 
     def close(self) -> None:
         self._db.close()

@@ -23,7 +23,8 @@ from assist.hub import CallHub
 from assist.replay import replay_call
 from assist.store import MIGRATIONS, CallStore
 from assist.store_writer import StoreWriter
-from common.db import POSTGRES, SQLITE, Connection, DatabaseError, Dialect, open_store, pg_sql
+from common.db import POSTGRES, SQLITE, Connection, DatabaseError, Dialect, connect, open_store, pg_sql
+from common.migrations import current_version
 from config import Settings
 from knowledge.store import KnowledgeStore
 
@@ -62,9 +63,8 @@ def test_schema_versions_are_kept_per_store(store_target: StoreTarget) -> None:
     target = store_target("one.db")
     for store in (CallStore(target), KeyStore(target), KnowledgeStore(target)):
         store.close()
-    probe = open_store(target, "probe", ())
-    with probe.locked() as conn:
-        versions = {r["component"]: r["version"] for r in conn.execute("SELECT * FROM schema_version")}
+    probe = connect(target)
+    versions = {c: current_version(probe, c) for c in ("calls", "keys", "knowledge")}
     probe.close()
     assert versions == {"calls": len(MIGRATIONS), "keys": 1, "knowledge": 1}
 
@@ -105,7 +105,7 @@ def test_a_newer_schema_is_refused(store_target: StoreTarget) -> None:
     CallStore(target).close()
     db = open_store(target, "probe", ())
     with db.transaction() as conn:
-        conn.execute("UPDATE schema_version SET version=99 WHERE component='calls'")
+        conn.execute("UPDATE alembic_version_calls SET version_num='calls_0099'")
     db.close()
     with pytest.raises(DatabaseError) as err:
         CallStore(target)

@@ -133,9 +133,8 @@ def test_a_database_from_before_worker_ids_is_upgraded(tmp_path: Path) -> None:
     assert store.workers_with_calls() == {None}
     assert store.interrupt_calls(None, by="w1") == ["old"]
     store.close()
-    version = sqlite3.connect(tmp_path / "old.db").execute(
-        "SELECT version FROM schema_version WHERE component='calls'").fetchone()
-    assert version == (len(MIGRATIONS),)
+    version = sqlite3.connect(tmp_path / "old.db").execute("SELECT version_num FROM alembic_version_calls").fetchone()
+    assert version == (f"calls_{len(MIGRATIONS):04d}",)
 
 
 # ---------------------------------------------------------------- heartbeats
