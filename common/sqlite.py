@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,11 +44,24 @@ class Database:
                                      timeout=BUSY_TIMEOUT_S)
         self._conn.row_factory = sqlite3.Row
         if self.path != MEMORY:
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._set_wal()
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         if schema:
             self._conn.executescript(schema)
+
+    def _set_wal(self) -> None:
+        """Switch a file to WAL, waiting out other processes: on a file another process is creating at the same
+        moment, SQLite answers ``database is locked`` at once, without its busy handler."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextmanager
     def locked(self) -> Iterator[sqlite3.Connection]:

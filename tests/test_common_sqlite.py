@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import stat
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +108,29 @@ def test_a_writer_waits_for_another_processes_write_instead_of_failing(tmp_path:
     with db.locked() as conn:
         assert {r[0] for r in conn.execute("SELECT k FROM t")} == {"other", "mine"}
     other.close()
+
+
+def _open_new(path: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        Database(path, SCHEMA)
+        results.put("ok")
+    except sqlite3.Error as e:
+        results.put(repr(e))
+
+
+def test_processes_creating_one_new_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """Workers starting together on a fresh install: the WAL switch of a file being created must wait, not fail
+    (without the wait about one opener in seven failed with ``database is locked`` here)."""
+    ctx = multiprocessing.get_context("fork")
+    outcomes: list[str] = []
+    for round_ in range(8):
+        path = str(tmp_path / f"new{round_}.db")
+        barrier, results = ctx.Barrier(4), ctx.Queue()
+        procs = [ctx.Process(target=_open_new, args=(path, barrier, results)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        outcomes += [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+    assert outcomes == ["ok"] * 32
