@@ -91,7 +91,7 @@ def parse_checklists(text: str, *, source: str = "<checklists>") -> Checklists:
         spec = _File.model_validate(raw)
     except ValidationError as exc:
         shape = [FieldIssue(i.code, i.message, field=i.field, file=source) for i in validation_issues(exc.errors())]
-        raise ChecklistError("checklist_invalid", f"{source}: {len(shape)} problem(s)", shape) from exc
+        raise ChecklistError("checklist_invalid", f"{source}: {len(shape)} problem(s)", _located(shape, text)) from exc
     issues: list[FieldIssue] = []
     seen_ids: set[str] = set()
     default = tuple(_compile(item, f"default.{i}", None, seen_ids, issues, source)
@@ -108,8 +108,56 @@ def parse_checklists(text: str, *, source: str = "<checklists>") -> Checklists:
                                          field=f"category.{c}.names.{n}", file=source))
             by_category[key] = items
     if issues:
-        raise ChecklistError("checklist_invalid", f"{source}: {len(issues)} problem(s)", issues)
+        raise ChecklistError("checklist_invalid", f"{source}: {len(issues)} problem(s)", _located(issues, text))
     return Checklists(default, by_category)
+
+
+_HEADER = re.compile(r"^\s*\[\[\s*(default|category|category\.items)\s*\]\]")
+_STRING = re.compile(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _located(issues: list[FieldIssue], text: str) -> list[FieldIssue]:
+    """The issues with the line of their field where the file writes it as ``[[table]]`` headers and keys."""
+    lines = text.splitlines()
+    return [FieldIssue(i.code, i.message, field=i.field, line=i.line or _line_of(lines, i.field), file=i.file)
+            for i in issues]
+
+
+def _line_of(lines: list[str], field: str | None) -> int | None:
+    """1-based line of a dotted field (``category.1.items.0.patterns.2``), or ``None`` when it cannot be told."""
+    parts = (field or "").split(".")
+    headers = [(n, m.group(1)) for n, line in enumerate(lines) if (m := _HEADER.match(line))]
+
+    def nth(kind: str, index: str, begin: int, end: int) -> tuple[int, int] | None:
+        found = [n for n, k in headers if k == kind and begin <= n < end]
+        if not index.isdigit() or int(index) >= len(found):
+            return None
+        start = found[int(index)]
+        following = [n for n, _ in headers if n > start]
+        return start, following[0] if following else len(lines)
+
+    if len(parts) < 2 or parts[0] not in ("default", "category"):
+        return None
+    span = nth(parts[0], parts[1], 0, len(lines))
+    rest = parts[2:]
+    if span and parts[0] == "category" and len(rest) >= 2 and rest[0] == "items":
+        after = [n for n, k in headers if k == "category" and n > span[0]]
+        span = nth("category.items", rest[1], span[0], after[0] if after else len(lines))
+        rest = rest[2:]
+    if span is None:
+        return None
+    key = re.compile(rf"^\s*{re.escape(rest[0])}\s*=") if rest else None
+    for n in range(span[0] + 1, span[1]):
+        if key is not None and key.match(lines[n]):
+            if len(rest) < 2 or not rest[1].isdigit():
+                return n + 1
+            seen = 0  # the index-th string of the (possibly multi-line) array
+            for k in range(n, span[1]):
+                seen += len(_STRING.findall(lines[k].split("=", 1)[1] if k == n else lines[k]))
+                if seen > int(rest[1]):
+                    return k + 1
+            return n + 1
+    return span[0] + 1
 
 
 def _compile(item: _Item, where: str, category: str | None, seen: set[str], issues: list[FieldIssue],

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from assist.checklist import load_checklists
 from assist.metrics import ASR_VOCAB_CORRECTIONS
 from assist.stages import CallStages, DraftFn
 from assist.store import CallStore
@@ -100,9 +101,11 @@ class Services:
 
             alerts = AlertMonitor.build(s.alerts.rules_file, check_interval_s=s.alerts.reload_check_s,
                                         embedder=retrieval.embedder)
+        checklists = load_checklists(s.alerts.checklists_file)  # a bad file fails readiness with its lines
         self.stages = CallStages(asr=asr, retrieval=retrieval, summarizer=build_summarizer(s.summarize, self.masker),
                                  draft=build_draft(s), mask=self.masker, executor=self._executor,
-                                 top_k=s.retrieval.top_k, uncertain_below=s.asr.uncertain_below, alerts=alerts)
+                                 top_k=s.retrieval.top_k, uncertain_below=s.asr.uncertain_below, alerts=alerts,
+                                 checklists=checklists)
 
     def on_index_change(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` (in the writing thread) whenever the search index changes, once it is loaded."""

@@ -113,7 +113,8 @@ class CallSession:
         self.topic = TopicState()
         self._alerts = (stages.alerts.for_call(call_id, publish=self.publish, loop=loop, executor=stages.executor)
                         if stages.alerts is not None else None)
-        self.insights = CallInsights(call_id, writer, history=history, matched=matched)  # checklist, requests, QA
+        self.insights = CallInsights(call_id, writer, history=history, matched=matched,  # checklist, requests, QA
+                                     checklists=stages.checklists)
         self._top_title: str | None = None  # the latest request turn's best card: the supervisor's "topic"
         self._spoken_language: str | None = None  # detected, for calls started with language "auto"
         self._pending: asyncio.Queue[_Customer | None] = asyncio.Queue()

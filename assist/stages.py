@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from asr.base import StreamingRecognizer
 from assist.alerts.live import AlertMonitor
+from assist.checklist import Checklists
 from knowledge.article import Article
 from retrieval.base import Suggester
 from summarize.base import Summarizer
@@ -47,3 +48,5 @@ class CallStages:
     ``None``: the calibrated default, 0: none are."""
     alerts: AlertMonitor | None = None
     """The alert rules every call is checked against (``assist/alerts/``); ``None``: no alerts."""
+    checklists: Checklists | None = None
+    """The guidance checklists (``alerts.checklists_file``); ``None``: the shipped file."""

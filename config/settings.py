@@ -230,6 +230,10 @@ class AlertsSettings(_Section):
                                     "shipped assist/alerts/default_rules.toml. An unusable file at start-up fails "
                                     "readiness (`bad_alert_rules`); a bad edit later keeps the previous rules")
     reload_check_s: float = Field(2.0, gt=0.0, le=300.0, description="How often the rules file's mtime is checked")
+    checklists_file: Path | None = Field(None, description="A TOML guidance-checklists file (the shape of the shipped "
+                                         "assist/checklists.toml); unset: the shipped file. Read at start-up: an "
+                                         "unusable file fails readiness (`checklist_invalid` / "
+                                         "`checklist_unreadable`, every problem with its line)")
 
 
 class Settings(BaseSettings):

@@ -36,7 +36,7 @@ def rows(split: str) -> tuple[list[tuple[str, str]], list[str]]:
             positives.append((row["category"], row["text"]))
         else:
             calm.append(row["text"])
-    for name in ("calls.jsonl", "calls_v2.jsonl"):
+    for name in ("calls.jsonl", "calls_v2.jsonl", "calm_bait.jsonl"):
         for line in (DATA / name).read_text(encoding="utf-8").splitlines():
             call = json.loads(line)
             if call.get("split", "dev") == split:

@@ -35,6 +35,7 @@ from config import Settings, load_settings
 from eval.alertscore import summarize as alert_summary
 from eval.callscore import CallResult, NotesScorer, Received, aggregate, score_call
 from eval.callset import (
+    CALM_BAIT_CALLS,
     ESCALATION_CALLS,
     SPLIT_AUDIO_CALLS,
     SPLIT_TEXT_CALLS,
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.speed <= 0:
             parser.error("--speed must be positive")
-        paths = [args.calls] if args.calls else [*SPLIT_TEXT_CALLS, ESCALATION_CALLS]
+        paths = [args.calls] if args.calls else [*SPLIT_TEXT_CALLS, ESCALATION_CALLS, CALM_BAIT_CALLS]
         calls = read_split(paths, args.split, args.limit)
         try:
             results = run_text_calls(calls, settings, concurrency=args.concurrency, speed=args.speed,

@@ -33,6 +33,9 @@ SPLIT_AUDIO_CALLS = (DATA / "calls_audio" / "calls_audio.jsonl", DATA / "calls_a
 ESCALATION_CALLS = DATA / "escalations.jsonl"
 """Scripted escalations (issue 16): カスハラ, manager requests, cancellations, silences, overtalk, a fast agent; each
 row lists the alerts it should raise (``alerts``) and the checklist it should end with (``checklist``)."""
+CALM_BAIT_CALLS = DATA / "calm_bait.jsonl"
+"""Calm calls whose words look like an escalation (how to cancel, "manager" as a job title, 上司 in a story): the
+alert rules must raise nothing on them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,15 @@ from eval import plots
 from eval.alertscore import CHECKLIST_TARGET, alert_rows
 from eval.calls import run_calls, text_summary
 from eval.callscore import CallResult
-from eval.callset import ESCALATION_CALLS, SPLIT_TEXT_CALLS, read_calls, read_split, timeline, turn_audio
+from eval.callset import (
+    CALM_BAIT_CALLS,
+    ESCALATION_CALLS,
+    SPLIT_TEXT_CALLS,
+    read_calls,
+    read_split,
+    timeline,
+    turn_audio,
+)
 from eval.report_html import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +161,7 @@ def alert_section(settings: Settings, split: str = "dev") -> dict[str, Any]:
     embedder's paraphrases as the service runs them."""
     from eval.textreplay import run_text_calls
 
-    calls = read_split([*SPLIT_TEXT_CALLS, ESCALATION_CALLS], split)
+    calls = read_split([*SPLIT_TEXT_CALLS, ESCALATION_CALLS, CALM_BAIT_CALLS], split)
     started = time.monotonic()
     results = run_text_calls(calls, settings, concurrency=len(calls), paraphrase=True)
     summary = text_summary(results, concurrency=len(calls), speed=1.0, paraphrase=True)

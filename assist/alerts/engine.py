@@ -128,7 +128,7 @@ class AlertEngine:
                 continue
             score, category = max(passing)
             self._fire(rule, final, obs, category=category, matched=_clip(final.text), value=round(score, 3),
-                       at=final.end)
+                       at=final.end, guess=True)
         return obs.alerts
 
     # ------------------------------------------------------------ conditions
@@ -194,12 +194,16 @@ class AlertEngine:
     # ------------------------------------------------------------ firing
 
     def _fire(self, rule: Any, final: FinalTurn, obs: Observation, *, at: float, category: str | None = None,
-              matched: str | None = None, value: float | None = None, turns: int | None = None) -> bool:
+              matched: str | None = None, value: float | None = None, turns: int | None = None,
+              guess: bool = False) -> bool:
+        """``guess``: a paraphrase alert. It waits out the cool-down of any alert of its rule and category, but
+        starts only its own: a later lexicon hit (a phrase actually said) is never held back by a guess."""
         key = (rule.id, category or "")
-        last = self._fired.get(key)
-        if last is not None and at - last < rule.cooldown_s:
-            return False
-        self._fired[key] = at
+        own = (rule.id, f"~{category or ''}") if guess else key
+        for last in {self._fired.get(key), self._fired.get(own)}:
+            if last is not None and at - last < rule.cooldown_s:
+                return False
+        self._fired[own] = at
         self.fired_total += 1
         obs.alerts.append(AlertEvent(
             call_id=self.call_id, rule=rule.id, condition=rule.condition, severity=rule.severity, category=category,

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from assist.alerts.variants import ABUSE_MORE, CANCELLATION_MORE, INQUIRY_EN, INQUIRY_JA, MANAGER_MORE
+
 AbuseCategory = Literal["verbal_abuse", "threat", "intimidation", "personal_attack", "long_restraint",
                         "dogeza_demand", "sns_exposure", "excessive_demand"]
 ABUSE_CATEGORIES: tuple[AbuseCategory, ...] = ("verbal_abuse", "threat", "intimidation", "personal_attack",
@@ -176,7 +178,7 @@ ABUSE: dict[str, Lexicon] = {  # by AbuseCategory
                  "post this online", "post it online", "post about this", "go viral", "expose you", "tweet about",
                  "tell everyone online", "upload the recording", "name and shame"),
         patterns=("(sns|ネット|インターネット|twitter|ツイッター|youtube|ユーチューブ|インスタ|tiktok|ティックトック|口コミ|"
-                  "レビュー|掲示板).{0,6}(晒|さら|書き込|書いて|書く|書きます|書いてやる|上げ|あげて|あげる|投稿|拡散|流す|"
+                  "レビュー|掲示板).{0,6}(晒|さら|書き込|書いて(?!あ|た|る|い)|書く|書きます|書いてやる|上げ|あげて|あげる|投稿|拡散|流す|"
                   "流して|出す|出して)",
                   r"(put|putting|post|posting) (this|you|it|your (company's )?name) (on|all over) (social media|twitter|facebook|youtube|tiktok"
                   r"|instagram|the internet)",
@@ -189,7 +191,7 @@ ABUSE: dict[str, Lexicon] = {  # by AbuseCategory
 }
 
 MANAGER = Lexicon(
-    phrases=("上司を出", "上司に代わ", "上司に替わ", "上司と話", "上司を呼", "上司の方", "上の人を出", "上の人に代わ",
+    phrases=("上司を出", "上司に代わ", "上司に替わ", "上司を呼", "上司の方", "上の人を出", "上の人に代わ",
              "上の者を出", "上の者に代わ", "上の方を出", "上の方に代わ", "責任者を出", "責任者に代わ", "責任者に替わ",
              "責任者と話", "責任者の方", "責任者を呼", "責任者はいない", "責任者いない", "店長を出", "店長を呼", "社長を出",
              "社長を呼", "社長と話", "管理者を出", "担当を変え", "担当を代え", "担当者を変え", "担当者を代え",
@@ -197,7 +199,7 @@ MANAGER = Lexicon(
              "お前じゃ話にならない", "あなたじゃ話にならない", "あんたじゃ話にならない", "あなたでは話にならない",
              "someone in charge", "someone more senior", "escalate this", "escalate my", "escalate it",
              "your superior", "someone higher up", "someone above you"),
-    patterns=("上の(立場|役職)の(人|方|者).{0,10}(出し|出せ|代わ|替わ)",
+    patterns=("上の(立場|役職)の(人|方|者).{0,10}(出し|出せ|代わ|替わ)", "上司と話(?!して(から|み|おき)|し合|しあ)",
               r"(speak|talk|speaking|talking) (to|with) (a|your|the|someone's) (manager|supervisor|boss|superior)",
               r"(get|put|transfer) me (through )?(to )?(a|your|the) (manager|supervisor|boss)",
               r"(your|a|the) (manager|supervisor) (please|now|right now|on the line)",
@@ -217,6 +219,12 @@ CANCELLATION = Lexicon(
               r"switch(ing)? to (another|a different|a competitor|your competitor)",
               r"(go|going|move|moving) to (a|your) competitor"),
 )
+
+# The broader wording of variants.py: the same intents in other words.
+for _key, (_phrases, _patterns) in ABUSE_MORE.items():
+    ABUSE[_key] = ABUSE[_key] + Lexicon(_phrases, _patterns)
+MANAGER = MANAGER + Lexicon(*MANAGER_MORE)
+CANCELLATION = CANCELLATION + Lexicon(*CANCELLATION_MORE)
 
 # Negations that take back a manager request or a cancellation: 「解約はしません」, "I don't want to cancel".
 _JA_NEGATED_AFTER = re.compile(r"^(は|を|とか|なんて)?(しない|しません|しなくて|するつもりはない|するつもりはありません|"
@@ -287,10 +295,24 @@ class PhraseMatcher:
         for m in regex.finditer(text):
             if m.end() == m.start():
                 continue
-            if self.negatable and (_EN_NEGATED_BEFORE.search(text[:m.start()]) if english
-                                   else _JA_NEGATED_AFTER.match(text[m.end():])):
+            clause = form.clause(m.start(), m.end())
+            if self.negatable and self._taken_back(m, text, clause, english=english):
                 continue
-            return m.group(0), form.clause(m.start(), m.end())
+            return m.group(0), clause
+        return None
+
+    @staticmethod
+    def _taken_back(m: re.Match[str], text: str, clause: str, *, english: bool) -> bool:
+        """A negated hit (解約はしません; "I don't want to cancel", in the hit's own sentence: "That's not good
+        enough. I want a manager" still asks), or one in a clause that asks how cancelling works or calls for
+        one's boss: not a threat, not a manager request."""
+        if INQUIRY_EN.search(words_form(clause)) or INQUIRY_JA.search(compact_form(clause)):
+            return True
+        if not english:
+            return bool(_JA_NEGATED_AFTER.match(text[m.end():]))
+        own = words_form(clause)
+        at = own.find(m.group(0))
+        return bool(_EN_NEGATED_BEFORE.search(own[:at] if at >= 0 else text[:m.start()]))
         return None
 
 

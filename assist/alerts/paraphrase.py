@@ -29,9 +29,10 @@ from retrieval.base import Embedder
 log = logging.getLogger(__name__)
 
 # From `python -m eval.alerts_paraphrase --split dev` (eval/data/alerts_paraphrase.jsonl); see docs/ALERTS.md.
-# e5-small+use-multilingual: highest calm dev score 0.034 + 0.015; dev recall 13/20, test recall 13/20 with no
-# false alert on the 55 calm test sentences.
-CALIBRATED_SIMILARITY: dict[str, float] = {"e5-small+use-multilingual": 0.05}
+# e5-small+use-multilingual: highest calm dev score 0.069 (a calm bait sentence: 責任者の方からの折り返しを待って
+# いればいいですか) + 0.015; dev recall 17/36 with no false alert on 189 calm dev sentences. (Before the bait
+# sentences joined the dev list it was 0.05: they score 0.065-0.069 and would have fired.)
+CALIBRATED_SIMILARITY: dict[str, float] = {"e5-small+use-multilingual": 0.085}
 
 EXAMPLES: dict[AbuseCategory, tuple[str, ...]] = {
     "verbal_abuse": (
@@ -41,15 +42,18 @@ EXAMPLES: dict[AbuseCategory, tuple[str, ...]] = {
     "threat": (
         "今からそっちに行ってどうなるか分からせてやる", "お前の家族がどうなっても知らないぞ", "覚悟しておけよ、ただでは済まさない",
         "I will come down there and hurt you", "Something bad is going to happen to you",
+        "出るところに出て、この会社を訴えさせてもらいます", "My lawyer will make sure you pay for this",
     ),
     "intimidation": (
         "こっちは客だぞ、分かってるのか", "俺を怒らせたらどうなるか分かってるんだろうな", "さっさとしろ、いつまで待たせる気だ",
         "Do you have any idea who you are dealing with", "You had better do what I say right now",
+        "客に向かってなんだその口の利き方は", "Don't you dare talk back to me",
     ),
     "personal_attack": (
         "あなたみたいな人がよくこの仕事をしていられますね", "こんな簡単なこともできないなんて人としてどうかしてる",
         "お前なんか生きている意味がない",
         "People like you should not be allowed to work here", "You are a failure as a human being",
+        "A child could do your job better than you",
     ),
     "long_restraint": (
         "こっちが納得するまで絶対に電話は切らせないからな", "何時間かかろうが今ここで答えを出してもらう",
@@ -58,10 +62,12 @@ EXAMPLES: dict[AbuseCategory, tuple[str, ...]] = {
     "dogeza_demand": (
         "今すぐうちまで来て頭を下げて謝れ", "床に手をついて謝罪しろ", "責任者が家まで来て謝罪するのが筋だろう",
         "Come to my house and apologize on your knees", "I want you to beg me for forgiveness",
+        "社長が直接うちに来て謝るのが当然でしょう",
     ),
     "sns_exposure": (
         "この対応を全部ネットに書き込んでやるからな", "お前の名前をSNSで晒してやる", "この通話を録音して動画サイトに上げるぞ",
         "I am going to post your name all over social media", "Everyone online will hear about how you treated me",
+        "このやり取りを録音して動画で公開しますね", "I'll tell all my followers exactly what happened here",
     ),
     "excessive_demand": (
         "迷惑料としてお金を払ってもらわないと気が済まない", "誠意として商品を全部タダにしろ",
@@ -90,6 +96,9 @@ CALM_EXAMPLES: tuple[str, ...] = (
     "The item arrived broken, I want a refund", "Can I get a discount or a coupon", "Hi, I have a quick question",
     "Let me think about it and decide later", "I'll talk to my family and call back",
     "Another company offered me a cheaper price",
+    "上司に頼まれて明細を取り寄せたいんです", "弁護士事務所宛ての領収書はもらえますか", "解約すると違約金はいくらですか",
+    "I'm the office manager calling about our account", "My supervisor asked me to sort out the bill",
+    "I read the reviews online before signing up",
 )
 MIN_CHARS = 8  # compact characters (Japanese) or letters (English) below which a final is not scored
 

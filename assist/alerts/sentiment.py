@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from assist.alerts.lexicon import ABUSE, PhraseMatcher, compact_form, words_form
+from assist.alerts.lexicon import ABUSE, CANCELLATION, MANAGER, PhraseMatcher, compact_form, words_form
 
 Label = Literal["negative", "neutral", "positive"]
 NEGATIVE_BELOW = -0.4  # label cuts; a rule's own threshold may differ
@@ -57,6 +57,40 @@ _INTENSIFIERS_JA = ("本当に", "ほんとに", "ほんとうに", "マジで",
                     "何度も", "めちゃくちゃ", "とても", "非常に")
 _INTENSIFIERS_EN = ("really", "so", "very", "totally", "absolutely", "extremely", "completely", "always")
 
+# Complaint cues: how a customer who has run out of patience talks without an emotion word (言われたきり, 何の連絡も
+# なかった, "third time", "nothing changes"), and sarcasm, where a praise word is said against the matter
+# (さすがですね、勝手に…とは; "oh, wonderful"): its weight outweighs the praise word it contains. Weights as above.
+_CUES_JA: tuple[tuple[str, float], ...] = (
+    ("(言われた|言った|した|聞いた|言われて)きり", 1.5),
+    ("(何の|なんの|何も|なにも)(連絡|説明|対応|返事|音沙汰)(も)?(なかった|ない|なし|来ない|こない)"
+     "|(連絡|返事|折り返し)(も|が)(なかった|来ない|こない|来なかった)", 1.5),
+    ("たらい回し|盥回し", 2.0),
+    ("(二|三|四|五|2|3|4|5|何)(回|度)目", 1.5),
+    ("同じ(説明|こと|話|質問)(を)?.{0,6}(させられ|繰り返|何度|何回|また)", 1.0),
+    ("勝手に", 1.0),
+    ("説明(も)?(なし|ない|なかった|がない)", 1.5),
+    ("(頼んだ|頼んで|申し込んだ|申し込んで)(覚え|おぼえ)は?(ない|ありません)|頼んで(ない|ません)", 1.0),
+    ("^もう(結構|けっこう|いい)", 1.0),
+    ("(払って(る|いる)のに|お金(を)?払って(る|いる)のに)", 1.0),
+    ("(さすが|素晴らしい|すばらしい|ご立派|大した|たいした)(もの|もん)?(です|でした)?(ね|な|よ).{0,24}"
+     "(とは|なんて|くせに|ておいて|でおいて|のに)", 3.0),
+)
+_CUES_EN: tuple[tuple[str, float], ...] = (
+    (r"(second|third|fourth|fifth|sixth|\d+(st|nd|rd|th)) time", 1.5),
+    (r"every (single )?time", 1.0),
+    (r"on hold for", 1.0),
+    (r"(keep|kept) (calling|asking|getting|being)", 1.0),
+    (r"nothing (changes|changed|happens|happened|gets done|ever changes)", 1.5),
+    (r"never (showed up|arrived|came|called back|got back|heard back|fixed)", 1.5),
+    (r"(said|told me|promised) the same thing", 1.5),
+    (r"paying for nothing|thanks for nothing", 2.0),
+    (r"not good enough", 2.0),
+    (r"(oh|wow|well) (wonderful|great|perfect|fantastic|brilliant|lovely|terrific|amazing)", 3.0),
+    (r"(great|wonderful|fantastic|amazing|excellent|brilliant) (service|job|work|help) (really|truly|as always)", 3.0),
+    (r"(so|just|guess) i (get to|have to|need to) (wait|call|start)", 1.5),
+)
+ESCALATION_WEIGHT = 1.5  # a manager request or a cancellation threat: said by a customer who is not content
+
 _JA_NEGATION_AFTER = re.compile(r"^(は|も)?(い|でき)?(ない|ません|なかった|ませんでした|じゃない|ではない|ではありません)")
 _EN_NEGATION_BEFORE = re.compile(r"\b(not|don't|dont|isn't|wasn't|aren't|never|no|didn't|doesn't|won't)( \w+){0,2} $")
 
@@ -74,6 +108,9 @@ _EN_TERMS = _alternation(list(_EN_WEIGHTS), english=True)
 _JA_INTENSIFIER = re.compile("|".join(re.escape(compact_form(t)) for t in _INTENSIFIERS_JA))
 _EN_INTENSIFIER = _alternation(list(_INTENSIFIERS_EN), english=True)
 _ABUSE = PhraseMatcher(ABUSE)
+_ESCALATION = PhraseMatcher({"manager": MANAGER, "cancellation": CANCELLATION}, negatable=True)
+_JA_CUES = [(re.compile(p), w) for p, w in _CUES_JA]
+_EN_CUES = [(re.compile(rf"(?<![\w'])(?:{p})(?![\w])"), w) for p, w in _CUES_EN]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +139,14 @@ def score_sentiment(text: str) -> Sentiment:
     abuse = _ABUSE.find_all(text)
     total -= ABUSE_WEIGHT * len(abuse)
     terms += [h.matched for h in abuse]
+    for cues, form in ((_JA_CUES, compact), (_EN_CUES, words)):
+        for regex, weight in cues:
+            if (cue := regex.search(form)) is not None:
+                total -= weight
+                terms.append(cue.group(0))
+    escalation = _ESCALATION.find_all(text)
+    total -= ESCALATION_WEIGHT * len(escalation)
+    terms += [h.matched for h in escalation]
     if total and (_JA_INTENSIFIER.search(compact) or _EN_INTENSIFIER.search(words)):
         total *= INTENSIFIER_GAIN
     score = round(total / (abs(total) + 2.0), 3)
