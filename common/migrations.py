@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
+# Alembic narrates every run at INFO ("Context impl SQLiteImpl", "Running upgrade"), which lands on the stderr of
+# every CLI command that opens a new store; the one line below about an upgrade is the news an operator needs.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 LEGACY_TABLE = "schema_version"
 # Any one number the stores agree on: migrations of every store run one at a time across processes.
