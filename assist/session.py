@@ -37,6 +37,7 @@ from assist.insights import CallInsights
 from assist.stages import CallStages
 from assist.store_writer import StoreWriter
 from assist.topic import TopicState
+from retrieval.query import opens_new_topic
 from retrieval.turns import classify_turn, should_query
 from summarize.base import ArticleRef, Turn
 from summarize.masking import Correction, LegWindow, Masker
@@ -308,6 +309,9 @@ class CallSession:
         )
         self._publish_checklist(self.insights.on_request(item.utterance_id, kind.value, suggestion, language))
         if suggestion.abstained or not suggestion.hits:
+            return
+        if self.topic.keeps_cards(suggestion.hits, self._shown, new_topic=opens_new_topic(item.text)):
+            log.debug("call %s: %s follows up on the topic on screen; cards kept", self.call_id, item.utterance_id)
             return
         self.topic.observe_request(suggestion.hits, item.turn)
         items: list[SuggestionItem] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from common.text_ja import tokenize
@@ -76,6 +76,7 @@ class TopicState:
 
     def __init__(self) -> None:
         self._articles: dict[str, _Evidence] = {}
+        self._current: _Evidence | None = None  # the top card of the latest request turn whose cards were shown
 
     def observe_request(self, hits: Sequence[Hit], turn: int) -> None:
         """A request turn's cards: older evidence decays, this turn's cards add theirs by rank and band."""
@@ -90,6 +91,28 @@ class TopicState:
                 evidence.confidence = hit.confidence
             evidence.terms |= _terms(f"{hit.title} {hit.snippet}")
             evidence.weight += share * CONFIDENCE_WEIGHT.get(hit.confidence, 0.2)
+        if hits:
+            self._current = self._articles[hits[0].article_id]
+
+    def keeps_cards(self, hits: Sequence[Hit], shown: Container[str], *, new_topic: bool) -> bool:
+        """Whether a request turn's cards should leave the call's cards on screen instead of replacing them.
+
+        Follow-ups within a topic (いつ届くんですか, カードとかは作り直しですか, "when do I get my money back?") ask
+        about what the agent is already handling; searched, they bring up neighbours of the topic's article or
+        weak guesses, and pushed, those would bury the good card. So once a topic is on screen a turn keeps it when
+        its top article is already shown (unless a card it would add is high), or when it is a follow-up (no
+        opener such as あと/それと/"also") whose top card is not high or shares the topic's category. A turn that
+        opens a topic, or a high card of another category, switches as before; the call's first request always
+        pushes."""
+        if self._current is None or not hits:
+            return False
+        top = hits[0]
+        if top.article_id in shown:
+            fresh = next((h for h in hits if h.article_id not in shown), None)
+            return fresh is None or fresh.confidence != "high"
+        if new_topic:
+            return False
+        return top.confidence != "high" or (top.category is not None and top.category == self._current.category)
 
     def observe_agent(self, text: str) -> list[str]:
         """Articles the agent's turns confirm: each turn credits the card shown in the call whose content words it

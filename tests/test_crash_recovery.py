@@ -21,7 +21,7 @@ from support.server_process import start_server
 
 HERE = Path(__file__).parent
 CUSTOMER = ["カードをなくしました", "再発行はできますか", "手数料はかかりますか", "いつ届きますか", "以上です"]
-RESPONSES = {"カードをなくしました": ["lost-card", "reissue"], "再発行はできますか": ["reissue"],
+RESPONSES = {"カードをなくしました": ["lost-card"], "再発行はできますか": ["reissue"],
              "手数料はかかりますか": ["fees"], "いつ届きますか": ["reissue"]}
 
 

@@ -37,7 +37,7 @@ from config import Settings
 
 HERE = Path(__file__).parent
 CUSTOMER = ["カードをなくしました", "再発行はできますか", "手数料はかかりますか", "いつ届きますか", "以上です"]
-RESPONSES = {"カードをなくしました": ["lost-card", "reissue"], "再発行はできますか": ["reissue"],
+RESPONSES = {"カードをなくしました": ["lost-card"], "再発行はできますか": ["reissue"],
              "手数料はかかりますか": ["fees"], "いつ届きますか": ["reissue"]}
 FAST = {"heartbeat_s": 0.2, "worker_ttl_s": 1.0}  # a dead worker is found within about 1.5 s
 
