@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assist.gaps import greedy_clusters, pair_scores, threshold_for
+from assist.gaps import group_requests, pair_scores, threshold_for
 from common.text_ja import strip_fillers
 from config import load_settings
 from models import ModelRegistry
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     fixed = args.threshold if args.threshold is not None else threshold_for(embedder) if args.split == "test" else None
     sweep = [fixed] if fixed is not None else np.arange(args.low, args.high + 1e-9, args.step)
     for threshold in sweep:
-        labels = greedy_clusters(vectors, float(threshold))
+        labels = group_requests(vectors, float(threshold))
         scores = {**pair_scores(truth, labels), "groups": len(set(labels)), "threshold": round(float(threshold), 3)}
         print(json.dumps(scores))
         if scores["f1"] > best["f1"]:
