@@ -3,9 +3,12 @@
 A lexicon misses what is said in other words (「このひどい対応、みんなに知らせてやるからな」 threatens exposure with no
 SNS word in it). Each category has example sentences in both languages, and so do calm customer turns
 (requests, complaints, a cancellation, a manager request: unhappy is not abusive). A final's score for a category
-is its best cosine to the category's examples minus its best cosine to the calm ones: general-purpose embedders put
-every Japanese sentence near every other, and only the margin separates the two (on the dev list the raw cosine
-recalled 3 of 20 paraphrases without a false alert, the margin 16). Scores live on each embedder's own scale, so the
+is its mean cosine to the category's ``TOP_K`` nearest examples minus the same mean over the calm ones:
+general-purpose embedders put every Japanese sentence near every other, and only the margin separates the two (on
+the first dev list the raw cosine recalled 3 of 20 paraphrases without a false alert, the margin 16). A mean of
+the nearest three, not the single nearest, keeps one lookalike example (or one calm sentence that happens to share
+words) from deciding alone: on the dev list it recalls 20 of 36 paraphrases against 17 for the nearest one, both
+without a false alert. Scores live on each embedder's own scale, so the
 threshold is calibrated per embedder on a dev list (``python -m eval.alerts_paraphrase --split dev``,
 docs/ALERTS.md). An embedder without a calibrated value matches paraphrases only for rules that set ``similarity``.
 Finals shorter than ``MIN_CHARS`` are not scored: short ones are noise to an embedder, and short abuse is what the
@@ -29,10 +32,10 @@ from retrieval.base import Embedder
 log = logging.getLogger(__name__)
 
 # From `python -m eval.alerts_paraphrase --split dev` (eval/data/alerts_paraphrase.jsonl); see docs/ALERTS.md.
-# e5-small+use-multilingual: highest calm dev score 0.069 (a calm bait sentence: 責任者の方からの折り返しを待って
-# いればいいですか) + 0.015; dev recall 17/36 with no false alert on 189 calm dev sentences. (Before the bait
-# sentences joined the dev list it was 0.05: they score 0.065-0.069 and would have fired.)
-CALIBRATED_SIMILARITY: dict[str, float] = {"e5-small+use-multilingual": 0.085}
+# e5-small+use-multilingual, TOP_K 3: highest calm dev score + 0.015, rounded up; dev recall 20/36 with no false
+# alert on the calm dev sentences. (With the single nearest example it was 0.085, recall 17/36.)
+CALIBRATED_SIMILARITY: dict[str, float] = {"e5-small+use-multilingual": 0.035}
+TOP_K = 3  # examples per side a score averages over (chosen on dev among 1-4)
 
 EXAMPLES: dict[AbuseCategory, tuple[str, ...]] = {
     "verbal_abuse": (
@@ -133,17 +136,21 @@ class Paraphraser:
             return self._anchors
 
     def score(self, text: str) -> ParaphraseScore | None:
-        """Per category: best cosine to its examples minus best cosine to the calm ones; ``None`` for a final
-        too short to score. Blocking: run it in an executor."""
+        """Per category: mean cosine to its ``TOP_K`` nearest examples minus the same over the calm ones, and
+        the nearest example (the alert's evidence); ``None`` for a final too short to score. Blocking: run it in
+        an executor."""
         if len(compact_form(text)) < MIN_CHARS:
             return None
         abusive, calm, labels = self._embedded()
         query = np.asarray(self.embedder.embed_queries([text]), dtype=np.float32)[0]
-        baseline = float((calm @ query).max()) if len(calm) else 0.0
-        scores: dict[str, float] = {}
-        examples: dict[str, str] = {}
+        baseline = _top_mean((calm @ query).tolist()) if len(calm) else 0.0
+        sims: dict[str, list[tuple[float, str]]] = {}
         for (category, example), sim in zip(labels, (abusive @ query).tolist(), strict=True):
-            margin = float(sim) - baseline
-            if margin > scores.get(category, -3.0):
-                scores[category], examples[category] = margin, example
+            sims.setdefault(category, []).append((float(sim), example))
+        scores = {c: _top_mean([s for s, _ in pairs]) - baseline for c, pairs in sims.items()}
+        examples = {c: max(pairs)[1] for c, pairs in sims.items()}
         return ParaphraseScore(scores, examples)
+
+
+def _top_mean(values: list[float]) -> float:
+    return float(np.mean(sorted(values)[-TOP_K:]))
