@@ -115,14 +115,16 @@ def _open_new(path: str, barrier: Any, results: Any) -> None:
     try:
         Database(path, SCHEMA)
         results.put("ok")
-    except sqlite3.Error as e:
+    except Exception as e:  # any failure is an answer: the parent must not wait out a timeout to learn of it
         results.put(repr(e))
 
 
 def test_processes_creating_one_new_file_at_once_all_open_it(tmp_path: Path) -> None:
     """Workers starting together on a fresh install: the WAL switch of a file being created must wait, not fail
     (without the wait about one opener in seven failed with ``database is locked`` here)."""
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: a child forked while another thread of the test process holds a lock (logging, a Ray or
+    # SQLite thread of an earlier test) can hang before it answers
+    ctx = multiprocessing.get_context("spawn")
     outcomes: list[str] = []
     for round_ in range(8):
         path = str(tmp_path / f"new{round_}.db")
