@@ -37,7 +37,7 @@ from assist.insights import CallInsights
 from assist.stages import CallStages
 from assist.store_writer import StoreWriter
 from assist.topic import TopicState
-from retrieval.query import opens_new_topic
+from common.openers import opens_new_topic
 from retrieval.turns import classify_turn, should_query
 from summarize.base import ArticleRef, Turn
 from summarize.masking import Correction, LegWindow, Masker

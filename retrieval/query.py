@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from common.openers import opens_new_topic
 from common.text_ja import TRIM_CHARS, strip_fillers
 
 _SPACES = re.compile(r"\s+")
@@ -20,16 +21,6 @@ _NO_CONTENT = re.compile(
     r"(?:です|ございます|ね|よ)*$",
     re.IGNORECASE,
 )
-
-
-# A turn that opens another topic (よかった、あと、電気代を…; "Great. Also, will I pay …") is searched on its own: the
-# previous request glued in front would pull the old topic's card back on top.
-_NEW_TOPIC = re.compile(r"(?:^|[、。,.!?！？\s])(?:あと[、,\s]|それと|それから|もう一つ|もうひとつ|ついでに|別件|それとは別に|その前に)|"
-                        r"\b(?:also|another (?:thing|question)|one more thing|while i have you)\b", re.IGNORECASE)
-
-
-def opens_new_topic(text: str) -> bool:
-    return bool(_NEW_TOPIC.search(text))
 
 
 def has_content(text: str) -> bool:

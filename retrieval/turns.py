@@ -13,8 +13,8 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from common.openers import opens_new_topic
 from common.text_ja import strip_fillers
-from retrieval.query import opens_new_topic
 
 
 class TurnKind(StrEnum):

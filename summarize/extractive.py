@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from common.openers import starts_new_topic
 from common.text_ja import bigrams, strip_sentence_fillers
 from retrieval.turns import TurnKind, classify_turn, should_query
 from summarize.base import ArticleRef, Turn
@@ -99,13 +100,6 @@ _COURTESY = {
                      re.IGNORECASE),
 }
 _RESTATES = re.compile(r"(?:ですね|でございますね)。?$")
-# A later turn that opens like this and asks for something starts another request (あと、… も変えたいんですが).
-_NEW_TOPIC = {
-    "ja": re.compile(r"^(?:あと|それと|それから|もう一つ|もうひとつ|もう一点|ついでに|別件|ほかに|他に|それとは別に|"
-                     r"あともう一つ|あともうひとつ)"),
-    "en": re.compile(r"^(?:also|and also|one more thing|another thing|while i have you|oh,? and|and one more|"
-                     r"there's (?:also|one more)|i also)\b", re.IGNORECASE),
-}
 # The agent's question a request may answer: "anything else?" invites one; any other question gets an answer.
 _ANYTHING_ELSE = {
     "ja": re.compile(r"ほかに|他に|ほかの|他の|以上|何かございます|なにかございます"),
@@ -267,7 +261,7 @@ class ExtractiveSummarizer:
             asked = next((s for s in reversed(sentences) if s.turn < turn and s.speaker == "agent"), None)
             answers = asked is not None and asked.aspect == "question" and asked.turn == turn - 1 \
                 and not _ANYTHING_ELSE[lang].search(asked.text)  # どちらでのご利用でしょうか → an answer, no request
-            opens = bool(cues) and bool(_NEW_TOPIC[lang].match(own[0].text))
+            opens = bool(cues) and starts_new_topic(own[0].text)
             if opens or (not answers and ((tied - seen) or (cues >= NEW_REQUEST_CUES and fresh))):
                 requests.append([s for s in own if score(s) > 0] or own[:1])
                 said |= grams
