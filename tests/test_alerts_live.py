@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from support.live import connect, fake_stages, recv_json, silence
-from test_alerts_rules import KeywordEmbedder
+from support.retrieval_fakes import KeywordEmbedder
 
 from assist.alerts.live import AlertMonitor
 from assist.alerts.paraphrase import Paraphraser

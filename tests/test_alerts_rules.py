@@ -7,8 +7,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
+from support.retrieval_fakes import KeywordEmbedder
 
 from assist.alerts.engine import AlertEngine, FinalTurn
 from assist.alerts.lexicon import ABUSE, PhraseMatcher
@@ -344,24 +344,6 @@ leg = "any"
     assert alerts[0].message.en.startswith("Competitor mentioned by the customer:") and alerts[0].severity == "info"
     assert fired(run([("customer", "rival corp is cheaper")], rules, language="en")) == [], "languages = [ja]"
     assert fired(run([("agent", "へなちょこですみません")], rules)) == [("custom-abuse", "verbal_abuse")]
-
-
-class KeywordEmbedder:
-    """An ``Embedder`` whose vectors say which of a few marker words a text holds."""
-
-    name = "keyword-fake"
-    dim = 3
-    markers = ("夜道", "手続き")
-
-    def _vec(self, text: str) -> np.ndarray:
-        v = np.array([float(m in text) for m in self.markers] + [0.2], dtype=np.float32)
-        return v / np.linalg.norm(v)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, 3), np.float32)
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed_queries(texts)
 
 
 def test_paraphrases_fire_through_the_embedder_margin() -> None:

@@ -1,4 +1,4 @@
-"""A tiny deterministic embedder for tests about index mechanics (not about ranking quality)."""
+"""Tiny deterministic embedders for tests about mechanics (index, paraphrase margins), not about ranking quality."""
 
 from __future__ import annotations
 
@@ -55,3 +55,21 @@ class KbRetrieval:
 
     def close(self) -> None:
         self.kb.close()
+
+
+class KeywordEmbedder:
+    """An ``Embedder`` whose vectors say which of a few marker words a text holds."""
+
+    name = "keyword-fake"
+    dim = 3
+    markers = ("夜道", "手続き")
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.array([float(m in text) for m in self.markers] + [0.2], dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, 3), np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_queries(texts)
