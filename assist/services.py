@@ -104,7 +104,8 @@ class Services:
         checklists = load_checklists(s.alerts.checklists_file)  # a bad file fails readiness with its lines
         self.stages = CallStages(asr=asr, retrieval=retrieval, summarizer=build_summarizer(s.summarize, self.masker),
                                  draft=build_draft(s), mask=self.masker, executor=self._executor,
-                                 top_k=s.retrieval.top_k, uncertain_below=s.asr.uncertain_below, alerts=alerts,
+                                 top_k=s.retrieval.top_k, keep_topic_cards=s.retrieval.keep_topic_cards,
+                                 uncertain_below=s.asr.uncertain_below, alerts=alerts,
                                  checklists=checklists)
 
     def on_index_change(self, fn: Callable[[], None]) -> None:

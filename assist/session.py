@@ -310,7 +310,7 @@ class CallSession:
         self._publish_checklist(self.insights.on_request(item.utterance_id, kind.value, suggestion, language))
         if suggestion.abstained or not suggestion.hits:
             return
-        if self.topic.keeps_cards(suggestion.hits, self._shown, new_topic=opens_new_topic(item.text)):
+        if self.stages.keep_topic_cards and self.topic.keeps_cards(suggestion.hits, self._shown, new_topic=opens_new_topic(item.text)):
             log.debug("call %s: %s follows up on the topic on screen; cards kept", self.call_id, item.utterance_id)
             return
         self.topic.observe_request(suggestion.hits, item.turn)

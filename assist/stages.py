@@ -43,6 +43,8 @@ class CallStages:
     executor: Executor | None = None
     """Runs retrieval, drafts and summaries off the event loop (``None`` = the loop's default)."""
     top_k: int = 3
+    keep_topic_cards: bool = True
+    """``retrieval.keep_topic_cards``: a follow-up within the topic on screen leaves its cards."""
     uncertain_below: float | None = None
     """Numbers of a final whose pieces fall under this probability are uncertain (``summarize/uncertain.py``);
     ``None``: the calibrated default, 0: none are."""

@@ -103,6 +103,10 @@ class RetrievalSettings(_Section):
     sudachi_mode: Literal["A", "B", "C"] = Field("C", description="SudachiPy split mode for BM25 words")
     rrf_k: int = Field(60, ge=1)
     top_k: int = Field(3, ge=1, le=20)
+    keep_topic_cards: bool = Field(True, description="A follow-up within the topic on screen leaves its cards "
+                                   "(assist/topic.py keeps_cards): no junk over good cards, at the price of a "
+                                   "follow-up that asks for something new (docs/QUALITY.md); off: every request "
+                                   "turn's cards replace the screen")
     rerank: bool = Field(True, description="Second stage over the top candidates with the embedder's calibrated "
                          "model (retrieval/calibration.py); off, or for an uncalibrated embedder: fused order")
     rerank_depth: int = Field(20, ge=1, le=100, description="First-stage candidates the second stage re-scores")

@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     retrieval = build_service(list(SPLIT_KB), settings.retrieval, embedder)
     masker = Masker(settings.privacy.mask_entities)
     stages = CallStages(asr=_Recognizer(), retrieval=retrieval, summarizer=build_summarizer(settings.summarize, masker),
-                        mask=masker, top_k=settings.retrieval.top_k)
+                        mask=masker, top_k=settings.retrieval.top_k,
+                        keep_topic_cards=settings.retrieval.keep_topic_cards)
     results = []
     with ThreadPoolExecutor(1) as executor:
         for call in calls:

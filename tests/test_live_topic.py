@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from support.live import FakeAsr, FakeRetrieval, fake_draft, fake_mask, silence
 
 from assist.replay import replay_call
@@ -137,7 +138,8 @@ class _Categorized(FakeRetrieval):
         return Suggestion(latest, [_card(article, band, category)], 1.0, abstained=False)
 
 
-async def test_follow_ups_within_a_topic_never_replace_its_cards(live) -> None:
+@pytest.mark.parametrize("keep", [True, False])
+async def test_follow_ups_within_a_topic_never_replace_its_cards(live, keep: bool) -> None:
     customer = ["カードをなくしてしまったんですが", "新しいカードはいつ届きますか", "カードとかは作り直しですか",
                 "あと、電気代の支払い方法も変えたいんですけど", "ガスの開栓もお願いしたいんですが"]
     retrieval = _Categorized({customer[0]: ("lost-card", "high", "カード"),
@@ -145,10 +147,16 @@ async def test_follow_ups_within_a_topic_never_replace_its_cards(live) -> None:
                               customer[2]: ("delivery-change", "low", "通販"),
                               customer[3]: ("utility-card-payment", "medium", "電気・ガス"),
                               customer[4]: ("gas-start", "high", "電気・ガス")})
-    srv = live(stages=CallStages(asr=FakeAsr({"customer": customer}), retrieval=retrieval, mask=fake_mask))
+    srv = live(stages=CallStages(asr=FakeAsr({"customer": customer}), retrieval=retrieval, mask=fake_mask,
+                                 keep_topic_cards=keep))
     events = await replay_call(srv.url, "topic-2", {"customer": silence(2.6)}, realtime=False, timeout_s=30)
     assert retrieval.queries == customer  # every turn is a request and searched …
     pushed = [[i["article_id"] for i in e["items"]] for e in events if e["type"] == "suggestions"]
     # … but the two follow-ups leave the lost-card card alone; あと opens a topic even with a medium card, and
     # a high card of the same (new) category after it is a follow-up again
-    assert pushed == [["lost-card"], ["utility-card-payment"]]
+    # (retrieval.keep_topic_cards = false: every request turn's cards replace the screen)
+    if keep:
+        assert pushed == [["lost-card"], ["utility-card-payment"]]
+    else:
+        assert pushed == [["lost-card"], ["card-not-arrived"], ["delivery-change"], ["utility-card-payment"],
+                          ["gas-start"]]
