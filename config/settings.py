@@ -116,6 +116,20 @@ class RetrievalSettings(_Section):
     hnsw_above: int = Field(50_000, ge=1, description="Use HNSW instead of a flat index above this many passages")
     chunk_chars: int = Field(400, ge=50)
     threads: int = Field(1, ge=1)
+    pool: Literal["local", "ray"] = Field(
+        "local", description="Where texts are embedded: in this process, or in the shared embeddings pool on Ray "
+        "Serve at pool_address (retrieval/serve_pool.py, docs/SCALING.md); the index and the search stay here")
+    pool_address: str = Field("http://127.0.0.1:8100/embed", pattern=r"^https?://[^/]+", description="The pool's "
+                              "Serve HTTP route; `python -m assist.asr_pool --pools embed` listens on its port and path")
+    pool_batch_size: int = Field(16, ge=1, le=256, description="Most query texts, from any worker, one replica "
+                                 "embeds in one call (@serve.batch)")
+    pool_batch_wait_s: float = Field(0.02, ge=0.0, le=1.0, description="Longest a replica waits for more "
+                                     "queries before embedding a batch that is not full (docs/SCALING.md: "
+                                     "0.005 gave batches of 1.2 texts under 4 busy threads, 0.02 of 4)")
+    pool_replicas: int = Field(1, ge=1, description="Pool replicas, each with its own model")
+    pool_cpus_per_replica: float = Field(1.0, ge=0.0, description="Ray CPUs reserved per replica")
+    pool_gpus_per_replica: float = Field(0.0, ge=0.0, description="Ray GPUs per replica (fractions share one)")
+    pool_timeout_s: float = Field(30.0, gt=0.0, description="Longest a worker waits for one pool answer")
 
 
 class SummarizeSettings(_Section):

@@ -25,9 +25,10 @@ from knowledge.store import KnowledgeStore
 from models import ModelRegistry
 from retrieval.base import Confidence, Embedder, Hit, Suggestion
 from retrieval.calibration import RERANK_MODELS
-from retrieval.embedders import build_embedder, default_min_score
+from retrieval.embedders import default_min_score
 from retrieval.fusion import weighted_rrf
 from retrieval.passages import QUESTION_CHUNK_BASE, article_passages, snippet
+from retrieval.pool import embedder_from_settings
 from retrieval.query import build_query
 from retrieval.rerank import Candidate, RerankModel, compute_features
 from retrieval.snapshot import Snapshot, apply_changes, build_snapshot, load_snapshot, save_dense
@@ -68,7 +69,7 @@ class RetrievalService:
     def from_settings(cls, settings: RetrievalSettings, registry: ModelRegistry, store: KnowledgeStore, *,
                       index_dir: Path | None, allow_downloads: bool = False) -> RetrievalService:
         """The live service's instance: it watches the store for new KB revisions."""
-        embedder = (build_embedder(settings, registry, allow_downloads=allow_downloads)
+        embedder = (embedder_from_settings(settings, registry, allow_downloads=allow_downloads)
                     if settings.dense_weight > 0 else None)
         return cls(settings, embedder, store, index_dir=index_dir, watch_interval_s=2.0)
 

@@ -6,11 +6,8 @@ route the workers use; the slow test adds the real whisper-base beside it and co
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 from support.fake_recognizer import FAIL_PROMPT, FakeRecognizer, tagged
+from support.ray_serve import concurrently, free_port, local_serve
 from support.wav import FIXTURES, read_wav
 
 from asr.base import ContextRecognizer, FinalContext, PartialRecognizer, Recognizer, Transcription, Word
@@ -35,38 +33,15 @@ from config import AsrSettings
 from gpu.batching import batch_limit
 from models import ModelRegistry
 
-TESTS = Path(__file__).resolve().parent
 WORKERS = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def ray_serve() -> Iterator[int]:
     """A local Ray with Serve listening on a free port; shut down (every Ray process) after the module."""
-    ray = pytest.importorskip("ray")
-    from ray import serve
-
-    port = _free_port()
-    old_path = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), old_path]))  # replicas import support.*
-    try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
+    pytest.importorskip("ray")
+    with local_serve() as port:
         yield port
-    finally:
-        try:
-            serve.shutdown()
-        finally:
-            ray.shutdown()
-            if old_path is None:
-                os.environ.pop("PYTHONPATH", None)
-            else:
-                os.environ["PYTHONPATH"] = old_path
 
 
 @pytest.fixture(scope="module")
@@ -85,26 +60,6 @@ def remote(pool_settings: AsrSettings) -> Iterator[RemoteRecognizer]:
     rec = RemoteRecognizer(pool_settings.pool_address, context_audio_s=2.0, timeout_s=20.0)
     yield rec
     rec.close()
-
-
-def _concurrently(n: int, fn) -> list:
-    """``fn(i)`` on ``n`` threads released together (the legs of ``n`` workers); results or exceptions, by i."""
-    barrier = threading.Barrier(n)
-    out: list = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            out[i] = fn(i)
-        except Exception as exc:
-            out[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return out
 
 
 # ---- wire format (no Ray needed) -------------------------------------------------------------------------
@@ -150,7 +105,7 @@ def test_workers_never_import_ray() -> None:
 
 
 def test_unreachable_pool_is_a_coded_error() -> None:
-    rec = RemoteRecognizer(f"http://127.0.0.1:{_free_port()}/asr", timeout_s=5.0)
+    rec = RemoteRecognizer(f"http://127.0.0.1:{free_port()}/asr", timeout_s=5.0)
     try:
         with pytest.raises(PoolError) as err:
             rec.transcribe(tagged(1), language="ja")
@@ -165,7 +120,7 @@ def test_finals_from_several_workers_share_one_batch(pool_settings: AsrSettings)
     before = RemoteRecognizer(pool_settings.pool_address).pool_stats()
     clients = [RemoteRecognizer(pool_settings.pool_address, timeout_s=20.0) for _ in range(WORKERS)]
     try:
-        results = _concurrently(WORKERS, lambda i: clients[i].transcribe(tagged(100 + i), language="ja"))
+        results = concurrently(WORKERS, lambda i: clients[i].transcribe(tagged(100 + i), language="ja"))
         assert all(isinstance(r, Transcription) for r in results), results
         # every caller got its own final back, none another worker's
         assert [r.text for r in results] == [f"final:{100 + i} ctx=- ja beam=5" for i in range(WORKERS)]
@@ -195,7 +150,7 @@ def test_languages_in_one_batch_are_decoded_apart(pool_settings: AsrSettings) ->
     clients = [RemoteRecognizer(pool_settings.pool_address, timeout_s=20.0) for _ in range(4)]
     try:
         langs = ["ja", "en", "ja", "en"]
-        results = _concurrently(4, lambda i: clients[i].transcribe(tagged(200 + i), language=langs[i]))
+        results = concurrently(4, lambda i: clients[i].transcribe(tagged(200 + i), language=langs[i]))
         assert [r.text for r in results] == [f"final:{200 + i} ctx=- {langs[i]} beam=5" for i in range(4)]
     finally:
         for c in clients:
@@ -206,7 +161,7 @@ def test_a_failed_decode_is_coded_and_spares_the_rest_of_the_batch(pool_settings
     clients = [RemoteRecognizer(pool_settings.pool_address, timeout_s=20.0) for _ in range(3)]
     try:
         prompts = [None, FAIL_PROMPT, None]
-        results = _concurrently(3, lambda i: clients[i].transcribe(tagged(300 + i), language="ja",
+        results = concurrently(3, lambda i: clients[i].transcribe(tagged(300 + i), language="ja",
                                                                     prompt=prompts[i]))
         assert isinstance(results[1], PoolError) and results[1].code == "asr_pool_decode_failed"
         assert "the fake model broke" in results[1].message
