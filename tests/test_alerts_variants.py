@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assist.alerts.engine import AlertEngine, FinalTurn, ParaphraseScore
+from assist.alerts.lexicon import ABUSE, PhraseMatcher
 from assist.alerts.rules import DEFAULT_RULES_FILE, load_rules
 from assist.alerts.sentiment import score_sentiment
 from assist.checklist import DEFAULT_FILE, ChecklistError, load_checklists
@@ -153,3 +154,16 @@ def test_a_paraphrase_alert_does_not_hold_back_a_later_lexicon_hit_of_its_catego
     engine.observe(RULES, again)
     assert engine.paraphrased(RULES, again, ParaphraseScore({"long_restraint": 0.3}, {"long_restraint": "x"}), 0.085,
                               ("kasuhara-demand",)) == [], "the lexicon alert's cool-down holds later guesses"
+
+
+@pytest.mark.parametrize(("text", "hit"), [
+    ("カリカスワードが届いてからじゃないとダメなんですね。", None),  # パスワード as ASR heard it
+    ("アホウドリの写真集を注文しました", None),
+    ("カスタマーセンターに何度も電話しました", None),
+    ("お前はカスだな", "カス"),
+    ("アホか、お前は", "アホ"),
+    ("このバカヤローが", "バカヤロー"),
+])
+def test_katakana_entries_never_match_inside_a_katakana_word(text: str, hit: str | None) -> None:
+    found = PhraseMatcher(ABUSE).find_all(text)
+    assert [h.matched for h in found] == ([hit] if hit else [])

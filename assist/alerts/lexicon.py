@@ -10,7 +10,9 @@ expression; each is matched against one of two normalized forms of the text, cho
   apostrophes turned into one space, and only at word boundaries (``idiot`` never matches inside ``idiotic``).
 
 Entries are chosen to be said *at* someone: words that also name everyday things (バカンス, ばかり, カスタマー,
-"stupid question") are excluded by lookaheads or by asking for the addressee ("you idiot").
+"stupid question") are excluded by lookaheads or by asking for the addressee ("you idiot"). A katakana entry never
+matches inside a longer katakana word: ASR spells unknown words in katakana (パスワード → カリカスワード), and
+アホウドリ holds no アホ.
 """
 
 from __future__ import annotations
@@ -253,6 +255,18 @@ def _english_pattern(body: str) -> str:
     return rf"(?<![\w'])(?:{body})(?![\w])"
 
 
+_KATAKANA = "\u30a1-\u30fa\u30fc"  # ァ … ヺ and ー
+
+
+def _katakana_bounded(regex: str, source: str, *, whole: bool) -> str:
+    """``regex`` that cannot start right after a katakana character when ``source`` starts with one, nor (for a
+    ``whole`` katakana phrase) end right before one."""
+    if not source or not re.match(f"[{_KATAKANA}]", source):
+        return regex
+    tail = f"(?![{_KATAKANA}])" if whole and re.fullmatch(f"[{_KATAKANA}]+", source) else ""
+    return f"(?<![{_KATAKANA}])(?:{regex}){tail}"
+
+
 class PhraseMatcher:
     """Compiled lexicons: ``find`` returns the first hit in key order (one regex per key and form)."""
 
@@ -266,9 +280,12 @@ class PhraseMatcher:
                 if _is_ascii(phrase):
                     en.append(r"\s+".join(re.escape(w) for w in words_form(phrase).split()))
                 else:
-                    ja.append(re.escape(compact_form(phrase)))
+                    ja.append(_katakana_bounded(re.escape(compact_form(phrase)), compact_form(phrase), whole=True))
             for pattern in lex.patterns:
-                (en if _is_ascii(pattern) else ja).append(pattern)
+                if _is_ascii(pattern):
+                    en.append(pattern)
+                else:
+                    ja.append(_katakana_bounded(pattern, pattern, whole=False))
             self._compiled.append((key, re.compile("|".join(ja)) if ja else None,
                                    re.compile(_english_pattern("|".join(en))) if en else None))
 
