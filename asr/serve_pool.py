@@ -3,7 +3,9 @@
 Workers (``asr.pool.RemoteRecognizer``) post each final with its leg's previous utterance; a replica gathers
 finals from every worker with ``@serve.batch`` (up to ``asr.pool_batch_size``, waiting at most
 ``asr.pool_batch_wait_s``) and decodes each batch's same-language finals with one ``transcribe_finals`` call,
-the same code, and so the same text, as in-process decoding. Partials are decoded one by one beside the batches
+the same code, and so the same text, as in-process decoding. The batches that close while the model is decoding
+wait at it and are decoded together when it is free (``gpu.serving``, up to ``asr.pool_batch_size`` finals): a
+busy replica batches what arrived meanwhile instead of decoding it one final at a time. Partials are decoded one by one beside the batches
 (they are dropped when stale, so a batch wait would only age them). Replicas scale out by ``asr.pool_replicas``,
 each with ``asr.pool_cpus_per_replica`` / ``asr.pool_gpus_per_replica``.
 
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from asr.base import ContextRecognizer, FinalContext, PartialRecognizer, Recogni
 from asr.pool import PoolError, decode_request, transcription_to_dict
 from common.errors import CodedError
 from config import AsrSettings
+from gpu.serving import QUEUED_BATCHES, MergingQueue, blas_threads
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ class RecognizerPool:
         batcher.set_batch_wait_timeout_s(batch_wait_s)
         self.batch_sizes: Counter[int] = Counter()
         self.partials = 0
+        self._model: MergingQueue[FinalRequest, tuple[Transcription | PoolError, int]] = MergingQueue(
+            batch_size, self._decode_merged)
 
     async def __call__(self, request: Request) -> JSONResponse:
         """Routes under the app's prefix: ``POST finals``, ``POST partial``, ``GET stats``, ``GET tokenizer``."""
@@ -89,9 +93,13 @@ class RecognizerPool:
                 "batch_size_max": max(self.batch_sizes, default=0),
                 "batch_sizes": {str(k): v for k, v in sorted(self.batch_sizes.items())}}
 
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02)
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.02, max_concurrent_batches=QUEUED_BATCHES)
     async def decode_final(self, requests: list[FinalRequest]) -> list[tuple[Transcription | PoolError, int]]:
-        """Every final that arrived within the wait, from any worker: one decode per set of decode options."""
+        """Every final that arrived within the wait, from any worker, and those of the batches that closed while
+        the model was busy: one decode per set of decode options."""
+        return await self._model.submit(requests)
+
+    async def _decode_merged(self, requests: list[FinalRequest]) -> list[tuple[Transcription | PoolError, int]]:
         size = len(requests)
         self.batch_sizes[size] += 1
         groups: dict[tuple[str | None, int, str | None], list[int]] = {}
@@ -167,14 +175,6 @@ def load_whisper(asr: AsrSettings, models_dir: Path, allow_downloads: bool) -> R
     return WhisperRecognizer.from_settings(asr, ModelRegistry(models_dir), allow_downloads=allow_downloads)
 
 
-def blas_threads() -> str:
-    """The replicas' ``OMP_NUM_THREADS``: the deployer's, else what an in-process decode gets unset (one per core).
-
-    Ray otherwise sets one per reserved CPU, and the thread count of numpy's BLAS (Whisper's log-mel features)
-    moves the scores: whisper-base int8 with 1 thread instead of 2 changed avg_logprob in the 4th decimal."""
-    return os.environ.get("OMP_NUM_THREADS") or str(len(os.sched_getaffinity(0)))
-
-
 def build_app(factory: Callable[[], Recognizer], asr: AsrSettings) -> serve.Application:
     """The pool as a Serve application: ``asr.pool_replicas`` replicas, each with its share of CPUs/GPUs."""
     deployment = serve.deployment(
@@ -182,8 +182,8 @@ def build_app(factory: Callable[[], Recognizer], asr: AsrSettings) -> serve.Appl
         num_replicas=asr.pool_replicas,
         ray_actor_options={"num_cpus": asr.pool_cpus_per_replica, "num_gpus": asr.pool_gpus_per_replica,
                            "runtime_env": {"env_vars": {"OMP_NUM_THREADS": blas_threads()}}},
-        # room for full batches plus the partials decoded beside them
-        max_ongoing_requests=max(16, 4 * asr.pool_batch_size),
+        # room for the queued batches plus the partials decoded beside them
+        max_ongoing_requests=max(16, (QUEUED_BATCHES + 1) * asr.pool_batch_size),
     )(RecognizerPool)
     return deployment.bind(factory, asr.pool_batch_size, asr.pool_batch_wait_s)
 

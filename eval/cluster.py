@@ -18,7 +18,8 @@ shared database holds. The last line of stdout is JSON:
 ``supervisor_gaps`` (stored seqs a surviving wall never showed), ``resumed`` (widgets dropped by the killed worker
 that finished their call's stream on another one; ``widgets_on_killed`` were dropped), ``widgets_stalled``
 (widgets whose socket stayed open after their call ended and had to reconnect to get the end),
-``batch_size_max`` (largest ASR batch in the pool; null without it) and ``pool_finals`` (finals it decoded).
+``batch_size_max`` (largest ASR batch in the pool; null without it), ``pool_finals`` (finals it decoded),
+``embed_batch_size_max`` and ``pool_queries`` (the embeddings pool's largest batch and the query texts it embedded).
 
 ``--fake-models`` runs the workers with the tests' scripted stages (a source checkout's
 ``tests/support/fake_worker.py``), so a run takes seconds: what it checks is routing, events across workers and a
@@ -337,19 +338,26 @@ class ClusterRun:
         }
 
     def _pool_stats(self) -> dict[str, int | None]:
-        """The largest batch and the finals the pool decoded (null without the pool)."""
+        """The largest batch and what each pool served: finals (ASR), query texts (embeddings); null without."""
         if not self.topo.pool:
-            return {"batch_size_max": None, "pool_finals": None}
-        answers: dict[str, dict[str, Any]] = {}
-        # each answer is one replica's; a few asks reach the others (the run is over: a replica's answer is fixed)
-        for _ in range(8):
-            try:
-                stats = httpx.get(f"{self.topo.pool_address}/stats", timeout=5).json()
-                answers[json.dumps(stats, sort_keys=True)] = stats
-            except (httpx.HTTPError, ValueError):
-                continue
-        return {"batch_size_max": max((int(a["batch_size_max"]) for a in answers.values()), default=None),
-                "pool_finals": sum(int(a["finals"]) for a in answers.values())}
+            return {"batch_size_max": None, "pool_finals": None, "embed_batch_size_max": None, "pool_queries": None}
+        asr, embed = _replica_stats(self.topo.pool_address), _replica_stats(self.topo.embed_address)
+        return {"batch_size_max": max((int(a["batch_size_max"]) for a in asr), default=None),
+                "pool_finals": sum(int(a["finals"]) for a in asr),
+                "embed_batch_size_max": max((int(a["batch_size_max"]) for a in embed), default=None),
+                "pool_queries": sum(int(a["texts"]) for a in embed)}
+
+
+def _replica_stats(address: str) -> list[dict[str, Any]]:
+    """Each replica's ``/stats``: a few asks reach the others (the run is over: a replica's answer is fixed)."""
+    answers: dict[str, dict[str, Any]] = {}
+    for _ in range(8):
+        try:
+            stats = httpx.get(f"{address}/stats", timeout=5).json()
+            answers[json.dumps(stats, sort_keys=True)] = stats
+        except (httpx.HTTPError, ValueError):
+            continue
+    return list(answers.values())
 
 
 def _stored_seqs(database_url: str, ids: list[str]) -> dict[str, set[int]]:
@@ -389,7 +397,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"killed {r['killed'] or '-'} ({r['calls_on_killed']} calls, {r['widgets_on_killed']} widgets on it); "
         f"resumed {r['resumed']}, stalled {r['widgets_stalled']}",
         f"events stored {r['events_stored']}, lost {r['events_lost']}; wall gaps {r['supervisor_gaps']}; "
-        f"ASR batch max {r['batch_size_max']}; {r['elapsed_s']} s",
+        f"ASR batch max {r['batch_size_max']}, embeddings batch max {r['embed_batch_size_max']}; {r['elapsed_s']} s",
     ])
 
 

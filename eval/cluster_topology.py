@@ -1,5 +1,5 @@
 """The scaled-out topology from local binaries: PostgreSQL, Redis, N ``assist serve`` workers, HAProxy, and
-optionally the Ray Serve ASR pool, all in one temporary folder and torn down together.
+optionally the Ray Serve model pools (recognition and embeddings), all in one temporary folder and torn down together.
 
 ``python -m eval.cluster_topology --workers 2 --port 8000`` (``scripts/cluster.sh``) serves until Ctrl-C;
 ``python -m eval cluster`` measures it. The balancer runs ``deploy/haproxy.cfg`` itself, rendered for local
@@ -118,7 +118,8 @@ class LocalTopology:
     """``with LocalTopology(workers=2) as topo:`` a running cluster; ``topo.http``/``topo.ws`` is the balancer.
 
     ``fake_models`` runs the tests' scripted stages (``tests/support/fake_worker.py``, a source checkout only);
-    ``pool`` starts the Ray Serve ASR pool (``python -m assist.asr_pool``) and points the workers at it;
+    ``pool`` starts the Ray Serve pools, recognition and embeddings (``python -m assist.asr_pool --pools asr,embed``)
+    and points the workers at them;
     ``env`` adds ``ASSIST_*`` settings for the workers (and the pool)."""
 
     def __init__(self, workers: int = 2, *, fake_models: bool = False, pool: bool = False,
@@ -142,6 +143,7 @@ class LocalTopology:
         self.database_url = ""
         self.redis_url = ""
         self.pool_address = ""
+        self.embed_address = ""
         self.workers: list[Worker] = []
         self.stats_port = 0
         self._pool_proc: subprocess.Popen[bytes] | None = None
@@ -264,7 +266,8 @@ class LocalTopology:
         if name is not None:  # the worker id is HAProxy's name for it: X-Assist-Worker and worker_id agree
             env["ASSIST_SERVER__WORKER_ID"] = name
         if self.pool:
-            env |= {"ASSIST_ASR__POOL": "ray", "ASSIST_ASR__POOL_ADDRESS": self.pool_address}
+            env |= {"ASSIST_ASR__POOL": "ray", "ASSIST_ASR__POOL_ADDRESS": self.pool_address,
+                    "ASSIST_RETRIEVAL__POOL": "ray", "ASSIST_RETRIEVAL__POOL_ADDRESS": self.embed_address}
         return env | self.env
 
     def _start_worker(self, index: int) -> Worker:
@@ -286,15 +289,18 @@ class LocalTopology:
 
     def _start_pool(self) -> None:
         assert self.folder is not None
-        self.pool_address = f"http://127.0.0.1:{free_port()}/asr"
-        env = self._worker_env(self.folder) | {"ASSIST_ASR__POOL_ADDRESS": self.pool_address}
+        port = free_port()
+        self.pool_address = f"http://127.0.0.1:{port}/asr"
+        self.embed_address = f"http://127.0.0.1:{port}/embed"
+        env = self._worker_env(self.folder)
         log_path = self.folder / "asr_pool.log"
         with open(log_path, "wb") as out:
-            self._pool_proc = subprocess.Popen([sys.executable, "-m", "assist.asr_pool"], env=env, stdout=out,
+            self._pool_proc = subprocess.Popen([sys.executable, "-m", "assist.asr_pool", "--pools", "asr,embed"],
+                                               env=env, stdout=out,
                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                                start_new_session=True)
         deadline = time.monotonic() + self.ready_timeout_s
-        while not _answers(f"{self.pool_address}/stats"):
+        while not (_answers(f"{self.pool_address}/stats") and _answers(f"{self.embed_address}/stats")):
             if self._pool_proc.poll() is not None or time.monotonic() > deadline:
                 raise ServerError(f"the ASR pool did not start:\n{_tail(log_path)}")
             time.sleep(0.5)

@@ -25,9 +25,9 @@ from ray import serve
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from asr.serve_pool import blas_threads
 from common.errors import CodedError
 from config import RetrievalSettings
+from gpu.serving import QUEUED_BATCHES, MergingQueue, blas_threads
 from retrieval.base import Embedder
 from retrieval.pool import VECTORS_TYPE, EmbedPoolError, decode_texts, encode_vectors
 
@@ -51,6 +51,8 @@ class EmbedderPool:
         batcher.set_max_batch_size(batch_size)
         batcher.set_batch_wait_timeout_s(batch_wait_s)
         self.batch_sizes: Counter[int] = Counter()
+        self._model: MergingQueue[str, tuple[np.ndarray | EmbedPoolError, int]] = MergingQueue(
+            batch_size, self._embed_merged)
         self.passages = 0
 
     async def __call__(self, request: Request) -> Response:
@@ -87,9 +89,13 @@ class EmbedderPool:
                 "parts": [{"name": p.name, "dim": p.dim} for p in parts],
                 "scales": [float(s) for s in getattr(self.embedder, "scales", None) or []]}
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.02)
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.02, max_concurrent_batches=QUEUED_BATCHES)
     async def embed_query(self, texts: list[str]) -> list[tuple[np.ndarray | EmbedPoolError, int]]:
-        """Every query text that arrived within the wait, from any worker: one ``embed_queries`` call."""
+        """Every query text that arrived within the wait, from any worker, and those of the batches that closed
+        while the model was busy (``gpu.serving``): one ``embed_queries`` call."""
+        return await self._model.submit(texts)
+
+    async def _embed_merged(self, texts: list[str]) -> list[tuple[np.ndarray | EmbedPoolError, int]]:
         size = len(texts)
         self.batch_sizes[size] += 1
         try:
@@ -142,7 +148,7 @@ def build_app(factory: Callable[[], Embedder], settings: RetrievalSettings) -> s
         num_replicas=settings.pool_replicas,
         ray_actor_options={"num_cpus": settings.pool_cpus_per_replica, "num_gpus": settings.pool_gpus_per_replica,
                            "runtime_env": {"env_vars": {"OMP_NUM_THREADS": blas_threads()}}},
-        # room for full query batches plus the passage chunks encoded beside them
-        max_ongoing_requests=max(16, 4 * settings.pool_batch_size),
+        # room for the queued query batches plus the passage chunks encoded beside them
+        max_ongoing_requests=max(16, (QUEUED_BATCHES + 1) * settings.pool_batch_size),
     )(EmbedderPool)
     return deployment.bind(factory, settings.pool_batch_size, settings.pool_batch_wait_s)

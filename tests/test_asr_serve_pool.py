@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -237,3 +238,26 @@ def test_real_whisper_through_the_pool_matches_in_process(ray_serve: int, regist
         from ray import serve
 
         serve.delete("asr_real")
+
+
+def test_finals_arriving_while_the_model_is_busy_are_decoded_together(ray_serve: int) -> None:
+    """Serve closes a batch when its wait ends, busy model or not; the batches closed during a decode merge."""
+    from functools import partial
+
+    from asr.serve_pool import build_app, deploy
+
+    asr = AsrSettings(pool="ray", pool_address=f"http://127.0.0.1:{ray_serve}/asr-busy", pool_batch_size=8,
+                      pool_batch_wait_s=0.01, pool_cpus_per_replica=0.0, pool_timeout_s=20.0)
+    deploy(build_app(partial(FakeRecognizer, 1.5), asr), asr.pool_address, name="asr-busy")
+    clients = [RemoteRecognizer(asr.pool_address, timeout_s=20.0) for _ in range(4)]
+    try:
+        # one final starts a 1.5 s decode; three more arrive 0.3 s apart while it runs, each closing its own batch
+        results = concurrently(4, lambda i: (time.sleep(0.3 * i), clients[i].transcribe(tagged(300 + i),
+                                                                                        language="ja"))[1])
+        assert [r.text for r in results] == [f"final:{300 + i} ctx=- ja beam=5" for i in range(4)]
+        stats = clients[0].pool_stats()
+        assert stats["batch_sizes"] == {"1": 1, "3": 1}, stats
+        assert [c.batch_size_max for c in clients] == [1, 3, 3, 3]
+    finally:
+        for c in clients:
+            c.close()
