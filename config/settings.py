@@ -116,6 +116,10 @@ class RetrievalSettings(_Section):
     hnsw_above: int = Field(50_000, ge=1, description="Use HNSW instead of a flat index above this many passages")
     chunk_chars: int = Field(400, ge=50)
     threads: int = Field(1, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the sentence-transformers embedders run: auto = CUDA when torch sees a GPU (an "
+        "embeddings pool replica with pool_gpus_per_replica), else the CPU; use-multilingual always runs on the "
+        "CPU (numpy)")
     pool: Literal["local", "ray"] = Field(
         "local", description="Where texts are embedded: in this process, or in the shared embeddings pool on Ray "
         "Serve at pool_address (retrieval/serve_pool.py, docs/SCALING.md); the index and the search stay here")

