@@ -113,6 +113,9 @@ class RetrievalSettings(_Section):
     min_score: float | None = Field(
         None, description="Abstain below this confidence (top hit's dense cosine; fused score without dense). "
         "Unset: the embedder's calibrated value (retrieval.embedders.CALIBRATED_MIN_SCORE), 0 for other models")
+    abstain: float | None = Field(
+        None, ge=0.0, le=1.0, description="The second stage's abstain cut on its probability that the top hit answers "
+        "the turn. Unset: the embedder's calibrated cut (retrieval/calibration.py)")
     hnsw_above: int = Field(50_000, ge=1, description="Use HNSW instead of a flat index above this many passages")
     chunk_chars: int = Field(400, ge=50)
     threads: int = Field(1, ge=1)

@@ -363,7 +363,9 @@ class RetrievalService:
         """The cut ``suggest`` abstains below: the second stage's probability cut, or ``min_score`` on the dense
         cosine (when set explicitly, or without a calibrated model)."""
         model = self.rerank_model
-        return model.abstain if model is not None and self.settings.min_score is None else self.min_score
+        if model is None or self.settings.min_score is not None:
+            return self.min_score
+        return model.abstain if self.settings.abstain is None else self.settings.abstain
 
     def _abstains(self, top: Hit) -> bool:
         calibrated = self.rerank_model is not None and self.settings.min_score is None

@@ -235,7 +235,7 @@ def _classify_en(text: str, prompt: str | None) -> TurnKind:
     asked = _asked(prompt, "en")
     if asked is not None and not _EN_ASKING.search(core):
         return TurnKind.IDENTITY if asked is TurnKind.IDENTITY or identity else TurnKind.ANSWER
-    if request:
+    if request or (opens_new_topic(core) and len(core.split()) > 3):  # "Great, also, …": ASR may drop the "?"
         return TurnKind.REQUEST
     return TurnKind.CLOSING if len(core.split()) <= 2 or _EN_COMMIT.match(core) else TurnKind.REQUEST
 

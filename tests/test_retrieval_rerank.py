@@ -206,3 +206,13 @@ def test_demo_utterance_brings_lost_card_first_with_high_confidence(tmp_path: Pa
     assert closing.abstained or closing.hits[0].article_id == "lost-card"
     english = service.suggest("uh someone stole my wallet with my card in it", language="en")
     assert english.hits[0].article_id == "lost-card-en"
+
+
+def test_the_abstain_setting_overrides_the_models_cut(tmp_path: Path) -> None:
+    model = RerankModel({"head": 12.0}, -4.0, high=0.8, medium=0.4, abstain=0.2)
+    service = _service(tmp_path, HashEmbedder(), min_score=None, abstain=0.9)
+    service.use_rerank_model(model)
+    assert service.abstain_threshold == 0.9
+    loud = service.suggest("サイフごとなくしちゃって", language="ja")
+    assert loud.hits[0].score < 0.9 and loud.abstained  # what the model's own 0.2 would have shown
+    assert _service(tmp_path / "b", HashEmbedder(), min_score=0.3, abstain=0.9).abstain_threshold == 0.3  # min_score wins

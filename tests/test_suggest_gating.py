@@ -65,6 +65,9 @@ QUERIED = [
     ("カードが届かないんですけど。", "どうされましたか?", "ja"),
     ("Great! Also, will I pay extra for using the card in Canada?",
      "Our fraud system paused the card after another 600 for the charge from a new country.", "en"),
+    # the same as ASR heard it on a dev run: no question word, no "?", but "also" opens another request
+    ("Great, also, we like extra for using the card in Canada.",
+     "Our fraud system paused the card after another 600 for the charge from a new country.", "en"),
     ("Hi, yeah, the blender I order derived with a correct charge, so I'd like to return it.",
      "Thanks for calling to my shop, my name is Kevin, how can I help?", "en"),
     ("Okay, and the month can't be the same order came cheap. Can I hand that back?",
