@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from asr import numerals
 from asr.audio import SAMPLE_RATE
 from asr.base import (
     ContextRecognizer,
@@ -100,7 +101,7 @@ class AsrEngine:
             call_id,
             leg,
             language=language,
-            on_event=self.vocab.wrap(on_event),
+            on_event=numerals.wrap(self.vocab.wrap(on_event)),
             segmenter=Segmenter(self.settings, StreamingVad(self._vad_model)),
         )
         with self._legs_lock:
