@@ -6,16 +6,14 @@ posted to the pool's HTTP route, where one replica batches finals from every wor
 runs the same ``WhisperRecognizer`` code as in-process decoding. Plain HTTP keeps Ray out of the workers:
 this module needs only ``httpx`` and ``numpy``, and nothing here imports ``ray``.
 
-Wire format (both directions owned by this module): a request is a little-endian ``u32`` header length,
-a JSON header, then the float32 samples of each array it lists; the answer is JSON, ``{"results": [...]}``
+Wire format (``gpu.serving``, shared with the embeddings pool): a request is a little-endian ``u32`` header
+length, a JSON header, then the float32 samples of each array it lists; the answer is JSON, ``{"results": [...]}``
 or the project's error body ``{"error": {"code", "message", "fields"}}``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import struct
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,6 +26,7 @@ from asr.base import FinalContext, Recognizer, Transcription, Word
 from asr.glossary import approx_tokens
 from common.errors import CodedError
 from config import AsrSettings
+from gpu.serving import encode_request, parse_request
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("<I")
-MAX_HEADER_BYTES = 1 << 20
 
 
 class PoolError(CodedError, RuntimeError):
@@ -45,33 +42,13 @@ class PoolError(CodedError, RuntimeError):
     ``asr_pool_decode_failed``, ``asr_pool_bad_request``, ``asr_pool_bad_response``)."""
 
 
-# ---- wire format -------------------------------------------------------------------------------------
-def encode_request(header: dict[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
-    """One request body: the header (with every array's length added as ``lengths``) and the samples."""
-    head = json.dumps({**header, "lengths": [len(a) for a in arrays]}, ensure_ascii=False).encode()
-    parts = [_HEADER.pack(len(head)), head]
-    parts += [np.ascontiguousarray(a, dtype="<f4").tobytes() for a in arrays]
-    return b"".join(parts)
-
-
+# ---- wire format (gpu/serving.py) -------------------------------------------------------------------
 def decode_request(body: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The header and arrays of ``encode_request``'s body; ``PoolError("asr_pool_bad_request")`` if malformed."""
     try:
-        (size,) = _HEADER.unpack_from(body)
-        if size > MAX_HEADER_BYTES:
-            raise ValueError(f"header of {size} bytes")
-        header = json.loads(body[_HEADER.size:_HEADER.size + size])
-        lengths = [int(n) for n in header["lengths"]]
-        offset = _HEADER.size + size
-        if offset + 4 * sum(lengths) != len(body) or min(lengths, default=0) < 0:
-            raise ValueError(f"{len(body) - offset} bytes of samples for lengths {lengths}")
-        arrays = []
-        for n in lengths:
-            arrays.append(np.frombuffer(body, dtype="<f4", count=n, offset=offset).astype(np.float32))
-            offset += 4 * n
-    except (struct.error, ValueError, KeyError, TypeError) as exc:
-        raise PoolError("asr_pool_bad_request", f"malformed pool request: {exc}") from exc
-    return header, arrays
+        return parse_request(body)
+    except ValueError as exc:
+        raise PoolError("asr_pool_bad_request", str(exc)) from exc
 
 
 def transcription_to_dict(tr: Transcription) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from asr.base import ContextRecognizer, FinalContext, PartialRecognizer, Recogni
 from asr.pool import PoolError, decode_request, transcription_to_dict
 from common.errors import CodedError
 from config import AsrSettings
-from gpu.serving import QUEUED_BATCHES, MergingQueue, blas_threads
+from gpu.serving import QUEUED_BATCHES, MergingQueue, deployment_options
 
 log = logging.getLogger(__name__)
 
@@ -177,14 +177,10 @@ def load_whisper(asr: AsrSettings, models_dir: Path, allow_downloads: bool) -> R
 
 def build_app(factory: Callable[[], Recognizer], asr: AsrSettings) -> serve.Application:
     """The pool as a Serve application: ``asr.pool_replicas`` replicas, each with its share of CPUs/GPUs."""
-    deployment = serve.deployment(
-        name=DEPLOYMENT_NAME,
-        num_replicas=asr.pool_replicas,
-        ray_actor_options={"num_cpus": asr.pool_cpus_per_replica, "num_gpus": asr.pool_gpus_per_replica,
-                           "runtime_env": {"env_vars": {"OMP_NUM_THREADS": blas_threads()}}},
-        # room for the queued batches plus the partials decoded beside them
-        max_ongoing_requests=max(16, (QUEUED_BATCHES + 1) * asr.pool_batch_size),
-    )(RecognizerPool)
+    # partials are decoded beside the batches of finals
+    deployment = serve.deployment(**deployment_options(
+        DEPLOYMENT_NAME, replicas=asr.pool_replicas, cpus=asr.pool_cpus_per_replica,
+        gpus=asr.pool_gpus_per_replica, batch_size=asr.pool_batch_size))(RecognizerPool)
     return deployment.bind(factory, asr.pool_batch_size, asr.pool_batch_wait_s)
 
 

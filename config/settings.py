@@ -34,11 +34,19 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _PoolReplicas(_Section):
+    """The replicas of a stage's model pool on Ray Serve (`pool = "ray"`; docs/SCALING.md)."""
+
+    pool_replicas: int = Field(1, ge=1, description="Pool replicas, each with its own model")
+    pool_cpus_per_replica: float = Field(1.0, ge=0.0, description="Ray CPUs reserved per replica")
+    pool_gpus_per_replica: float = Field(0.0, ge=0.0, description="Ray GPUs per replica (fractions share one)")
+
+
 def default_home() -> Path:
     return Path.home() / ".cache" / "agent-assist"
 
 
-class AsrSettings(_Section):
+class AsrSettings(_PoolReplicas):
     """Streaming recognition; see asr/ for what each knob trades."""
 
     model: str = Field("whisper-base", description="Registry name, local CTranslate2 folder, or hub name")
@@ -85,13 +93,10 @@ class AsrSettings(_Section):
                                  "in one batch (@serve.batch)")
     pool_batch_wait_s: float = Field(0.02, ge=0.0, le=1.0, description="Longest a replica waits for more "
                                      "finals before decoding a batch that is not full")
-    pool_replicas: int = Field(1, ge=1, description="Pool replicas, each with its own model")
-    pool_cpus_per_replica: float = Field(1.0, ge=0.0, description="Ray CPUs reserved per replica")
-    pool_gpus_per_replica: float = Field(0.0, ge=0.0, description="Ray GPUs per replica (fractions share one)")
     pool_timeout_s: float = Field(60.0, gt=0.0, description="Longest a worker waits for one pool decode")
 
 
-class RetrievalSettings(_Section):
+class RetrievalSettings(_PoolReplicas):
     embedder: str = Field("e5-small+use-multilingual", description="Registry name or local sentence-transformers "
                           "folder; `a+b` fuses models (docs/QUALITY.md: the fusion ranks best of the MIT/Apache ones)")
     dense_weight: float = Field(1.0, ge=0.0)
@@ -133,9 +138,6 @@ class RetrievalSettings(_Section):
     pool_batch_wait_s: float = Field(0.02, ge=0.0, le=1.0, description="Longest a replica waits for more "
                                      "queries before embedding a batch that is not full (docs/SCALING.md: "
                                      "0.005 gave batches of 1.2 texts under 4 busy threads, 0.02 of 4)")
-    pool_replicas: int = Field(1, ge=1, description="Pool replicas, each with its own model")
-    pool_cpus_per_replica: float = Field(1.0, ge=0.0, description="Ray CPUs reserved per replica")
-    pool_gpus_per_replica: float = Field(0.0, ge=0.0, description="Ray GPUs per replica (fractions share one)")
     pool_timeout_s: float = Field(30.0, gt=0.0, description="Longest a worker waits for one pool answer")
 
 

@@ -1,5 +1,5 @@
-"""What the model pools on Ray Serve share: one batch at a time at the model, with the batches that closed
-meanwhile merged into the next, and the replicas' BLAS threads.
+"""What the model pools on Ray Serve share: the wire format, one batch at a time at the model with the batches
+that closed meanwhile merged into the next, and the deployment settings of their replicas.
 
 Ray Serve's ``@serve.batch`` closes a batch when its wait ends, whether or not the model is still running the
 previous one; a busy replica would then run what arrived during a decode one small batch at a time. Behind this
@@ -11,14 +11,49 @@ pass ``max_concurrent_batches`` > 1 to ``@serve.batch`` so that batches can reac
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 QUEUED_BATCHES = 4  # the ``max_concurrent_batches`` the pools give ``@serve.batch``: batches that may wait here
+MAX_HEADER_BYTES = 1 << 20
+_HEADER = struct.Struct("<I")
+
+
+# ---- wire format: a little-endian u32 header length, a JSON header, then the float32 values of each array it lists
+def encode_request(header: dict[str, Any], arrays: Sequence[np.ndarray]) -> bytes:
+    """One body: the header (with every array's length added as ``lengths``) and the arrays' values."""
+    head = json.dumps({**header, "lengths": [len(a) for a in arrays]}, ensure_ascii=False).encode()
+    parts = [_HEADER.pack(len(head)), head]
+    parts += [np.ascontiguousarray(a, dtype="<f4").tobytes() for a in arrays]
+    return b"".join(parts)
+
+
+def parse_request(body: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """The header and arrays of ``encode_request``'s body; ``ValueError`` if malformed (each pool codes it)."""
+    try:
+        (size,) = _HEADER.unpack_from(body)
+        if size > MAX_HEADER_BYTES:
+            raise ValueError(f"header of {size} bytes")
+        header = json.loads(body[_HEADER.size:_HEADER.size + size])
+        lengths = [int(n) for n in header["lengths"]]
+        offset = _HEADER.size + size
+        if offset + 4 * sum(lengths) != len(body) or min(lengths, default=0) < 0:
+            raise ValueError(f"{len(body) - offset} bytes of samples for lengths {lengths}")
+        arrays = []
+        for n in lengths:
+            arrays.append(np.frombuffer(body, dtype="<f4", count=n, offset=offset).astype(np.float32))
+            offset += 4 * n
+    except (struct.error, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"malformed pool request: {exc}") from exc
+    return header, arrays
 
 
 class MergingQueue(Generic[T, R]):
@@ -59,6 +94,15 @@ class MergingQueue(Generic[T, R]):
         for items, future in groups:
             future.set_result(results[start:start + len(items)])
             start += len(items)
+
+
+def deployment_options(name: str, *, replicas: int, cpus: float, gpus: float, batch_size: int) -> dict[str, Any]:
+    """``serve.deployment`` settings of a pool: its replicas, each with its share of CPUs/GPUs and the deployer's
+    BLAS threads, and room for the batches queued at the model plus the work served beside them."""
+    return {"name": name, "num_replicas": replicas,
+            "ray_actor_options": {"num_cpus": cpus, "num_gpus": gpus,
+                                  "runtime_env": {"env_vars": {"OMP_NUM_THREADS": blas_threads()}}},
+            "max_ongoing_requests": max(16, (QUEUED_BATCHES + 1) * batch_size)}
 
 
 def blas_threads() -> str:

@@ -5,7 +5,7 @@ only the texts travel. Queries are posted as they come, and a replica batches th
 (``@serve.batch``); passages (index builds) are posted in chunks. Like ``asr.pool`` this needs only ``httpx``
 and ``numpy``: nothing here imports ``ray``.
 
-Wire format: ``asr.pool``'s (a ``u32`` header length, a JSON header, float32 arrays). A request is a header
+Wire format: the pools' own (``gpu.serving``: a ``u32`` header length, a JSON header, float32 arrays). A request is a header
 ``{"texts": [...]}`` with no arrays; an answer is a header ``{"dim", "batch_size"}`` with one array per text,
 so the vectors arrive bit for bit, or the project's JSON error body.
 """
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import numpy as np
 
-from asr.pool import PoolError, decode_request, encode_request
 from common.errors import CodedError
 from config import RetrievalSettings
+from gpu.serving import encode_request, parse_request
 
 if TYPE_CHECKING:
     from models import ModelRegistry
@@ -53,9 +53,9 @@ class PoolPart:
 # ---- wire format -------------------------------------------------------------------------------------
 def _decode(body: bytes, code: str) -> tuple[dict[str, Any], list[np.ndarray]]:
     try:
-        return decode_request(body)
-    except PoolError as exc:
-        raise EmbedPoolError(code, exc.message) from exc
+        return parse_request(body)
+    except ValueError as exc:
+        raise EmbedPoolError(code, str(exc)) from exc
 
 
 def encode_texts(texts: Sequence[str]) -> bytes:

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 
 from common.errors import CodedError
 from config import RetrievalSettings
-from gpu.serving import QUEUED_BATCHES, MergingQueue, blas_threads
+from gpu.serving import QUEUED_BATCHES, MergingQueue, deployment_options
 from retrieval.base import Embedder
 from retrieval.pool import VECTORS_TYPE, EmbedPoolError, decode_texts, encode_vectors
 
@@ -143,12 +143,8 @@ def load_embedder(settings: RetrievalSettings, models_dir: Path, allow_downloads
 
 def build_app(factory: Callable[[], Embedder], settings: RetrievalSettings) -> serve.Application:
     """The pool as a Serve application: ``retrieval.pool_replicas`` replicas, each with its share of CPUs/GPUs."""
-    deployment = serve.deployment(
-        name=DEPLOYMENT_NAME,
-        num_replicas=settings.pool_replicas,
-        ray_actor_options={"num_cpus": settings.pool_cpus_per_replica, "num_gpus": settings.pool_gpus_per_replica,
-                           "runtime_env": {"env_vars": {"OMP_NUM_THREADS": blas_threads()}}},
-        # room for the queued query batches plus the passage chunks encoded beside them
-        max_ongoing_requests=max(16, (QUEUED_BATCHES + 1) * settings.pool_batch_size),
-    )(EmbedderPool)
+    # passage chunks are encoded beside the query batches
+    deployment = serve.deployment(**deployment_options(
+        DEPLOYMENT_NAME, replicas=settings.pool_replicas, cpus=settings.pool_cpus_per_replica,
+        gpus=settings.pool_gpus_per_replica, batch_size=settings.pool_batch_size))(EmbedderPool)
     return deployment.bind(factory, settings.pool_batch_size, settings.pool_batch_wait_s)

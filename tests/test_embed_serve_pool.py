@@ -20,8 +20,8 @@ from support.fake_embedder import FAIL_TEXT, FakeEmbedder, fake_vector
 from support.ray_serve import concurrently, free_port, local_serve
 
 import retrieval.embedders
-from asr.pool import encode_request
 from config import RetrievalSettings
+from gpu.serving import encode_request
 from knowledge.io import apply_import, read_path
 from knowledge.store import KnowledgeStore
 from models import ModelRegistry
