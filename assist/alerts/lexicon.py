@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from assist.alerts.families import ABUSE_FAMILIES, CANCELLATION_FAMILIES, MANAGER_FAMILIES
 from assist.alerts.variants import ABUSE_MORE, CANCELLATION_MORE, INQUIRY_EN, INQUIRY_JA, MANAGER_MORE
 
 AbuseCategory = Literal["verbal_abuse", "threat", "intimidation", "personal_attack", "long_restraint",
@@ -162,8 +163,7 @@ ABUSE: dict[str, Lexicon] = {  # by AbuseCategory
         phrases=("電話を切るな", "電話切るな", "何時間でも", "朝までかかっても", "朝まで付き合", "切ったら許さない",
                  "切らせない", "帰さない",
                  "i'm not hanging up", "i am not hanging up", "i won't hang up", "i will not hang up",
-                 "don't you dare hang up", "i'll stay on the line", "i will stay on the line", "i have all day",
-                 "all night if i have to"),
+                 "don't you dare hang up", "i have all day", "all night if i have to"),
         patterns=("(納得|答え|謝|解決|返事|返金).{0,6}まで(電話[をは]?)?(切らない|切りません|切らせない|切るな|帰さない|帰らない)",
                   "まで.{0,8}電話[をは]?.{0,6}(切らない|切りません|切らせない)",
                   r"i'm not going anywhere until")),
@@ -222,14 +222,15 @@ CANCELLATION = Lexicon(
               r"(go|going|move|moving) to (a|your) competitor"),
 )
 
-# The broader wording of variants.py: the same intents in other words.
-for _key, (_phrases, _patterns) in ABUSE_MORE.items():
-    ABUSE[_key] = ABUSE[_key] + Lexicon(_phrases, _patterns)
-MANAGER = MANAGER + Lexicon(*MANAGER_MORE)
-CANCELLATION = CANCELLATION + Lexicon(*CANCELLATION_MORE)
+# The broader wording of variants.py (the same intents in other words) and families.py (families of wording).
+for _more in (ABUSE_MORE, ABUSE_FAMILIES):
+    for _key, (_phrases, _patterns) in _more.items():
+        ABUSE[_key] = ABUSE[_key] + Lexicon(_phrases, _patterns)
+MANAGER = MANAGER + Lexicon(*MANAGER_MORE) + Lexicon(*MANAGER_FAMILIES)
+CANCELLATION = CANCELLATION + Lexicon(*CANCELLATION_MORE) + Lexicon(*CANCELLATION_FAMILIES)
 
 # Negations that take back a manager request or a cancellation: 「解約はしません」, "I don't want to cancel".
-_JA_NEGATED_AFTER = re.compile(r"^(は|を|とか|なんて)?(しない|しません|しなくて|するつもりはない|するつもりはありません|"
+_JA_NEGATED_AFTER = re.compile(r"^(は|を|とか|なんて)?(しない|しません|しなくて|せず|するつもりはない|するつもりはありません|"
                                r"は考えていない|は考えていません|ではない|ではありません|じゃない|じゃなくて|するわけでは|"
                                r"しようとは思っていない|しようとは思っていません|したくない|したくありません|するのはやめ)"
                                r"|^\w{0,3}(とは|なんて)(言わない|言いません|言ってない|言っていません)")

@@ -11,6 +11,7 @@ strongly negative. The score is ``s / (|s| + 2)`` of the signed sum: -1 … 1, w
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,12 @@ _NEGATIVE_JA = {
     "勘弁": 1.5, "困惑": 1.0, "疲れ": 0.5, "遅い": 0.5, "遅すぎ": 1.5, "つながらない": 0.5, "繋がらない": 0.5,
     "何度も": 1.0, "何回も": 1.0, "二度目": 0.5, "またですか": 1.5, "いい加減": 1.5, "どうなってる": 1.5,
     "どうなっている": 1.5, "説明と違う": 1.5, "聞いてない": 1.0, "聞いていない": 1.0, "不具合": 0.3, "故障": 0.3,
+    # casual, dialect and polite forms of the same moods (ありえねー, 話にならん, 伺っておりません)
+    "不愉快": 2.0, "ありえね": 2.0, "ありえへん": 2.0, "あり得へん": 2.0, "使えね": 1.5, "使えへん": 1.5, "話にならん": 2.0,
+    "話になんね": 2.0, "埒があか": 1.5, "埒あか": 1.5, "らちがあか": 1.5, "らちあか": 1.5, "段取りが悪": 1.0, "段取り悪": 1.0,
+    "信用できない": 1.5, "信用できません": 1.5, "信用でけへん": 1.5, "冗談じゃない": 2.0, "冗談じゃありません": 2.0,
+    "やってられない": 2.0, "やってられへん": 2.0, "呆れ": 1.5, "あきれ": 1.5, "言い訳": 1.0, "伺っておりません": 1.0,
+    "聞いておりません": 1.0, "伺っていません": 1.0, "どないなって": 1.5,
 }
 _POSITIVE_JA = {
     "ありがとう": 1.5, "ありがたい": 1.5, "助かり": 1.5, "助かる": 1.5, "助かった": 1.5, "良かった": 1.0, "よかった": 1.0,
@@ -47,13 +54,15 @@ _NEGATIVE_EN = {
     "waste of time": 2.0, "again and again": 1.5, "still not": 1.0, "still waiting": 1.5, "how many times": 1.5,
     "no one": 0.5, "nobody": 0.5, "worried": 0.5, "confused": 1.0, "rude": 1.5, "unbelievable": 1.5,
     "not working": 0.3, "broken": 0.3, "problem": 0.3,
+    "a joke": 1.5, "no clue": 1.5, "haven't got a clue": 1.5, "not got a clue": 1.5, "clueless": 1.5, "for real": 1.0, "stress": 1.0, "fuming": 2.0,
+    "livid": 2.0, "disgraceful": 2.0, "shambles": 2.0, "joke of a": 2.0,
 }
 _POSITIVE_EN = {
     "thank you": 1.5, "thanks": 1.5, "great": 1.5, "appreciate": 1.5, "helpful": 1.5, "perfect": 1.5,
     "wonderful": 1.5, "glad": 1.0, "relieved": 1.0, "excellent": 1.5, "awesome": 1.5, "happy": 1.0, "good": 0.7,
     "lovely": 1.5, "brilliant": 1.5, "that helps": 1.0, "satisfied": 1.5,
 }
-_INTENSIFIERS_JA = ("本当に", "ほんとに", "ほんとうに", "マジで", "まじで", "すごく", "全く", "まったく", "全然", "いつも", "毎回",
+_INTENSIFIERS_JA = ("本当に", "ほんとに", "ほんとうに", "ほんっと", "ほんま", "マジで", "まじで", "すごく", "全く", "まったく", "全然", "いつも", "毎回",
                     "何度も", "めちゃくちゃ", "とても", "非常に")
 _INTENSIFIERS_EN = ("really", "so", "very", "totally", "absolutely", "extremely", "completely", "always")
 
@@ -70,7 +79,10 @@ _CUES_JA: tuple[tuple[str, float], ...] = (
     ("勝手に", 1.0),
     ("説明(も)?(なし|ない|なかった|がない)", 1.5),
     ("(頼んだ|頼んで|申し込んだ|申し込んで)(覚え|おぼえ)は?(ない|ありません)|頼んで(ない|ません)", 1.0),
-    ("^もう(結構|けっこう|いい)", 1.0),
+    ("^もう(結構|けっこう|いい|ええ)", 1.0),
+    ("(謝って|申し訳ないで|ごめんで|すみませんで|謝罪で)(済む|すむ)(なら|と思|話|問題|わけ)", 2.0),
+    ("(した|入った|加入した|契約した|使った|申し込んだ|頼んだ)(覚え|おぼえ)(は|が|も)?(ない|ありません|ございません|ねー|ねえ)", 1.5),
+    ("黙って(取|引|請求|決め|変え)", 1.5),
     ("(払って(る|いる)のに|お金(を)?払って(る|いる)のに)", 1.0),
     ("(さすが|素晴らしい|すばらしい|ご立派|大した|たいした)(もの|もん)?(です|でした)?(ね|な|よ).{0,24}"
      "(とは|なんて|くせに|ておいて|でおいて|のに)", 3.0),
@@ -88,7 +100,20 @@ _CUES_EN: tuple[tuple[str, float], ...] = (
     (r"(oh|wow|well) (wonderful|great|perfect|fantastic|brilliant|lovely|terrific|amazing)", 3.0),
     (r"(great|wonderful|fantastic|amazing|excellent|brilliant) (service|job|work|help) (really|truly|as always)", 3.0),
     (r"(so|just|guess) i (get to|have to|need to) (wait|call|start)", 1.5),
+    (r"(does|do|did) (anyone|anybody|someone|you|you people)( there| here)? (actually |even |ever )?(know|knows) what"
+     r" (they're|you're|they are|you are) doing", 2.0),
+    (r"none of (those|these|them|the) \w+ (worked|work|helped|did anything)", 1.0),
+    (r"the last (two|three|four|five|few|\d+) (people|agents|times|calls)", 1.0),
+    (r"(put|putting|put) me through", 1.0),
 )
+# Disbelief that echoes the agent's date or wait at the start of the turn: 「明後日？」, "Five days?", "Next Thursday?"
+_ECHO_JA = re.compile(r"^\s*(明日|明後日|あさって|来週|来月|再来週|[0-9一二三四五六七八九十]+(日|週間|か月|ヶ月|カ月|年|時間|分)(後|前|も)?)"
+                      r"(も|って|ですか|なの)?[?？]")
+_ECHO_EN = re.compile(r"^\s*(next (week|month|\w+day)|tomorrow|(\w+ )?(more )?(days?|weeks?|months?|hours?))\?",
+                      re.IGNORECASE)
+ECHO_WEIGHT = 1.5
+# Terms that are not a mood when followed by this: 「どうなっているか確認したい」 is a question, not a complaint.
+_JA_NOT_BEFORE = {"どうなっている": re.compile("^か"), "どうなってる": re.compile("^か")}
 ESCALATION_WEIGHT = 1.5  # a manager request or a cancellation threat: said by a customer who is not content
 
 _JA_NEGATION_AFTER = re.compile(r"^(は|も)?(い|でき)?(ない|ません|なかった|ませんでした|じゃない|ではない|ではありません)")
@@ -125,6 +150,8 @@ def score_sentiment(text: str) -> Sentiment:
     compact, words = compact_form(text), words_form(text)
     total, terms = 0.0, []
     for m in _JA_TERMS.finditer(compact):
+        if (after := _JA_NOT_BEFORE.get(m.group(0))) is not None and after.match(compact[m.end():]):
+            continue
         weight = _JA_WEIGHTS[m.group(0)]
         if _JA_NEGATION_AFTER.match(compact[m.end():]) and not m.group(0).endswith(("ない", "ません")):
             weight = -weight / 2
@@ -137,6 +164,8 @@ def score_sentiment(text: str) -> Sentiment:
         total += weight
         terms.append(m.group(0))
     abuse = _ABUSE.find_all(text)
+    if abuse:  # an abusive turn's praise words are sarcasm ("Automatically. Brilliant."): they do not count
+        total = min(total, 0.0)
     total -= ABUSE_WEIGHT * len(abuse)
     terms += [h.matched for h in abuse]
     for cues, form in ((_JA_CUES, compact), (_EN_CUES, words)):
@@ -144,6 +173,10 @@ def score_sentiment(text: str) -> Sentiment:
             if (cue := regex.search(form)) is not None:
                 total -= weight
                 terms.append(cue.group(0))
+    nfkc = unicodedata.normalize("NFKC", text)
+    if (echo := _ECHO_JA.match(nfkc) or _ECHO_EN.match(nfkc)) is not None:
+        total -= ECHO_WEIGHT
+        terms.append(echo.group(0).strip())
     escalation = _ESCALATION.find_all(text)
     total -= ESCALATION_WEIGHT * len(escalation)
     terms += [h.matched for h in escalation]
