@@ -22,6 +22,19 @@ def join_thousands(text: str) -> str:
     return _GROUPED.sub(lambda m: m.group(0).replace("、", ","), text)
 
 
+_CUT_HEAD = re.compile(r"(?<![\d,.])(?<!\d、)(\d{1,3})、\s*$")  # 「…ゲーム会社から、4、」: a pause right after the first group
+_CUT_TAIL = re.compile(rf"^\s*\d{{3}}(?:[、,]\d{{3}})*\s?(?:{_COUNTERS})")  # 「980円の請求が…」
+
+
+def rejoin_split(before: str, after: str) -> tuple[str, str] | None:
+    """An amount a pause cut into two finals (「…から、4、」 | 「980円の請求が…」): its leading group moves to the
+    second final, joined (「…から、」 | 「4,980円の請求が…」); ``None`` when the two finals hold no such cut."""
+    head, tail = _CUT_HEAD.search(before), _CUT_TAIL.match(after)
+    if head is None or tail is None:
+        return None
+    return before[: head.start()], join_thousands(f"{head.group(1)}、{after.lstrip()}")
+
+
 def apply(event: Utterance) -> Utterance:
     """A Japanese final with its thousands joined; anything else as it came."""
     if not (event.final and event.language in ("ja", "")) or "、" not in event.text:

@@ -105,6 +105,7 @@ class Services:
         self.stages = CallStages(asr=asr, retrieval=retrieval, summarizer=build_summarizer(s.summarize, self.masker),
                                  draft=build_draft(s), mask=self.masker, executor=self._executor,
                                  top_k=s.retrieval.top_k, keep_topic_cards=s.retrieval.keep_topic_cards,
+                                 join_gap_s=s.retrieval.join_gap_s,
                                  uncertain_below=s.asr.uncertain_below, alerts=alerts,
                                  checklists=checklists)
 

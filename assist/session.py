@@ -20,6 +20,7 @@ from asr.audio import SAMPLE_RATE
 from asr.base import Leg, LegAudio, Utterance
 from assist import metrics
 from assist.alerts.engine import FinalTurn
+from assist.customer_turns import CustomerFinal, CustomerTurn, TurnAssembler, rejoin_amounts
 from assist.events import (
     CallEndedEvent,
     CallStartedEvent,
@@ -38,7 +39,7 @@ from assist.stages import CallStages
 from assist.store_writer import StoreWriter
 from assist.topic import TopicState
 from common.openers import opens_new_topic
-from retrieval.turns import classify_turn, should_query
+from retrieval.turns import should_query
 from summarize.base import ArticleRef, Turn
 from summarize.masking import Correction, LegWindow, Masker
 from summarize.reply import ReplyDraft
@@ -61,29 +62,13 @@ class CallOptions:
 
 
 @dataclass
-class _Customer:
-    utterance_id: str
-    text: str
-    speech_end: float  # monotonic time the speech ended
-    turn: int  # its index among the call's turns
-    redacted: list[tuple[str, str]] = field(default_factory=list)  # (raw, label) masked after the fact
-    prompt: str | None = None  # the agent's last turn before it: a reply to its question asks nothing new
-
-    def scrub(self, query: str) -> str:
-        """A search query built from this utterance, without what was masked in it after the fact."""
-        for raw, label in self.redacted:
-            query = query.replace(raw, label)
-        return query
-
-
-@dataclass
 class _Final:
     """A recent final, as ``_redact`` needs it to re-send and re-store it masked."""
 
     utterance: Utterance  # as recognized (its ``words``: for the uncertain spans of a re-masked text)
     language: str
     turn: int
-    customer: _Customer | None
+    customer: CustomerFinal | None
 
 
 class CallSession:
@@ -110,7 +95,9 @@ class CallSession:
         self._matched: dict[str, ArticleRef] = {a.article_id: a for a in matched}
         self._last_drafted: str | None = None
         self._drafts: asyncio.Task[None] | None = None  # the newest draft; it awaits the ones before it
-        self._previous_customer: str | None = None  # the last request turn: context for the next one's search
+        self._assembler = TurnAssembler(stages.join_gap_s)  # a turn split by pauses is searched as one
+        self._asked: CustomerTurn | None = None  # the last turn searched: context for the next one's search
+        self._before: CustomerTurn | None = None  # the one searched before it (a later final's context)
         self.topic = TopicState()
         self._alerts = (stages.alerts.for_call(call_id, publish=self.publish, loop=loop, executor=stages.executor)
                         if stages.alerts is not None else None)
@@ -118,7 +105,7 @@ class CallSession:
                                      checklists=stages.checklists)
         self._top_title: str | None = None  # the latest request turn's best card: the supervisor's "topic"
         self._spoken_language: str | None = None  # detected, for calls started with language "auto"
-        self._pending: asyncio.Queue[_Customer | None] = asyncio.Queue()
+        self._pending: asyncio.Queue[CustomerFinal | None] = asyncio.Queue()
         self._windows: dict[Leg, LegWindow] = {}  # per leg: numbers read across finals (summarize/masking.py)
         self._finals: dict[str, _Final] = {}  # the last few finals, by utterance id
         self._suggester = loop.create_task(self._suggest_loop(), name=f"suggest-{call_id}")
@@ -222,10 +209,13 @@ class CallSession:
         customer = None
         if ev.leg == "customer":
             prompt = next((t.text for t in reversed(self._turns) if t.speaker == "agent"), None)
-            customer = _Customer(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1, prompt=prompt)
+            customer = CustomerFinal(ev.utterance_id, text, received - ev.latency_s, len(self._turns) - 1,
+                                     start=ev.start, end=ev.end, prompt=prompt)
+            self._assembler.customer(customer, language)
             self._pending.put_nowait(customer)
             self.insights.on_customer()
         else:
+            self._assembler.agent(text)
             self.topic.observe_agent(text)
             self._publish_checklist(self.insights.on_agent(text, len(self._turns) - 1))
         self._finals[ev.utterance_id] = _Final(ev, language, len(self._turns) - 1, customer)
@@ -262,14 +252,11 @@ class CallSession:
             final = self._finals.get(uid)
             if final is None:
                 continue
-            old = self._turns[final.turn].text
             unsure = self._uncertain(c.text, final.utterance.words, final.language)
             self._turns[final.turn] = replace(self._turns[final.turn], text=c.text, uncertain=unsure)
             if final.customer is not None:
                 final.customer.text = c.text
                 final.customer.redacted.extend(c.fragments)
-            if self._previous_customer == old:
-                self._previous_customer = c.text
             self.publish(TranscriptEvent.of(final.utterance, text=c.text, language=final.language, uncertain=unsure))
             self._store_redaction(uid, c)
 
@@ -295,22 +282,30 @@ class CallSession:
             except Exception:
                 log.exception("call %s: suggestions failed for %s", self.call_id, item.utterance_id)
 
-    async def _suggest(self, item: _Customer) -> None:
+    async def _suggest(self, item: CustomerFinal) -> None:
         final_at = time.monotonic()
         language = self.asr_language or self._spoken_language
-        kind = classify_turn(item.text, language or "ja", prompt=item.prompt)
+        group = item.group or CustomerTurn(language or "ja", [item])
+        kind = item.kind_of(group.language)
         metrics.CUSTOMER_TURNS.labels(kind.value).inc()
         if not should_query(kind):  # greetings, identity data, answers and closings never replace the cards
             return
-        previous, self._previous_customer = self._previous_customer, item.text
+        if group.superseded(item):  # the turn's next final is queued and asks too: its search covers this one
+            return
+        text = group.text(item)
+        context = self._asked if self._asked is not group else self._before
+        self._before, self._asked = context, group
+        previous = context.text() if context is not None else None
         suggestion = await self.loop.run_in_executor(
             self.stages.executor,
-            lambda: self.stages.retrieval.suggest(item.text, previous, language=language, k=self.stages.top_k),
+            lambda: self.stages.retrieval.suggest(text, previous, language=language, k=self.stages.top_k),
         )
         self._publish_checklist(self.insights.on_request(item.utterance_id, kind.value, suggestion, language))
         if suggestion.abstained or not suggestion.hits:
             return
-        if self.stages.keep_topic_cards and self.topic.keeps_cards(suggestion.hits, self._shown, new_topic=opens_new_topic(item.text)):
+        keeps = (self.stages.keep_topic_cards and not group.pushed  # a turn's later final refines its own cards
+                 and self.topic.keeps_cards(suggestion.hits, self._shown, new_topic=opens_new_topic(text)))
+        if keeps:
             log.debug("call %s: %s follows up on the topic on screen; cards kept", self.call_id, item.utterance_id)
             return
         self.topic.observe_request(suggestion.hits, item.turn)
@@ -329,9 +324,12 @@ class CallSession:
                                         category=hit.category, confidence=hit.confidence))
         if not items:
             return
+        group.pushed = True
         now = time.monotonic()
         speech_ms = (now - item.speech_end) * 1000
-        query = item.scrub(suggestion.query)  # the next final may have masked part of this one meanwhile
+        query = suggestion.query  # the next final may have masked part of this turn (or its context) meanwhile
+        for raw, label in [*group.redactions(), *(context.redactions() if context is not None else ())]:
+            query = query.replace(raw, label)
         if self.writer is not None:  # queued before the event, whose delivery waits for its own commit: a card
             rows = [(i.article_id, i.title, i.rank, i.score) for i in items]  # seen is a card stored
             self.writer.submit(lambda s: s.add_suggestions(self.call_id, item.utterance_id, query, rows))
@@ -356,7 +354,7 @@ class CallSession:
                 self._draft(self._drafts, item, top.article_id, draft_language, cross_lingual),
                 name=f"draft-{self.call_id}-{item.utterance_id}")
 
-    async def _draft(self, previous: asyncio.Task[None] | None, item: _Customer, article_id: str, language: str,
+    async def _draft(self, previous: asyncio.Task[None] | None, item: CustomerFinal, article_id: str, language: str,
                      cross_lingual: bool) -> None:
         if previous is not None:
             await previous
@@ -366,7 +364,8 @@ class CallSession:
 
         def make() -> ReplyDraft | None:
             article = self.stages.retrieval.get_article(article_id)  # may read the KB database
-            return None if article is None else draft_fn(article, item.text, language)
+            turn = item.group.text(item) if item.group is not None else item.text  # the whole turn, as searched
+            return None if article is None else draft_fn(article, turn, language)
 
         try:
             draft = await self.loop.run_in_executor(self.stages.executor, make)
@@ -444,7 +443,8 @@ class CallSession:
         try:
             notes = await self.loop.run_in_executor(
                 self.stages.executor,
-                lambda: summarizer.summarize(list(self._turns), language=language, articles=articles),
+                lambda: summarizer.summarize(rejoin_amounts(self._turns, self.stages.join_gap_s), language=language,
+                                             articles=articles),
             )
         except Exception:
             log.exception("call %s: summary failed", self.call_id)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from asr.base import StreamingRecognizer
 from assist.alerts.live import AlertMonitor
 from assist.checklist import Checklists
+from assist.customer_turns import DEFAULT_JOIN_GAP_S
 from knowledge.article import Article
 from retrieval.base import Suggester
 from summarize.base import Summarizer
@@ -45,6 +46,8 @@ class CallStages:
     top_k: int = 3
     keep_topic_cards: bool = True
     """``retrieval.keep_topic_cards``: a follow-up within the topic on screen leaves its cards."""
+    join_gap_s: float = DEFAULT_JOIN_GAP_S
+    """``retrieval.join_gap_s``: a customer's finals this close, no agent words between, are one search."""
     uncertain_below: float | None = None
     """Numbers of a final whose pieces fall under this probability are uncertain (``summarize/uncertain.py``);
     ``None``: the calibrated default, 0: none are."""

@@ -112,6 +112,9 @@ class RetrievalSettings(_PoolReplicas):
                                    "(assist/topic.py keeps_cards): no junk over good cards, at the price of a "
                                    "follow-up that asks for something new (docs/QUALITY.md); off: every request "
                                    "turn's cards replace the screen")
+    join_gap_s: float = Field(2.0, ge=0.0, le=30.0, description="A customer's finals split by pauses up to this "
+                              "long, with no agent words between, are searched as one turn (assist/customer_turns.py); "
+                              "0: every final searches alone")
     rerank: bool = Field(True, description="Second stage over the top candidates with the embedder's calibrated "
                          "model (retrieval/calibration.py); off, or for an uncalibrated embedder: fused order")
     rerank_depth: int = Field(20, ge=1, le=100, description="First-stage candidates the second stage re-scores")

@@ -61,6 +61,8 @@ class TurnResult:
     final_latency_s: float | None = None
     on_screen: list[str] | None = None
     """Request turns: the panel's unfolded cards, top first, when the turn's window closed."""
+    finals: list[tuple[float, float, str]] = field(default_factory=list)
+    """(start, end, text) of each final the turn arrived as (seconds of its leg): ``eval gating`` replays them."""
 
 
 @dataclass(slots=True)
@@ -156,7 +158,7 @@ def score_call(
     spans = {s.index: s for s in timeline.spans}
 
     finals: dict[str, int] = {}  # utterance id -> turn index
-    pieces: dict[int, list[tuple[float, str, str]]] = {}  # turn -> (start, text, utterance id)
+    pieces: dict[int, list[tuple[float, str, str, float]]] = {}  # turn -> (start, text, utterance id, end)
     last_final: dict[int, float] = {}
     for recv, e in received:
         if e.get("type") != "transcript" or not e.get("final"):
@@ -166,14 +168,16 @@ def score_call(
             continue
         if e["utterance_id"] in finals:  # sent again, more of it masked (a number read across finals)
             first = finals[e["utterance_id"]]
-            pieces[first] = [(s, e["text"] if uid == e["utterance_id"] else t, uid) for s, t, uid in pieces[first]]
+            pieces[first] = [(s, e["text"] if uid == e["utterance_id"] else t, uid, end)
+                             for s, t, uid, end in pieces[first]]
             continue
         finals[e["utterance_id"]] = at_turn
-        pieces.setdefault(at_turn, []).append((float(e["start"]), e["text"], e["utterance_id"]))
+        pieces.setdefault(at_turn, []).append((float(e["start"]), e["text"], e["utterance_id"], float(e["end"])))
         last_final[at_turn] = recv - t0
     sep = "" if call.language == "ja" else " "
     for turn in turns:
-        turn.hypothesis = sep.join(text for _, text, _ in sorted(pieces.get(turn.index, []))).strip()
+        turn.finals = [(round(start, 3), round(end, 3), text) for start, text, _, end in sorted(pieces.get(turn.index, []))]
+        turn.hypothesis = sep.join(text for _, _, text in turn.finals).strip()
         if turn.index in last_final:
             turn.final_latency_s = max(0.0, last_final[turn.index] - spans[turn.index].speech_end)
 

@@ -81,9 +81,14 @@ class _Leg:
         return 0.0
 
 
-async def replay_text(call: CallSpec, texts: Mapping[int, str], stages: CallStages, executor: ThreadPoolExecutor
-                      ) -> list[dict[str, Any]]:
-    """The events a widget would receive for ``call`` spoken as ``texts`` (turn index -> final text)."""
+Spoken = tuple[float, float, str]
+"""(start, end, text) of one final, in seconds of its leg."""
+
+
+async def replay_text(call: CallSpec, texts: Mapping[int, Sequence[Spoken]], stages: CallStages,
+                      executor: ThreadPoolExecutor) -> list[dict[str, Any]]:
+    """The events a widget would receive for ``call`` spoken as ``texts`` (turn index -> its finals; a turn not
+    in it is spoken as its script line). Final ``j`` of turn ``i`` has the utterance id ``<leg initial>i.j``."""
     loop = asyncio.get_running_loop()
     hub = CallHub(call.id, loop=loop, writer=None, queue_size=4096)
     widget, _ = hub.subscribe(0)
@@ -93,17 +98,18 @@ async def replay_text(call: CallSpec, texts: Mapping[int, str], stages: CallStag
                           hub=hub, writer=None, loop=loop, status_interval_s=3600)
     session.attach(["customer", "agent"])
     for turn in call.turns:
-        text = texts.get(turn.index, turn.text)
         leg: Leg = "customer" if turn.speaker == "customer" else "agent"
-        recognizer.callbacks[leg](Utterance(call.id, leg, f"{leg[0]}{turn.index}", text, True, float(turn.index),
-                                            turn.index + 0.9, call.language))
-        await asyncio.sleep(0)
-        if turn.speaker == "customer":  # its search done (the one worker runs in order) before the agent answers
-            while session.status().queue_depth:
+        spoken = texts.get(turn.index, [(float(turn.index), turn.index + 0.9, turn.text)])
+        for j, (start, end, text) in enumerate(spoken):
+            recognizer.callbacks[leg](Utterance(call.id, leg, f"{leg[0]}{turn.index}.{j}", text, True, start, end,
+                                                call.language))
+            await asyncio.sleep(0)
+            if turn.speaker == "customer":  # its search done (the one worker runs in order) before the next final
+                while session.status().queue_depth:
+                    await asyncio.sleep(0.01)
                 await asyncio.sleep(0.01)
-            await asyncio.sleep(0.01)
-            await loop.run_in_executor(executor, time.sleep, 0)
-            await asyncio.sleep(0.01)
+                await loop.run_in_executor(executor, time.sleep, 0)
+                await asyncio.sleep(0.01)
     await session.end("stop")
     queued = [widget.queue.get_nowait() for _ in range(widget.queue.qsize())]
     return [json.loads(env.json) for env in queued if getattr(env, "json", None)]
@@ -114,7 +120,7 @@ def score(call: CallSpec, events: Sequence[dict[str, Any]]) -> CallGating:
     result = CallGating(call.id)
     for e in events:
         if e.get("type") == "suggestions":
-            turn = int(str(e["utterance_id"])[1:])
+            turn = int(str(e["utterance_id"])[1:].split(".")[0])
             cards = [i["article_id"] for i in sorted(e["items"], key=lambda i: i["rank"])]
             result.pushes.append((turn, cards, not call.expected.get(turn)))
     for index, expected in call.expected.items():
@@ -148,10 +154,13 @@ def aggregate(results: Sequence[CallGating], calls: Sequence[CallSpec]) -> dict[
     }
 
 
-def heard(details: Path) -> dict[str, dict[int, str]]:
-    """Each call's finals as an ``eval calls --details`` run recorded them (turn index -> text)."""
+def heard(details: Path) -> dict[str, dict[int, list[Spoken]]]:
+    """Each call's finals as an ``eval calls --details`` run recorded them (turn index -> its finals). Older
+    records (and ``eval/data/heard/``) hold a turn's text only: it is spoken as one final."""
     rows = json.loads(details.read_text(encoding="utf-8"))
-    return {r["id"]: {t["index"]: t["hypothesis"] for t in r["turns"]} for r in rows}
+    return {r["id"]: {t["index"]: ([(float(a), float(b), str(x)) for a, b, x in t["finals"]] if "finals" in t
+                                   else [(float(t["index"]), t["index"] + 0.9, t["hypothesis"])])
+                      for t in r["turns"]} for r in rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     masker = Masker(settings.privacy.mask_entities)
     stages = CallStages(asr=_Recognizer(), retrieval=retrieval, summarizer=build_summarizer(settings.summarize, masker),
                         mask=masker, top_k=settings.retrieval.top_k,
-                        keep_topic_cards=settings.retrieval.keep_topic_cards)
+                        keep_topic_cards=settings.retrieval.keep_topic_cards,
+                        join_gap_s=settings.retrieval.join_gap_s)
     results = []
     with ThreadPoolExecutor(1) as executor:
         for call in calls:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asr.base import Utterance
-from asr.numerals import apply, join_thousands
+from asr.numerals import apply, join_thousands, rejoin_split
 from summarize.numbers import number_values
 
 
@@ -33,3 +33,16 @@ def test_finals_are_joined_and_the_notes_read_one_amount() -> None:
     partial = Utterance("c", "agent", "agent-1", "毎月1、100円", False, 0.0, 1.0, "ja")
     english = Utterance("c", "agent", "agent-2", "It is 1、100 yen", True, 0.0, 1.0, "en")
     assert apply(partial) is partial and apply(english) is english
+
+
+@pytest.mark.parametrize(("before", "after", "joined"), [
+    ("全然知らないネットのゲーム会社から、4、", "980円の請求が来てるんですよ。",
+     ("全然知らないネットのゲーム会社から、", "4,980円の請求が来てるんですよ。")),
+    ("毎月1、", "100円引きです", ("毎月", "1,100円引きです")),
+    ("5月、", "300円です", None),  # a month, not a digit group
+    ("番号は090、123、", "456円", None),  # a list of groups, not one cut amount
+    ("4、", "98円です", None),  # the second final does not go on with a three-digit group
+    ("合計4", "980円", None),  # no pause mark: not read as a cut
+])
+def test_rejoin_split(before: str, after: str, joined: tuple[str, str] | None) -> None:
+    assert rejoin_split(before, after) == joined

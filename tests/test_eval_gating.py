@@ -11,7 +11,7 @@ from support.live import FakeAsr, FakeRetrieval
 
 from assist.stages import CallStages
 from eval.callset import CallSpec, CallTurn
-from eval.gating import aggregate, heard, replay_text, score
+from eval.gating import Spoken, aggregate, heard, replay_text, score
 from summarize.extractive import ExtractiveSummarizer
 from summarize.masking import Masker
 
@@ -26,9 +26,11 @@ CALL = CallSpec("c1", "ja", [
 ], expected={1: ["lost-card"]})
 
 
-def _replay(texts: dict[int, str]) -> list[dict]:
+def _replay(texts: dict[int, list[Spoken]], first: str = "カードをなくしてしまったんですが"
+            ) -> tuple[list[dict], FakeRetrieval]:
     retrieval = FakeRetrieval({"カードをなくしてしまったんですが": ["lost-card", "reissue"],
-                               "手数料はかかりますか": ["fees"], "住所を変えたいんですけど": ["address-change"]})
+                               "手数料はかかりますか": ["fees"], "住所を変えたいんですけど": ["address-change"],
+                               "カードを": ["reissue", "lost-card"]})
     stages = CallStages(asr=FakeAsr(), retrieval=retrieval, summarizer=ExtractiveSummarizer(), mask=Masker())
 
     async def run() -> list[dict]:
@@ -36,13 +38,13 @@ def _replay(texts: dict[int, str]) -> list[dict]:
             return await replay_text(CALL, texts, stages, executor)
 
     events = asyncio.run(run())
-    assert retrieval.queries[0] == texts.get(1, "カードをなくしてしまったんですが")
+    assert retrieval.queries[0] == first
     assert "[電話番号]です。" not in retrieval.queries, "a masked number read out never searches"
-    return events
+    return events, retrieval
 
 
 def test_pushes_hits_and_junk_from_the_script_text() -> None:
-    result = score(CALL, _replay({}))
+    result = score(CALL, _replay({})[0])
     assert [(turn, cards, junk) for turn, cards, junk in result.pushes] == [
         (1, ["lost-card", "reissue"], False), (5, ["fees"], True)]
     assert result.hits == {1: (True, True)}
@@ -56,6 +58,24 @@ def test_what_asr_heard_replaces_the_script(tmp_path: Path) -> None:
     details.write_text(json.dumps([{"id": "c1", "turns": [{"index": 1, "hypothesis": "住所を変えたいんですけど"}]}],
                                   ensure_ascii=False), encoding="utf-8")
     texts = heard(details)["c1"]
-    result = score(CALL, _replay(texts))
+    assert texts == {1: [(1.0, 1.9, "住所を変えたいんですけど")]}, "a record without finals: the turn is one final"
+    result = score(CALL, _replay(texts, "住所を変えたいんですけど")[0])
     assert result.pushes[0][:2] == (1, ["address-change"])
     assert result.hits == {1: (False, False)}
+
+
+def test_a_turn_heard_as_two_finals_is_replayed_as_two_and_searched_whole(tmp_path: Path) -> None:
+    details = tmp_path / "details.json"
+    details.write_text(json.dumps([{"id": "c1", "turns": [
+        {"index": 1, "hypothesis": "カードをなくしてしまったんですが",
+         "finals": [[3.0, 3.6, "カードを"], [4.1, 5.2, "なくしてしまったんですが"]]}]}], ensure_ascii=False),
+        encoding="utf-8")
+    texts = heard(details)["c1"]
+    events, retrieval = _replay(texts, "カードを")
+    assert retrieval.queries[:2] == ["カードを", "カードをなくしてしまったんですが"]
+    result = score(CALL, events)
+    # the fragment had put lost-card second; the whole turn's search moves it up although the topic's rule would
+    # keep the cards of a follow-up whose top card is on screen: a later final refines its own turn's cards
+    assert [(turn, cards) for turn, cards, _ in result.pushes][:2] == [(1, ["reissue", "lost-card"]),
+                                                                     (1, ["lost-card"])]
+    assert result.hits == {1: (True, True)}

@@ -34,6 +34,7 @@ from summarize.reply import ReplyDraft
 from support.wait import wait_until
 
 UTTERANCE_SAMPLES = 8000  # the fake recognizer finishes one scripted utterance per 0.5 s of audio
+TURN_S = 3.0  # ... each a turn of its own: they lie this far apart on the leg's clock, as if the other side spoke
 
 
 class FakeLeg:
@@ -51,7 +52,7 @@ class FakeLeg:
         self.samples += len(samples)
         while self.index < len(self.script) and self.samples >= (self.index + 1) * UTTERANCE_SAMPLES:
             text = self.script[self.index]
-            start, end = self.index * 0.5, self.index * 0.5 + 0.4
+            start, end = self.index * TURN_S, self.index * TURN_S + 0.4
             uid = f"{self.leg[0]}{self.index}"
             self.on_event(Utterance(self.call_id, self.leg, uid, text[:2], False, start, end, "ja"))
             self.on_event(Utterance(self.call_id, self.leg, uid, text, True, start, end, "ja", latency_s=0.2))
