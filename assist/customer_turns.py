@@ -61,6 +61,7 @@ class CustomerTurn:
     language: str
     finals: list[CustomerFinal] = field(default_factory=list)
     pushed: bool = False  # cards went on screen for it: a later final refines them instead of being a follow-up
+    matched: str | None = None  # the top article it added to the notes' 用件 (a later final may replace it)
 
     def text(self, upto: CustomerFinal | None = None) -> str:
         """What the turn asks, up to ``upto``: its finals but those the gate reads as a greeting, an identity
@@ -68,6 +69,11 @@ class CustomerTurn:
         finals = self.finals if upto is None else self.finals[: self.finals.index(upto) + 1]
         sep = "" if self.language == "ja" else " "
         return sep.join(f.text.strip() for f in finals if f.text.strip() and f.kind_of(self.language) in _ASKING)
+
+    def first_asking(self, upto: CustomerFinal) -> CustomerFinal:
+        """Where the turn's request starts (the notes tie its article to that final)."""
+        finals = self.finals[: self.finals.index(upto) + 1]
+        return next((f for f in finals if f.kind_of(self.language) in _ASKING), upto)
 
     def superseded(self, final: CustomerFinal) -> bool:
         """A later final of this turn that asks something is already here: its search covers this one."""

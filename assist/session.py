@@ -308,11 +308,16 @@ class CallSession:
         if keeps:
             log.debug("call %s: %s follows up on the topic on screen; cards kept", self.call_id, item.utterance_id)
             return
-        self.topic.observe_request(suggestion.hits, item.turn)
+        self.topic.observe_request(suggestion.hits, group.first_asking(item).turn)
         items: list[SuggestionItem] = []
         top = suggestion.hits[0]
-        self._matched.setdefault(top.article_id, ArticleRef(top.article_id, top.title, top.category, turn=item.turn,
-                                                            confidence=top.confidence))
+        if group.matched not in (None, top.article_id):  # the turn's earlier final named another 用件: refined
+            self._matched.pop(str(group.matched), None)
+            group.matched = None
+        if top.article_id not in self._matched:
+            self._matched[top.article_id] = ArticleRef(top.article_id, top.title, top.category,
+                                                       turn=group.first_asking(item).turn, confidence=top.confidence)
+            group.matched = top.article_id
         self._top_title = top.title
         for rank, hit in enumerate(suggestion.hits, start=1):
             best = self._shown.get(hit.article_id)

@@ -7,7 +7,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from support.live import FakeAsr, FakeRetrieval
+from support.live import FakeAsr, FakeRetrieval, FakeSummarizer
 
 from assist.stages import CallStages
 from eval.callset import CallSpec, CallTurn
@@ -79,3 +79,19 @@ def test_a_turn_heard_as_two_finals_is_replayed_as_two_and_searched_whole(tmp_pa
     assert [(turn, cards) for turn, cards, _ in result.pushes][:2] == [(1, ["reissue", "lost-card"]),
                                                                      (1, ["lost-card"])]
     assert result.hits == {1: (True, True)}
+
+
+def test_a_refined_turn_gives_the_notes_its_whole_search_top_card() -> None:
+    retrieval = FakeRetrieval({"カードを": ["reissue", "lost-card"],
+                               "カードをなくしてしまったんですが": ["lost-card", "reissue"]})
+    summarizer = FakeSummarizer()
+    stages = CallStages(asr=FakeAsr(), retrieval=retrieval, summarizer=summarizer, mask=Masker())
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as executor:
+            await replay_text(CALL, {1: [(3.0, 3.6, "カードを"), (4.1, 5.2, "なくしてしまったんですが")]}, stages,
+                              executor)
+
+    asyncio.run(run())
+    assert [(a.article_id, a.turn) for a in summarizer.articles] == [("lost-card", 1)], \
+        "the fragment's top card is no 用件 of the call once its turn was refined"
