@@ -33,50 +33,71 @@ log = logging.getLogger(__name__)
 
 # From `python -m eval.alerts_paraphrase --split dev` (eval/data/alerts_paraphrase.jsonl); see docs/ALERTS.md.
 # e5-small+use-multilingual, TOP_K 3: highest calm dev score + 0.02, rounded up, where the calm list holds the dev
-# calls as ASR heard them (fragments such as 「えっと、来月海外旅行に行くので、」 score far above script text); dev
-# recall 14/36 with no false alert on 599 calm sentences. (The single nearest example at its former 0.085 raised a
-# false alert on that list, and calibrated on it, 0.125, recalled 7/36.)
-CALIBRATED_SIMILARITY: dict[str, float] = {"e5-small+use-multilingual": 0.055}
+# calls as ASR heard them (fragments such as 「えっと、来月海外旅行に行くので、」 score far above script text). With the
+# fourth pass's examples (chosen on dev: written first, then the three that raised the calm maximum and the six calm
+# near-misses that cost dev recall left out): 0.06, dev recall 39/68 with no false alert on 632 calm sentences (the
+# former examples: 0.055, 20/68).
+CALIBRATED_SIMILARITY: dict[str, float] = {"e5-small+use-multilingual": 0.06}
 TOP_K = 3  # examples per side a score averages over (chosen on dev among 1-3)
 
 EXAMPLES: dict[AbuseCategory, tuple[str, ...]] = {
     "verbal_abuse": (
         "お前は本当にどうしようもない馬鹿だな", "ふざけたこと言ってんじゃねえよ", "黙って言うことを聞け",
         "You are a complete idiot", "Shut your mouth and listen to me",
+        "耳ついてんのか、さっきから同じこと何べんも言わせんな", "Are you deaf, you numpty?",
     ),
     "threat": (
         "今からそっちに行ってどうなるか分からせてやる", "お前の家族がどうなっても知らないぞ", "覚悟しておけよ、ただでは済まさない",
         "I will come down there and hurt you", "Something bad is going to happen to you",
         "出るところに出て、この会社を訴えさせてもらいます", "My lawyer will make sure you pay for this",
+        "こっちにも考えがあるからな、覚えときや",
+        "You'll find out soon enough what happens to people who mess me around",
+        "I'd watch myself if I were you, I know where your office is",
     ),
     "intimidation": (
         "こっちは客だぞ、分かってるのか", "俺を怒らせたらどうなるか分かってるんだろうな", "さっさとしろ、いつまで待たせる気だ",
         "Do you have any idea who you are dealing with", "You had better do what I say right now",
         "客に向かってなんだその口の利き方は", "Don't you dare talk back to me",
+        "いつまでも優しく言ってると思ったら大間違いだぞ", "こっちが誰だか分かって口きいてんのか",
+        "I'm not going to ask you nicely again", "Be very careful how you answer me",
     ),
     "personal_attack": (
         "あなたみたいな人がよくこの仕事をしていられますね", "こんな簡単なこともできないなんて人としてどうかしてる",
         "お前なんか生きている意味がない",
         "People like you should not be allowed to work here", "You are a failure as a human being",
         "A child could do your job better than you",
+        "あんたみたいなのが窓口にいるから誰も得しないんだよ", "まともな教育を受けたとは思えない対応ですね",
+        "Honestly, were you hired off the street?", "I've never spoken to anyone this incompetent in my life",
     ),
     "long_restraint": (
         "こっちが納得するまで絶対に電話は切らせないからな", "何時間かかろうが今ここで答えを出してもらう",
         "I am staying on this line until you give me what I want", "We will be here all night until you fix it",
+        "ちゃんとした返事を聞くまでは、この電話を終わらせるつもりはありません", "今日は何時まででも付き合ってもらうからね",
+        "We're not hanging up until you give me a straight answer",
+        "I've cleared my whole afternoon for this, so you're stuck with me",
     ),
     "dogeza_demand": (
         "今すぐうちまで来て頭を下げて謝れ", "床に手をついて謝罪しろ", "責任者が家まで来て謝罪するのが筋だろう",
         "Come to my house and apologize on your knees", "I want you to beg me for forgiveness",
         "社長が直接うちに来て謝るのが当然でしょう",
+        "上の人が菓子折り持って、家まで頭を下げに来るのが礼儀でしょう", "地べたに頭をつけて謝るぐらいの誠意を見せなさいよ",
+        "I want a formal apology in writing, signed by your director",
+        "Somebody senior needs to come to my house and apologize properly",
     ),
     "sns_exposure": (
         "この対応を全部ネットに書き込んでやるからな", "お前の名前をSNSで晒してやる", "この通話を録音して動画サイトに上げるぞ",
         "I am going to post your name all over social media", "Everyone online will hear about how you treated me",
         "このやり取りを録音して動画で公開しますね", "I'll tell all my followers exactly what happened here",
+        "今日のこと、地域の掲示板とグループLINEに全部流しておきますね", "私のチャンネルで今日の電話を紹介させてもらいます",
+        "I'm recording this and it's going up on my channel tonight",
+        "Every one of my viewers is going to hear how you spoke to me",
     ),
     "excessive_demand": (
         "迷惑料としてお金を払ってもらわないと気が済まない", "誠意として商品を全部タダにしろ",
         "You owe me money for all the stress you caused", "Pay me extra for the trouble or else",
+        "手間をかけさせたんだから、迷惑料として一万円は払ってもらわないと", "交換だけじゃ足りない、お詫びの品も一緒に送ってくるのが当然でしょ",
+        "I expect compensation for my time on top of the refund",
+        "Waive every fee for the next two years and we'll call it even",
     ),
 }
 
@@ -104,6 +125,11 @@ CALM_EXAMPLES: tuple[str, ...] = (
     "上司に頼まれて明細を取り寄せたいんです", "弁護士事務所宛ての領収書はもらえますか", "解約すると違約金はいくらですか",
     "I'm the office manager calling about our account", "My supervisor asked me to sort out the bill",
     "I read the reviews online before signing up",
+    # near misses: patience on hold, a fee question, annoyance without abuse, a platform in a story
+    "I'll hold while you check, no problem", "解約するといくらかかるか、念のため教えてもらえますか",
+    "If I cancel early, what would the fee be?", "正直ちょっと腹が立ちましたけど、交換してもらえれば大丈夫です",
+    "インスタで見て、この商品を買ったんです", "I saw your ad on TikTok and signed up", "料金のことは家族とよく話し合ってから決めます",
+    "Could you send me the details in writing, please",
 )
 MIN_CHARS = 8  # compact characters (Japanese) or letters (English) below which a final is not scored
 
