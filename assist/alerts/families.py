@@ -32,8 +32,8 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "木偶の坊", "あほんだら", "ボケナス", "ぼけなす", "たわけが",
          "shut your trap", "shut your gob", "use your brain", "use your head"),
         (  # a body part that is missing, empty or only for show: 頭ついとんのか, 脳ミソ入ってんの, 耳は飾りか, 目は節穴か
-         "(脳みそ|脳ミソ|のうみそ|脳味噌|頭|あたま|おつむ)(が|は|も)?(ついて|付いて|ついと|入って|入っと|はいって|腐って|空っぽ|からっぽ|"
-         "カラッポ|湧いて|わいて|沸いて)(ん|る|ない|へん|ねー|ねえ|の|か)",
+         "(脳みそ|脳ミソ|のうみそ|脳味噌|頭|あたま|おつむ)(が|は|も)?((つい|付い|入っ|はいっ|腐っ|湧い|わい|沸い)(て|と)"
+         "(ん|る|ない|へん|ねー|ねえ|の|か|ちゃう)|空っぽ|からっぽ|カラッポ)",
          "(耳|目|頭)(は|が|も)?(飾り|節穴|ふしあな)",
          # rude verbs of saying: 何ぬかしとんねん, ほざくな, 寝ぼけたこと言ってんじゃねえ
          "(ぬかし|抜かし)(とん|てん|やが|とる|てる|よって)",
@@ -61,7 +61,9 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "覚悟(しとけ|しておけ|しといて|しておいて|しとき|しろ|はいい|はできて|しなさい)",
          "(済む|すむ|終わる|終われる)と(お?思う|お?思った|思って|お思い)(な|なよ|なら|たら大間違い|ら大間違い|んじゃない|なさんな)",
          # showing up, with others or at the agent's own office: 支社にツレ連れてく, いつでも顔出したる
-         "(ツレ|連れ|仲間|若いの|若い衆|若い者|知り合い|友達|ダチ)(を)?.{0,6}(連れて|引き連れ)(く|いく|行く|来る|くる|きて)",
+         "(ツレ|若いの|若い衆|若い者|ダチ)(を)?.{0,6}(連れて|引き連れ)(く|いく|行く|来る|くる|きて)",
+         "(連れ|仲間|知り合い|友達|友人|身内)(を)?.{0,6}(連れて|引き連れ).{0,10}(行く|いく|行ったる|乗り込|押しかけ|来る)"
+         "(から|ぞ|で|わ|からな|んで|けど)",
          "顔(を)?出し(たる|てやる|に行ったる|に行ってやる|に行くから|に行くぞ)",
          "(顔|名前|声)(は|を|も)?(一生|絶対|ずっと)?(忘れ|わすれ)(へん|ない|ません|ねー|ねえ|んからな|んぞ)",
          "(場所|住所|家|自宅|職場|支店|事務所)(は|も)?(分か|わか|知)って(る|ん|いる|ます)(から|ぞ|んだ|んや|で)",
@@ -120,7 +122,7 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "(受話器|電話|通話)(は|を)?(絶対|決して)(に)?(置|切|終わら)(か|ら|せ)(ない|ません|へん|ん|せない|せません)",
          "まで.{0,20}(電話|受話器|通話)(を|は)?.{0,6}(終わらせ|終わら|置か|切ら|置き|切り)(ない|ません|へん|せん|せない|"
          "せません)",
-         "(白黒|決着|けり|ケリ|話|カタ|かた)(が)?(つく|はっきりする|つける|付く|つかん|つかない)まで.{0,16}(引き下が|引か|帰ら|帰れ|"
+         "(白黒|決着|けり|ケリ|話|カタ|かた)(が)?(つく|はっきりする|つける|付く|つかん|つかない)まで.{0,16}(引き下が|引か|帰ら|帰り|帰れ|"
          "付き合|つきあ|切ら|やめ|終わら|続け|話し)",
          "(絶対に?|一歩も|そう簡単に)引き下が(らない|りません|らへん|らん|らねー|らねえ)",
          "とことん(付き合|つきあ|話し|やり)",
@@ -225,7 +227,7 @@ CANCELLATION_FAMILIES: tuple[tuple[str, ...], tuple[str, ...]] = (
      r"|insurer|carrier|supplier)(?! (account|card|transfer))",
      r"(don't|do not) count on me (being|staying|renewing|sticking|coming back|buying|ordering|signing)",
      r"(i'm|i am|we're|we are) not (renewing|going to renew|gonna renew)",
-     r"(pulling|pull|withdrawing|taking) (out )?(every penny|everything|all my money|my money|all my savings)"
+     r"(pulling|pull|withdrawing|taking) (out )?(every penny|everything|(all )?(my|our) (money|savings|accounts))"
      r"( out)? (of|from) (this|your) (bank|company)",
      r"(i'm|i am|i'll|i will|i'm going to|i am going to|i'm gonna) (cutting|cut|chopping|chop) (this|the|my|your)"
      r" (stupid |damn |bloody )?card (up|in half|into pieces|in two)"),
