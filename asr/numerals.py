@@ -22,17 +22,19 @@ def join_thousands(text: str) -> str:
     return _GROUPED.sub(lambda m: m.group(0).replace("、", ","), text)
 
 
-_CUT_HEAD = re.compile(r"(?<![\d,.])(?<!\d、)(\d{1,3})、\s*$")  # 「…ゲーム会社から、4、」: a pause right after the first group
-_CUT_TAIL = re.compile(rf"^\s*\d{{3}}(?:[、,]\d{{3}})*\s?(?:{_COUNTERS})")  # 「980円の請求が…」
+_CUT_HEAD = re.compile(r"(?<![\d,.])(?<!\d、)(\d{1,3})(、?)\s*$")  # 「…ゲーム会社から、4、」 or 「…から、4」
+_CUT_TAIL = re.compile(rf"^\s*(、?)(\d{{3}}(?:[、,]\d{{3}})*\s?(?:{_COUNTERS}))")  # 「980円の請求が…」 or 「、980円…」
 
 
 def rejoin_split(before: str, after: str) -> tuple[str, str] | None:
-    """An amount a pause cut into two finals (「…から、4、」 | 「980円の請求が…」): its leading group moves to the
-    second final, joined (「…から、」 | 「4,980円の請求が…」); ``None`` when the two finals hold no such cut."""
+    """An amount a pause cut into two finals (「…から、4、」 | 「980円の請求が…」; Whisper puts the pause's 、 on
+    either side): its leading group moves to the second final, joined (「…から、」 | 「4,980円の請求が…」); ``None``
+    when the two finals hold no such cut (no 、 at the cut: two numbers, not one)."""
     head, tail = _CUT_HEAD.search(before), _CUT_TAIL.match(after)
-    if head is None or tail is None:
+    if head is None or tail is None or not (head.group(2) or tail.group(1)):
         return None
-    return before[: head.start()], join_thousands(f"{head.group(1)}、{after.lstrip()}")
+    rest = after[tail.start(2):]
+    return before[: head.start()], join_thousands(f"{head.group(1)}、{rest}")
 
 
 def apply(event: Utterance) -> Utterance:

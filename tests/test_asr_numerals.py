@@ -39,10 +39,12 @@ def test_finals_are_joined_and_the_notes_read_one_amount() -> None:
     ("全然知らないネットのゲーム会社から、4、", "980円の請求が来てるんですよ。",
      ("全然知らないネットのゲーム会社から、", "4,980円の請求が来てるんですよ。")),
     ("毎月1、", "100円引きです", ("毎月", "1,100円引きです")),
+    ("ゲーム会社から、4", "、980円の請求が", ("ゲーム会社から、", "4,980円の請求が")),  # the 、 went to the second
     ("5月、", "300円です", None),  # a month, not a digit group
     ("番号は090、123、", "456円", None),  # a list of groups, not one cut amount
     ("4、", "98円です", None),  # the second final does not go on with a three-digit group
     ("合計4", "980円", None),  # no pause mark: not read as a cut
+    ("4、", "、980円", ("", "4,980円")),
 ])
 def test_rejoin_split(before: str, after: str, joined: tuple[str, str] | None) -> None:
     assert rejoin_split(before, after) == joined
