@@ -95,3 +95,20 @@ def test_a_refined_turn_gives_the_notes_its_whole_search_top_card() -> None:
     asyncio.run(run())
     assert [(a.article_id, a.turn) for a in summarizer.articles] == [("lost-card", 1)], \
         "the fragment's top card is no 用件 of the call once its turn was refined"
+
+
+def test_the_committed_finals_replay_as_they_arrived() -> None:
+    """``eval/data/heard/<split>_finals.json``: every turn's finals, in order, make up what the run heard."""
+    for split in ("dev", "test"):
+        path = Path(__file__).parents[1] / "eval" / "data" / "heard" / f"{split}_finals.json"
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        spoken = heard(path)
+        split_turns = 0
+        for row in rows:
+            sep = "" if row["language"] == "ja" else " "
+            for turn in row["turns"]:
+                finals = spoken[row["id"]][turn["index"]]
+                assert sep.join(text for _, _, text in finals).strip() == turn["hypothesis"]
+                assert all(a <= b for a, b, _ in finals) and [a for a, _, _ in finals] == sorted(a for a, _, _ in finals)
+                split_turns += len(finals) > 1
+        assert split_turns > 0, "some turns arrived as several finals"
