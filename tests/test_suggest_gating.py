@@ -156,3 +156,12 @@ def test_an_instruction_is_no_question() -> None:
     assert classify_turn(problem, "ja", prompt="少々お待ちください。") == R
     assert classify_turn(problem, "ja", prompt="明日届かない場合は、お手数ですが再度ご連絡ください。") == R
     assert classify_turn(problem, "ja", prompt="ご旅行の期間を教えてください。") == A
+
+
+@pytest.mark.parametrize(("text", "querying"), [
+    ("もしもし、すみません、ちょっと聞きたいことがあって。", False),  # a preamble names no topic
+    ("すみません、質問があるんですけど。", False),
+    ("ちょっと聞きたいことがあって、カードの限度額を上げたいんです", True),  # … the ask after it does
+])
+def test_a_preamble_alone_never_searches(text: str, querying: bool) -> None:
+    assert should_query(classify_turn(text, "ja")) is querying
