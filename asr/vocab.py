@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from asr.base import Correction, Utterance
+from common.spoken_numbers import DIGIT_ALTS, HUNDREDS, ONES, TENS, THOUSANDS
 from common.text_ja import tokenize
 
 log = logging.getLogger(__name__)
@@ -87,18 +88,6 @@ _KANJI = re.compile(r"^[\u4e00-\u9fff々]$")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 # ---- kana readings -------------------------------------------------------------------------------------
-_ONES = ("", "いち", "に", "さん", "よん", "ご", "ろく", "なな", "はち", "きゅう")
-_DIGIT_ALTS: dict[str, tuple[str, ...]] = {
-    "0": ("ぜろ", "れい", "まる"), "1": ("いち", "わん"), "2": ("に", "つー", "ふた"), "3": ("さん", "すりー"),
-    "4": ("よん", "し", "ふぉー"), "5": ("ご", "ふぁいぶ"), "6": ("ろく", "しっくす"), "7": ("なな", "しち", "せぶん"),
-    "8": ("はち", "えいと"), "9": ("きゅう", "く", "ないん"),
-}
-_TENS = {1: "じゅう", 2: "にじゅう", 3: "さんじゅう", 4: "よんじゅう", 5: "ごじゅう", 6: "ろくじゅう",
-         7: "ななじゅう", 8: "はちじゅう", 9: "きゅうじゅう"}
-_HUNDREDS = {1: "ひゃく", 2: "にひゃく", 3: "さんびゃく", 4: "よんひゃく", 5: "ごひゃく", 6: "ろっぴゃく",
-             7: "ななひゃく", 8: "はっぴゃく", 9: "きゅうひゃく"}
-_THOUSANDS = {1: "せん", 2: "にせん", 3: "さんぜん", 4: "よんせん", 5: "ごせん", 6: "ろくせん", 7: "ななせん",
-              8: "はっせん", 9: "きゅうせん"}
 # Counters read differently after digits than alone (Sudachi reads 月 as がつ): both readings are tried.
 _COUNTER_ALTS: dict[str, tuple[str, ...]] = {"月": ("がつ", "げつ"), "日": ("にち", "か", "ひ"), "年": ("ねん",)}
 _MONTH_MAX = 12
@@ -108,12 +97,12 @@ def number_readings(digits: str) -> tuple[str, ...]:
     """Kana readings of an ASCII digit string: the number (1000 → せん) and digit by digit (0120 → ぜろいち…)."""
     out: list[str] = []
     if len(digits) == 1:
-        out.extend(_DIGIT_ALTS[digits])
+        out.extend(DIGIT_ALTS[digits])
     elif not digits.startswith("0") and len(digits) <= 4:
         n = int(digits)
-        parts = [_THOUSANDS.get(n // 1000, ""), _HUNDREDS.get(n // 100 % 10, ""), _TENS.get(n // 10 % 10, "")]
-        out.append("".join(parts) + _ONES[n % 10])
-    out.append("".join(_DIGIT_ALTS[d][0] for d in digits))
+        parts = [THOUSANDS.get(n // 1000, ""), HUNDREDS.get(n // 100 % 10, ""), TENS.get(n // 10 % 10, "")]
+        out.append("".join(parts) + ONES[n % 10])
+    out.append("".join(DIGIT_ALTS[d][0] for d in digits))
     return tuple(dict.fromkeys(out))
 
 

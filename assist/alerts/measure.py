@@ -3,7 +3,8 @@
 Morae come from SudachiPy's katakana reading (キャ is one mora, ッ ン ー are one each), the measure Japanese
 speech-rate studies use; an English word counts its vowel groups (a silent final e dropped), the usual syllable
 estimate. Characters are what is left after spaces and punctuation go (漢字 and かな alike), the unit of the
-「1分間に300文字」 guideline. Rates divide by the utterance's audio span (start → end of its final).
+「1分間に300文字」 guideline. Rates divide by the utterance's audio span (start → end of its final). Numbers in
+digits count as they are said (``common/spoken_numbers.py``: 5,000円 is ゴセンエン, not ゴレイレイレイエン).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from typing import Literal
 
 from assist.alerts.lexicon import compact_form
+from common.spoken_numbers import reading_ja, syllables_en
 from common.text_ja import tokenize
 
 RateUnit = Literal["morae", "chars"]
@@ -21,6 +23,9 @@ _KATAKANA = re.compile(r"^[\u30a0-\u30ff]+$")
 _LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 _SKIP_POS = {"補助記号", "空白"}
+_EN_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+(?:-[0-9]+)+|[0-9][0-9,]*(?:\.[0-9]+)?(?=(\s*(?:%|percent|dollars?|yen|days?|"
+                       r"months?|years?|gb|minutes?|hours?|points?))?)")
+_HYPHENS = {"-", "‐", "−", "ー", "―"}
 
 
 def syllables(word: str) -> int:
@@ -39,12 +44,23 @@ def _kana_morae(kana: str) -> int:
 def morae(text: str) -> int:
     """Morae of Japanese text (its SudachiPy reading) plus syllables of the Latin words in it."""
     if text.isascii():
-        return sum(syllables(w) for w in _LATIN_WORD.findall(text.lower()))
+        return sum(syllables_en(m.group(0), counter_follows=m.group(1) is not None) if m.group(0)[0].isdigit()
+                   else syllables(m.group(0)) for m in _EN_TOKEN.finditer(text.lower()))
     count = 0
-    for m in tokenize(text[:2000]):
+    tokens = list(tokenize(text[:2000]))
+    for i, m in enumerate(tokens):
         if m.part_of_speech()[0] in _SKIP_POS:
             continue
         reading = m.reading_form()
+        if m.part_of_speech()[1] == "数詞":
+            after = tokens[i + 1] if i + 1 < len(tokens) else None
+            before = tokens[i - 1].surface() if i else ""
+            counter = after is not None and "助数詞" in after.part_of_speech()[2]
+            phone = before in _HYPHENS or (after is not None and after.surface() in _HYPHENS)
+            spoken = reading_ja(m.surface(), counter_follows=counter, digit_by_digit=phone)
+            if spoken:  # a phone number's groups are read digit by digit
+                count += _kana_morae(spoken)
+                continue
         if _KATAKANA.match(reading):
             count += _kana_morae(reading)
         else:
