@@ -19,6 +19,7 @@ from asr.base import Transcription
 from asr.engine import AsrEngine, transcribe_stream
 from asr.short_context import MAX_FRAMES, window_frames
 from asr.whisper import WhisperRecognizer
+from common.text_ja import strip_fillers
 from config import AsrSettings, Settings
 from eval.asr import normalize_ja, score
 from models import ModelRegistry
@@ -267,4 +268,6 @@ def test_final_in_context_decodes_only_the_new_utterance(registry: ModelRegistry
     alone, after = rec.transcribe_finals([points, points], language="ja", contexts=[None, prev])
     assert "ポイント" in after.text and "カード" not in after.text  # the prefix is not repeated
     assert "".join(w.text for w in after.words) == after.text and after.words  # probabilities of the new text only
-    assert normalize_ja(after.text)[:4] == normalize_ja(alone.text)[:4]
+    # the same first words as the utterance decoded alone; which hesitation spelling (えーと/えっと) Whisper picks
+    # differs between CPUs, so fillers are left out of the comparison
+    assert normalize_ja(strip_fillers(after.text))[:4] == normalize_ja(strip_fillers(alone.text))[:4]
