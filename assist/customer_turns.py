@@ -10,6 +10,11 @@ came in between (a backchannel such as 「はい」 does not count), its pause i
 open a topic of its own (あと…, "also"). A final whose turn already holds a later final is not searched at all: the
 later search covers it.
 
+A caller also tells one request over two finished sentences (「来月札幌に転勤になりまして。」 |
+「今の部屋の電気とガスを止めたいんですけど。」): they are two turns, but the second is said ``after`` the first in
+one run (same conditions, a finished sentence between), so its search refines the cards the first put on screen
+(``refines``) instead of being read as a follow-up the topic's cards are kept against.
+
 The notes read finals one by one too: an amount the pause cut (「…から、4、」 | 「980円の請求が…」) would be stated as
 980円, so ``rejoin_amounts`` moves its first digit group into the next final of the same speaker first.
 """
@@ -62,6 +67,7 @@ class CustomerTurn:
     finals: list[CustomerFinal] = field(default_factory=list)
     pushed: bool = False  # cards went on screen for it: a later final refines them instead of being a follow-up
     matched: str | None = None  # the top article it added to the notes' 用件 (a later final may replace it)
+    after: CustomerTurn | None = None  # the turn the customer said just before, with no agent words or long pause
 
     def text(self, upto: CustomerFinal | None = None) -> str:
         """What the turn asks, up to ``upto``: its finals but those the gate reads as a greeting, an identity
@@ -83,6 +89,16 @@ class CustomerTurn:
     def redactions(self) -> list[tuple[str, str]]:
         return [r for f in self.finals for r in f.redacted]
 
+    def refines(self) -> bool:
+        """Cards already went on screen for this turn or for one the customer said just before it without the
+        agent speaking: its search refines what the customer is still explaining, no follow-up to keep off."""
+        turn: CustomerTurn | None = self
+        while turn is not None:
+            if turn.pushed:
+                return True
+            turn = turn.after
+        return False
+
 
 def finished(text: str) -> bool:
     """The final ends a sentence (。?!), not a phrase cut by a pause."""
@@ -100,9 +116,10 @@ class TurnAssembler:
         """The turn ``final`` belongs to (the open one, or a new one); ``final.group`` is set."""
         turn = self._open
         last = turn.finals[-1] if turn is not None and turn.finals else None
-        if (turn is None or last is None or turn.language != language or self.join_gap_s <= 0
-                or final.start - last.end > self.join_gap_s or finished(last.text) or opens_new_topic(final.text)):
-            turn = self._open = CustomerTurn(language)
+        continues = (turn is not None and last is not None and turn.language == language and self.join_gap_s > 0
+                     and final.start - last.end <= self.join_gap_s and not opens_new_topic(final.text))
+        if turn is None or last is None or not continues or finished(last.text):
+            turn = self._open = CustomerTurn(language, after=turn if continues else None)
         turn.finals.append(final)
         final.group = turn
         return turn

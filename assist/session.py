@@ -303,7 +303,7 @@ class CallSession:
         self._publish_checklist(self.insights.on_request(item.utterance_id, kind.value, suggestion, language))
         if suggestion.abstained or not suggestion.hits:
             return
-        keeps = (self.stages.keep_topic_cards and not group.pushed  # a turn's later final refines its own cards
+        keeps = (self.stages.keep_topic_cards and not group.refines()  # a turn's later final refines its cards
                  and self.topic.keeps_cards(suggestion.hits, self._shown, new_topic=opens_new_topic(text)))
         if keeps:
             log.debug("call %s: %s follows up on the topic on screen; cards kept", self.call_id, item.utterance_id)

@@ -41,6 +41,23 @@ def test_what_ends_a_turn() -> None:
     assert e.text() == "I moved last month and need to update my address."
 
 
+def test_a_request_told_over_two_sentences_refines_the_cards_of_the_first() -> None:
+    turns = TurnAssembler(join_gap_s=2.0)
+    story = turns.customer(_final("c0", "来月札幌に転勤になりまして。", 0.0, 2.0), "ja")
+    ask = turns.customer(_final("c1", "今の部屋の電気とガスを止めたいんですけど。", 2.5, 5.0), "ja")
+    assert ask is not story and ask.after is story, "a finished sentence starts a turn of the same run"
+    assert not ask.refines()
+    story.pushed = True  # the story's cards are on screen: the ask refines them, it is no follow-up to keep off
+    assert ask.refines()
+    turns.agent("お引っ越しですね")
+    reply = turns.customer(_final("c2", "はい、そうです。", 6.0, 7.0), "ja")
+    assert reply.after is None and not reply.refines(), "agent words end the run"
+    late = turns.customer(_final("c3", "それと請求書の送り先も変えたいです。", 9.5, 11.0), "ja")
+    assert late.after is None, "a pause over the gap ends the run"
+    also = turns.customer(_final("c4", "あと、解約もできますか。", 11.3, 12.5), "ja")
+    assert also.after is None, "an opener starts a topic of its own"
+
+
 def test_a_gap_of_zero_searches_every_final_alone() -> None:
     turns = TurnAssembler(join_gap_s=0.0)
     a = turns.customer(_final("c0", "カードを", 0.0, 1.0), "ja")
