@@ -15,13 +15,24 @@ _JA = (r"あと(?:もう(?:一つ|ひとつ|一点))?(?![\u3041-\u309f何数少�
        r"ついでに|別件|それとは別に|その前に|(?:ほかに|他に)(?=[、,\s])")
 _EN = (r"also|and also|one more thing|another (?:thing|question)|while i have you|oh,? and|and one more|"
        r"there's (?:also|one more)|i also")
+# Adding a thing to what was asked: a noun with も ending the sentence or asking for it (…部屋のガスも。,
+# 電気もお願いします), "…, and the mug …" opening a clause; pronouns and times take も without adding a matter
+# (私も, 今も, 先月も). The search strips punctuation first, so an acknowledgement may stand for the comma.
+_JA_ADDED = re.compile(r"([\u4e00-\u9fff\u30a1-\u30faー]+)も(?:[。．？?！!、,]|$|お願い)")
+_JA_NOT_ADDED = frozenset({"私", "僕", "俺", "何", "誰", "今", "前", "後", "今回", "前回", "毎回", "毎月", "先月", "今月",
+                           "来月", "昨日", "今日", "明日", "先週", "今週", "来週", "以前", "何度", "何回"})
+_EN_ADDED = re.compile(r"(?:^|[,.!?;]\s*|\b(?:okay|ok|alright|right|great|good|thanks|yes|yeah) )"
+                       r"(?:and|plus) (?:the|my|our|that|this|those|these) (?!one\b|same\b)[a-z]", re.IGNORECASE)
 _AT_START = re.compile(rf"^\s*(?:{_JA})|^\s*(?:{_EN})\b", re.IGNORECASE)
 _IN_TURN = re.compile(rf"(?:^|[、。,.!?！？\s])(?:{_JA})|\b(?:{_EN})\b", re.IGNORECASE)
 
 
 def opens_new_topic(text: str) -> bool:
-    """An opener at the start of the turn or of one of its clauses (よかった、あと、…; "Great. Also, …")."""
-    return bool(_IN_TURN.search(text))
+    """An opener at the start of the turn or of one of its clauses (よかった、あと、…; "Great. Also, …"), or a
+    thing added to the request (…のガスも。; "Okay, and the mug, …")."""
+    if _IN_TURN.search(text) or _EN_ADDED.search(text):
+        return True
+    return any(m.group(1) not in _JA_NOT_ADDED for m in _JA_ADDED.finditer(text))
 
 
 def starts_new_topic(text: str) -> bool:

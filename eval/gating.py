@@ -154,6 +154,22 @@ def aggregate(results: Sequence[CallGating], calls: Sequence[CallSpec]) -> dict[
     }
 
 
+def print_misses(call: CallSpec, result: CallGating, texts: Mapping[int, Sequence[Spoken]]) -> None:
+    def said(index: int) -> str:
+        return " | ".join(t for _, _, t in texts.get(index, [])) or call.turns[index].text
+
+    for turn, cards, junk in result.pushes:
+        if junk:
+            print(f"    junk push for turn {turn} {cards}: {said(turn)}")
+    for index, (hit1, hit3) in sorted(result.hits.items()):
+        if hit1:
+            continue
+        print(f"    turn {index} (hit@3 {hit3}) expected {call.expected[index]}: {said(index)}")
+        for turn, cards, _ in result.pushes:
+            if turn <= index:
+                print(f"      pushed for turn {turn}: {cards}")
+
+
 def heard(details: Path) -> dict[str, dict[int, list[Spoken]]]:
     """Each call's finals as an ``eval calls --details`` run recorded them (turn index -> its finals). Older
     records (and ``eval/data/heard/``) hold a turn's text only: it is spoken as one final."""
@@ -170,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transcripts", type=Path, help="`eval calls --details` output: replay what ASR heard")
     parser.add_argument("--config", type=Path, help="settings TOML")
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
+    parser.add_argument("--show-misses", action="store_true",
+                        help="for each request turn without an expected top card: what was said and pushed")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
     calls = read_split([args.calls] if args.calls else SPLIT_AUDIO_CALLS, args.split)
@@ -191,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                 junk = [(t, c) for t, c, j in r.pushes if j]
                 print(f"{call.id:30s} hit@1 {sum(h for h, _ in r.hits.values())}/{len(r.hits)}  junk {junk}  "
                       f"該当FAQ {r.faq} other {r.faq_other}")
+                if args.show_misses:
+                    print_misses(call, r, texts.get(call.id, {}))
     print(json.dumps(aggregate(results, calls), ensure_ascii=False))
     return 0
 

@@ -11,7 +11,7 @@ from support.live import FakeAsr, FakeRetrieval, FakeSummarizer
 
 from assist.stages import CallStages
 from eval.callset import CallSpec, CallTurn
-from eval.gating import Spoken, aggregate, heard, replay_text, score
+from eval.gating import Spoken, aggregate, heard, print_misses, replay_text, score
 from summarize.extractive import ExtractiveSummarizer
 from summarize.masking import Masker
 
@@ -62,6 +62,15 @@ def test_what_asr_heard_replaces_the_script(tmp_path: Path) -> None:
     result = score(CALL, _replay(texts, "住所を変えたいんですけど")[0])
     assert result.pushes[0][:2] == (1, ["address-change"])
     assert result.hits == {1: (False, False)}
+
+
+def test_show_misses_names_what_was_said_and_pushed(capsys) -> None:
+    texts = {1: [(1.0, 1.9, "住所を変えたいんですけど")]}
+    print_misses(CALL, score(CALL, _replay(texts, "住所を変えたいんですけど")[0]), texts)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "    junk push for turn 5 ['fees']: 手数料はかかりますか"
+    assert lines[1] == "    turn 1 (hit@3 False) expected ['lost-card']: 住所を変えたいんですけど"
+    assert lines[2] == "      pushed for turn 1: ['address-change']"
 
 
 def test_a_turn_heard_as_two_finals_is_replayed_as_two_and_searched_whole(tmp_path: Path) -> None:

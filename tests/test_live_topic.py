@@ -141,22 +141,26 @@ class _Categorized(FakeRetrieval):
 @pytest.mark.parametrize("keep", [True, False])
 async def test_follow_ups_within_a_topic_never_replace_its_cards(live, keep: bool) -> None:
     customer = ["カードをなくしてしまったんですが", "新しいカードはいつ届きますか", "カードとかは作り直しですか",
-                "あと、電気代の支払い方法も変えたいんですけど", "ガスの開栓もお願いしたいんですが"]
+                "あと、電気代の支払い方法も変えたいんですけど", "支払日はいつになりますか",
+                "助かります、新しい部屋のガスも。", "Okay, and the mug came chipped, can I send it back?"]
     retrieval = _Categorized({customer[0]: ("lost-card", "high", "カード"),
                               customer[1]: ("card-not-arrived", "high", "カード"),
                               customer[2]: ("delivery-change", "low", "通販"),
                               customer[3]: ("utility-card-payment", "medium", "電気・ガス"),
-                              customer[4]: ("gas-start", "high", "電気・ガス")})
+                              customer[4]: ("utility-payment-date", "high", "電気・ガス"),
+                              customer[5]: ("gas-start", "medium", "電気・ガス"),
+                              customer[6]: ("return-policy", "medium", "通販")})
     srv = live(stages=CallStages(asr=FakeAsr({"customer": customer}), retrieval=retrieval, mask=fake_mask,
                                  keep_topic_cards=keep))
-    events = await replay_call(srv.url, "topic-2", {"customer": silence(2.6)}, realtime=False, timeout_s=30)
+    events = await replay_call(srv.url, "topic-2", {"customer": silence(3.6)}, realtime=False, timeout_s=30)
     assert retrieval.queries == customer  # every turn is a request and searched …
     pushed = [[i["article_id"] for i in e["items"]] for e in events if e["type"] == "suggestions"]
-    # … but the two follow-ups leave the lost-card card alone; あと opens a topic even with a medium card, and
-    # a high card of the same (new) category after it is a follow-up again
+    # … but the two follow-ups leave the lost-card card alone; あと opens a topic even with a medium card, a high
+    # card of the same (new) category after it is a follow-up again, and a thing added to the request (…のガスも。,
+    # "and the mug …") opens one, whatever its band and category
     # (retrieval.keep_topic_cards = false: every request turn's cards replace the screen)
     if keep:
-        assert pushed == [["lost-card"], ["utility-card-payment"]]
+        assert pushed == [["lost-card"], ["utility-card-payment"], ["gas-start"], ["return-policy"]]
     else:
         assert pushed == [["lost-card"], ["card-not-arrived"], ["delivery-change"], ["utility-card-payment"],
-                          ["gas-start"]]
+                          ["utility-payment-date"], ["gas-start"], ["return-policy"]]

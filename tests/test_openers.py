@@ -24,6 +24,17 @@ from common.openers import opens_new_topic, starts_new_topic
     ("他に方法はありますか", False, False),  # a follow-up on the same matter
     ("カードを落としてしまって", False, False),
     ("I'd like to report a lost card", False, False),
+    # a thing added to the request opens one too, in the turn (the notes start a line only at an opener word)
+    ("助かります、札幌の新しい部屋のガスも。", True, False),
+    ("ガスの開栓もお願いしたいんですが", True, False),
+    ("Okay, and the mug set came chipped", True, False),
+    ("okay and the mug set came chipped", True, False),  # as the search sees it, punctuation stripped
+    ("私も。", False, False),  # a pronoun or a time with も adds no matter
+    ("先月も。", False, False),
+    ("カードも作り直しですか", False, False),  # も inside a question about the same matter
+    ("いつも使っているカードです", False, False),
+    ("Okay, and when do I get my money back?", False, False),
+    ("I lost my wallet and the cards in it", False, False),  # "and the" inside a clause
 ])
 def test_openers(text: str, in_turn: bool, at_start: bool) -> None:
     assert opens_new_topic(text) is in_turn
