@@ -101,12 +101,14 @@ class TopicState:
         about what the agent is already handling; searched, they bring up neighbours of the topic's article or
         weak guesses, and pushed, those would bury the good card. So once a topic is on screen a turn keeps it when
         its top article is already shown (unless a card it would add is high), or when it is a follow-up (no
-        opener such as あと/それと/"also") whose top card is not high or shares the topic's category. A turn that
-        opens a topic, or a high card of another category, switches as before; the call's first request always
-        pushes."""
+        opener such as あと/それと/そういえば/"also") whose top card is not high or shares the topic's category. A
+        turn that opens a topic switches unless its top card is the topic's own; a high card of another category
+        switches as before; the call's first request always pushes."""
         if self._current is None or not hits:
             return False
         top = hits[0]
+        if new_topic and top.article_id != self._current.article_id:
+            return False  # a request the caller opened as another one takes the top slot, even from the 2nd card
         if top.article_id in shown:
             fresh = next((h for h in hits if h.article_id not in shown), None)
             return fresh is None or fresh.confidence != "high"

@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=Path, help="calls.jsonl (default: eval/data/calls.jsonl; with --split the "
                         "committed call set, calls_v2.jsonl too)")
     parser.add_argument("--split", choices=SPLITS, help="Only the calls of this split (tune on dev, report test)")
-    parser.add_argument("--kb", type=Path, default=None, help="Knowledge base (default: kb.jsonl beside --calls; "
-                        "with --split: kb.jsonl + kb_extra.jsonl)")
+    parser.add_argument("--kb", type=Path, action="append", help="Knowledge base file (repeatable; default: kb.jsonl "
+                        "beside --calls; with --split: kb.jsonl + kb_extra.jsonl)")
     parser.add_argument("--config", type=Path, default=None, help="Settings TOML (summarize.backend etc.)")
     parser.add_argument("--json", action="store_true", help="Print each call's notes as a JSON line")
     args = parser.parse_args(argv)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         call_set = args.split is not None and args.calls is None
         paths = list(SPLIT_TEXT_CALLS) if call_set else [args.calls or SPLIT_TEXT_CALLS[0]]
         calls = [c for p in paths for c in _read_jsonl(p) if in_split(c, args.split)]
-        kb_paths = [args.kb] if args.kb else list(SPLIT_KB) if call_set else [paths[0].with_name("kb.jsonl")]
+        kb_paths = list(args.kb) if args.kb else list(SPLIT_KB) if call_set else [paths[0].with_name("kb.jsonl")]
         kb = {a["id"]: a for p in kb_paths if args.kb or call_set or p.is_file() for a in _read_jsonl(p)}
         turns_of = [_turns(c, f"call {c.get('id', i)}") for i, c in enumerate(calls)]
     except DataError as exc:

@@ -153,3 +153,17 @@ def test_calls_needs_a_call_file_or_a_split() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--kb", str(DATA / "kb.jsonl")])
     assert exc.value.code == 2
+
+
+def test_the_text_only_dev_calls_point_at_articles_of_the_two_kb_files(capsys: pytest.CaptureFixture[str]) -> None:
+    """``calls_v3.jsonl`` (second requests said many ways; `eval gating --calls`) is dev only, and its expected
+    articles live in ``kb.jsonl`` and ``kb_extra.jsonl``, which ``eval summary`` reads together with two ``--kb``."""
+    from eval.summary import main
+
+    calls = rows(DATA / "calls_v3.jsonl")
+    ids = {r["id"] for path in ("kb.jsonl", "kb_extra.jsonl") for r in rows(DATA / path)}
+    assert {c["split"] for c in calls} == {"dev"}
+    assert {a for c in calls for arts in c["expected"].values() for a in arts} <= ids
+    assert main(["--calls", str(DATA / "calls_v3.jsonl"), "--kb", str(DATA / "kb.jsonl"),
+                 "--kb", str(DATA / "kb_extra.jsonl")]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["n"] == len(calls)

@@ -102,6 +102,17 @@ def test_a_follow_up_keeps_the_cards_unless_it_brings_a_high_card_of_another_cat
     assert not topic.keeps_cards([_card("fees", "high", None)], shown, new_topic=False)
 
 
+def test_an_opened_request_takes_the_top_slot_from_a_lower_card_on_screen() -> None:
+    topic = TopicState()
+    topic.observe_request([_card("deceased-holder", "high", "共通"), _card("name-change", "medium", "共通")], turn=1)
+    shown = {"deceased-holder": 1, "name-change": 2}
+    # 「それと、私は去年結婚して苗字が変わったんですけど…」: its top card was the 2nd on screen
+    assert not topic.keeps_cards([_card("name-change", "high", "共通")], shown, new_topic=True)
+    # without an opener it is a follow-up on what is shown; an opener whose top is the topic's own card changes nothing
+    assert topic.keeps_cards([_card("name-change", "high", "共通")], shown, new_topic=False)
+    assert topic.keeps_cards([_card("deceased-holder", "high", "共通")], shown, new_topic=True)
+
+
 def test_a_turn_whose_top_card_is_on_screen_adds_only_high_cards() -> None:
     topic = TopicState()
     topic.observe_request([_card("order-status", "high", "通販")], turn=1)

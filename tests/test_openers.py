@@ -35,6 +35,16 @@ from common.openers import opens_new_topic, starts_new_topic
     ("いつも使っているカードです", False, False),
     ("Okay, and when do I get my money back?", False, False),
     ("I lost my wallet and the cards in it", False, False),  # "and the" inside a clause
+    ("The new house has a gas boiler as well.", True, False),  # a statement adding a thing
+    ("Do I pay the fee as well?", False, False),  # a question about the same matter
+    # topic-shift words
+    ("そういえば、ポイントってどうなってますか", True, True),
+    ("ところで、今月のギガが足りないんですけど", True, True),
+    ("話は変わりますが、住所を変えたいです", True, True),
+    ("実は来月引っ越す予定で", True, False),  # in the turn only: it opens first requests as often
+    ("By the way, can I change my address?", True, True),
+    ("While I'm on, where can I see my statement?", True, True),
+    ("事実は違います", False, False),
 ])
 def test_openers(text: str, in_turn: bool, at_start: bool) -> None:
     assert opens_new_topic(text) is in_turn
