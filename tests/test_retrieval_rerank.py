@@ -192,6 +192,19 @@ def test_eval_split_runs_only_that_split(capsys: pytest.CaptureFixture[str]) -> 
     assert metrics["answerable_gated"] == 0.0 and metrics["offtopic_silenced_with_gate"] >= 0.8
 
 
+def test_typed_queries_cover_both_splits_and_real_articles(capsys: pytest.CaptureFixture[str]) -> None:
+    """What an agent types in the widget's search box (`queries_typed.jsonl`): keywords, no particles."""
+    rows = [json.loads(line) for line in (DATA / "queries_typed.jsonl").read_text(encoding="utf-8").splitlines()]
+    kb = {json.loads(line)["id"] for name in ("kb.jsonl", "kb_extra.jsonl")
+          for line in (DATA / name).read_text(encoding="utf-8").splitlines()}
+    assert {r["split"] for r in rows} == {"dev", "test"} and all(r["relevant"] for r in rows)
+    assert {a for r in rows for a in r["relevant"]} <= kb
+    assert max(len(r["query"]) for r in rows) <= 20
+    assert main(["retrieval", "--queries", str(DATA / "queries_typed.jsonl"), "--split", "dev", "--dense-weight", "0",
+                 "--min-score", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["n"] == sum(r["split"] == "dev" for r in rows)
+
+
 # ---------------------------------------------------------------- the demo call with the real models
 
 
