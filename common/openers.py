@@ -27,6 +27,7 @@ _JA_SHIFT = r"実は"
 _JA_ADDED = re.compile(r"([\u4e00-\u9fff\u30a1-\u30faー]+)も(?:[。．？?！!、,]|$|お願い)")
 _JA_NOT_ADDED = frozenset({"私", "僕", "俺", "何", "誰", "今", "前", "後", "今回", "前回", "毎回", "毎月", "先月", "今月",
                            "来月", "昨日", "今日", "明日", "先週", "今週", "来週", "以前", "何度", "何回"})
+_NUMERALS = frozenset("一二三四五六七八九十百千万何数幾")
 _EN_ADDED = re.compile(r"(?:^|[,.!?;]\s*|\b(?:okay|ok|alright|right|great|good|thanks|yes|yeah) )"
                        r"(?:and|plus) (?:the|my|our|that|this|those|these) (?!one\b|same\b)[a-z]"
                        r"|\b[a-z]{3,} as well[.!]", re.IGNORECASE)
@@ -39,7 +40,13 @@ def opens_new_topic(text: str) -> bool:
     thing added to the request (…のガスも。; "Okay, and the mug, …")."""
     if _IN_TURN.search(text) or _EN_ADDED.search(text):
         return True
-    return any(m.group(1) not in _JA_NOT_ADDED for m in _JA_ADDED.finditer(text))
+    return any(_adds(text, m) for m in _JA_ADDED.finditer(text))
+
+
+def _adds(text: str, match: re.Match[str]) -> bool:
+    """も after a thing, not after a pronoun, a time or a quantity (3回も、 二度も、 一時間も: emphasis, no new matter)."""
+    noun, before = match.group(1), text[match.start(1) - 1: match.start(1)]
+    return noun not in _JA_NOT_ADDED and not before.isdigit() and noun[0] not in _NUMERALS
 
 
 def starts_new_topic(text: str) -> bool:

@@ -31,6 +31,9 @@ from common.openers import opens_new_topic, starts_new_topic
     ("okay and the mug set came chipped", True, False),  # as the search sees it, punctuation stripped
     ("私も。", False, False),  # a pronoun or a time with も adds no matter
     ("先月も。", False, False),
+    ("3回も、電話したんですよ", False, False),  # a quantity with も is emphasis
+    ("二度も、同じことを言われました", False, False),
+    ("一時間も。", False, False),
     ("カードも作り直しですか", False, False),  # も inside a question about the same matter
     ("いつも使っているカードです", False, False),
     ("Okay, and when do I get my money back?", False, False),
