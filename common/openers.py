@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 _JA = (r"あと(?:もう(?:一つ|ひとつ|一点))?(?![\u3041-\u309f何数少半0-9０-９一二三四五六七八九十百千])|それと|それから|もう一つ|もうひとつ|もう一点|"
-       r"ついでに|別件|それとは別に|その前に|(?:ほかに|他に)(?=[、,\s])|そういえば|ところで|話(?:は|が)変わ(?:ります|る|って)|"
+       r"ついでに|別件|それとは別に|その前に|(?:ほかに|他に)(?=[、,\s])|そういえば|[とど]ころで|話(?:は|が)変わ(?:ります|る|って)|"
        r"別の話")
 _EN = (r"also|and also|one more thing|another (?:thing|question)|while i have you|oh,? and|and one more|"
        r"there's (?:also|one more)|i also|by the way|while i'm on(?: the (?:line|phone))?|on (?:another|a different) note|"
@@ -20,9 +20,10 @@ _EN = (r"also|and also|one more thing|another (?:thing|question)|while i have yo
 # 実は ("actually, …") shifts to what the caller has not said yet; it opens a first request as often as a second,
 # so it counts in the turn (search without the previous request, cards may switch) but starts no notes line.
 _JA_SHIFT = r"実は"
+# (ASR voices the opening of ところで now and then: どころで at a clause start is nothing else.)
 # Adding a thing to what was asked: a noun with も ending the sentence or asking for it (…部屋のガスも。,
-# 電気もお願いします), "…, and the mug …" opening a clause, a statement ending "… as well." (a question ending so
-# asks about the same matter: "do I pay the fee as well?"); pronouns and times take も without adding a matter
+# 電気もお願いします), "…, and the mug …" opening a clause, a clause ending "… as well." or "… as well," (ASR
+# punctuates either way; a question ending so asks about the same matter: "do I pay the fee as well?"); pronouns and times take も without adding a matter
 # (私も, 今も, 先月も). The search strips punctuation first, so an acknowledgement may stand for the comma.
 _JA_ADDED = re.compile(r"([\u4e00-\u9fff\u30a1-\u30faー]+)も(?:[。．？?！!、,]|$|お願い)")
 _JA_NOT_ADDED = frozenset({"私", "僕", "俺", "何", "誰", "今", "前", "後", "今回", "前回", "毎回", "毎月", "先月", "今月",
@@ -30,7 +31,7 @@ _JA_NOT_ADDED = frozenset({"私", "僕", "俺", "何", "誰", "今", "前", "後
 _NUMERALS = frozenset("一二三四五六七八九十百千万何数幾")
 _EN_ADDED = re.compile(r"(?:^|[,.!?;]\s*|\b(?:okay|ok|alright|right|great|good|thanks|yes|yeah) )"
                        r"(?:and|plus) (?:the|my|our|that|this|those|these) (?!one\b|same\b)[a-z]"
-                       r"|\b[a-z]{3,} as well[.!]", re.IGNORECASE)
+                       r"|\b[a-z]{3,} as well[.,!]", re.IGNORECASE)
 _AT_START = re.compile(rf"^\s*(?:{_JA})|^\s*(?:{_EN})\b", re.IGNORECASE)
 _IN_TURN = re.compile(rf"(?:^|[、。,.!?！？\s])(?:{_JA}|{_JA_SHIFT})|\b(?:{_EN})\b", re.IGNORECASE)
 

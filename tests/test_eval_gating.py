@@ -107,8 +107,8 @@ def test_a_refined_turn_gives_the_notes_its_whole_search_top_card() -> None:
 
 
 def test_the_committed_finals_replay_as_they_arrived() -> None:
-    """``eval/data/heard/<split>_finals.json``: every turn's finals, in order, make up what the run heard."""
-    for split in ("dev", "test"):
+    """``eval/data/heard/<name>_finals.json``: every turn's finals, in order, make up what the run heard."""
+    for split in ("dev", "test", "dev_v3"):
         path = Path(__file__).parents[1] / "eval" / "data" / "heard" / f"{split}_finals.json"
         rows = json.loads(path.read_text(encoding="utf-8"))
         spoken = heard(path)
@@ -120,4 +120,4 @@ def test_the_committed_finals_replay_as_they_arrived() -> None:
                 assert sep.join(text for _, _, text in finals).strip() == turn["hypothesis"]
                 assert all(a <= b for a, b, _ in finals) and [a for a, _, _ in finals] == sorted(a for a, _, _ in finals)
                 split_turns += len(finals) > 1
-        assert split_turns > 0, "some turns arrived as several finals"
+        assert split_turns > 0 or split == "dev_v3", "some turns arrived as several finals (v3's turns are short)"

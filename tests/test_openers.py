@@ -43,6 +43,8 @@ from common.openers import opens_new_topic, starts_new_topic
     # topic-shift words
     ("そういえば、ポイントってどうなってますか", True, True),
     ("ところで、今月のギガが足りないんですけど", True, True),
+    ("どころで、今月もギガが残り少なくて", True, True),  # as ASR heard ところで
+    ("The new house has a gas boiler as well, someone has to switch it on", True, False),
     ("話は変わりますが、住所を変えたいです", True, True),
     ("実は来月引っ越す予定で", True, False),  # in the turn only: it opens first requests as often
     ("By the way, can I change my address?", True, True),
