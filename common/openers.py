@@ -17,14 +17,15 @@ _JA = (r"あと(?:もう(?:一つ|ひとつ|一点))?(?![\u3041-\u309f何数少�
 _EN = (r"also|and also|one more thing|another (?:thing|question)|while i have you|oh,? and|and one more|"
        r"there's (?:also|one more)|i also|by the way|while i'm on(?: the (?:line|phone))?|on (?:another|a different) note|"
        r"separately|unrelated(?:ly)?|a different question")
+# (ASR voices the opening of ところで now and then: どころで at a clause start is nothing else.)
 # 実は ("actually, …") shifts to what the caller has not said yet; it opens a first request as often as a second,
 # so it counts in the turn (search without the previous request, cards may switch) but starts no notes line.
 _JA_SHIFT = r"実は"
-# (ASR voices the opening of ところで now and then: どころで at a clause start is nothing else.)
 # Adding a thing to what was asked: a noun with も ending the sentence or asking for it (…部屋のガスも。,
 # 電気もお願いします), "…, and the mug …" opening a clause, a clause ending "… as well." or "… as well," (ASR
-# punctuates either way; a question ending so asks about the same matter: "do I pay the fee as well?"); pronouns and times take も without adding a matter
-# (私も, 今も, 先月も). The search strips punctuation first, so an acknowledgement may stand for the comma.
+# punctuates either way; a question so ending asks about the same matter: "do I pay the fee as well?").
+# Pronouns, times and quantities take も without adding a matter (私も, 先月も, 3回も). The search strips
+# punctuation first, so an acknowledgement may stand for the comma before "and the".
 _JA_ADDED = re.compile(r"([\u4e00-\u9fff\u30a1-\u30faー]+)も(?:[。．？?！!、,]|$|お願い)")
 _JA_NOT_ADDED = frozenset({"私", "僕", "俺", "何", "誰", "今", "前", "後", "今回", "前回", "毎回", "毎月", "先月", "今月",
                            "来月", "昨日", "今日", "明日", "先週", "今週", "来週", "以前", "何度", "何回"})
