@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from asr.audio import AudioFormatError
+from asr.audio import SAMPLE_RATE, AudioFormatError
 from asr.base import FinalContext, Leg, Transcription, Utterance
 from asr.guards import clean_text
 from asr.stream import Cut, Segmenter
@@ -162,8 +162,8 @@ class LegStream:
                 self._emit(self._event(cut, text, tr))
                 return
             shown = cut.index in self._partial_end
-            if text:
-                self.context = FinalContext(cut.audio, text)
+            if text:  # a final too short for its audio (a hallucination) must not be the next one's prefix
+                self.context = FinalContext(cut.audio, text) if _plausible(text, len(cut.audio)) else None
             self._ready[cut.index] = self._event(cut, text, tr) if (text or shown) else None
             while self._next_final in self._ready:
                 event = self._ready.pop(self._next_final)
@@ -199,3 +199,16 @@ class LegStream:
         if self._flushed and not self._pending and not self._done.is_set():
             self._done.set()
             self.engine.leg_done(self)
+
+
+# Characters (letters, kana, kanji, digits) a final must have per second of its audio to be the next final's
+# context. Speech runs 5+ (ja) to 12+ (en) a second; a hallucination over a turn (「お客様、お客様、」 for 6.8 s of
+# speech, 0.9 a second) forced as the next decode's prefix made it transcribe that audio again (docs/QUALITY.md).
+# Below the cut the next final decodes alone, as before the context was used: a short answer over a long cut loses
+# nothing worse.
+MIN_CONTEXT_CHARS_PER_S = 1.5
+
+
+def _plausible(text: str, samples: int) -> bool:
+    seconds = samples / SAMPLE_RATE
+    return seconds <= 0 or sum(c.isalnum() for c in text) >= MIN_CONTEXT_CHARS_PER_S * seconds

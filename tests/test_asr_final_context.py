@@ -221,10 +221,11 @@ class _Contextual(_Routed):
 
     context_audio_s = 10.0
 
-    def __init__(self) -> None:
+    def __init__(self, texts: tuple[str, ...] = ("発話{n}、ポイントの交換について伺います",)) -> None:
         super().__init__()
         self.contexts: list[str | None] = []
         self.n = 0
+        self.texts = texts  # the n-th final's text (the last one repeats), "{n}" its number
 
     def transcribe_finals(self, audios: Any, *, language: str | None, beam_size: int = 5, prompt: str | None = None,
                           contexts: Any) -> list[Transcription]:
@@ -232,7 +233,8 @@ class _Contextual(_Routed):
         for c in contexts:
             self.contexts.append(None if c is None else c.text)
             self.n += 1
-            out.append(Transcription(text=f"発話{self.n}", language="ja", avg_logprob=-0.1))
+            text = self.texts[min(self.n, len(self.texts)) - 1].format(n=self.n)
+            out.append(Transcription(text=text, language="ja", avg_logprob=-0.1))
         return out
 
 
@@ -246,8 +248,25 @@ def test_engine_decodes_each_final_after_the_legs_previous_one() -> None:
                                    timeout=30)
     finally:
         engine.close()
-    assert [e.text for e in events if e.final] == ["発話1", "発話2", "発話3"]
-    assert rec.contexts == [None, "発話1", "発話2"]
+    said = [f"発話{n}、ポイントの交換について伺います" for n in (1, 2, 3)]
+    assert [e.text for e in events if e.final] == said
+    assert rec.contexts == [None, said[0], said[1]]
+
+
+def test_a_final_too_short_for_its_audio_is_no_context() -> None:
+    """A hallucinated final (「お客様、」 over seconds of speech) forced as the prefix made the next decode transcribe
+    that audio again; the next final decodes alone instead."""
+    rec = _Contextual(("お客様、", "発話{n}、ポイントの交換について伺います"))
+    engine = AsrEngine(rec, AsrSettings(partial_interval_s=0, workers=2))  # type: ignore[arg-type]
+    clip = read_wav(FIXTURES / "audio" / "ja_points.wav")
+    gap = np.zeros(SR, np.float32)
+    try:
+        events = transcribe_stream(engine, np.concatenate([clip, gap, clip, gap, clip]), 100, language="ja",
+                                   timeout=30)
+    finally:
+        engine.close()
+    assert [e.text for e in events if e.final][0] == "お客様、", "the final itself is still sent"
+    assert rec.contexts == [None, None, "発話2、ポイントの交換について伺います"]
 
 
 @pytest.mark.slow
