@@ -238,25 +238,9 @@ class _Contextual(_Routed):
         return out
 
 
-def test_engine_decodes_each_final_after_the_legs_previous_one() -> None:
-    rec = _Contextual()
-    engine = AsrEngine(rec, AsrSettings(partial_interval_s=0, workers=2))  # type: ignore[arg-type]
-    clip = read_wav(FIXTURES / "audio" / "ja_points.wav")
-    gap = np.zeros(SR, np.float32)
-    try:  # fed at once: without exclusive finals the three would be decoded concurrently
-        events = transcribe_stream(engine, np.concatenate([clip, gap, clip, gap, clip]), 100, language="ja",
-                                   timeout=30)
-    finally:
-        engine.close()
-    said = [f"発話{n}、ポイントの交換について伺います" for n in (1, 2, 3)]
-    assert [e.text for e in events if e.final] == said
-    assert rec.contexts == [None, said[0], said[1]]
-
-
-def test_a_final_too_short_for_its_audio_is_no_context() -> None:
-    """A hallucinated final (「お客様、」 over seconds of speech) forced as the prefix made the next decode transcribe
-    that audio again; the next final decodes alone instead."""
-    rec = _Contextual(("お客様、", "発話{n}、ポイントの交換について伺います"))
+def _three_finals(rec: _Contextual) -> list[str]:
+    """The texts of the finals of three utterances fed at once (without exclusive finals the three would be
+    decoded concurrently)."""
     engine = AsrEngine(rec, AsrSettings(partial_interval_s=0, workers=2))  # type: ignore[arg-type]
     clip = read_wav(FIXTURES / "audio" / "ja_points.wav")
     gap = np.zeros(SR, np.float32)
@@ -265,7 +249,22 @@ def test_a_final_too_short_for_its_audio_is_no_context() -> None:
                                    timeout=30)
     finally:
         engine.close()
-    assert [e.text for e in events if e.final][0] == "お客様、", "the final itself is still sent"
+    return [e.text for e in events if e.final]
+
+
+def test_engine_decodes_each_final_after_the_legs_previous_one() -> None:
+    rec = _Contextual()
+    finals = _three_finals(rec)
+    said = [f"発話{n}、ポイントの交換について伺います" for n in (1, 2, 3)]
+    assert finals == said
+    assert rec.contexts == [None, said[0], said[1]]
+
+
+def test_a_final_too_short_for_its_audio_is_no_context() -> None:
+    """A hallucinated final (「お客様、」 over seconds of speech) forced as the prefix made the next decode transcribe
+    that audio again; the next final decodes alone instead."""
+    rec = _Contextual(("お客様、", "発話{n}、ポイントの交換について伺います"))
+    assert _three_finals(rec)[0] == "お客様、", "the final itself is still sent"
     assert rec.contexts == [None, None, "発話2、ポイントの交換について伺います"]
 
 
