@@ -9,6 +9,7 @@ from models import enforce_offline
 
 # name -> module whose main(argv) -> int runs it
 COMMANDS: dict[str, str] = {
+    "alert-phrases": "eval.alert_phrases",
     "asr": "eval.asr",
     "bench-asr": "eval.bench_asr",
     "bench-live": "eval.bench_live",

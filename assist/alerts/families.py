@@ -47,7 +47,12 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"are you (slow|deaf|blind|dumb|stupid) (or (something|what)|in the head)",
          r"(do you|have you) (even )?(have|got) (a|any) (brain|brains|brain cells?)",
          r"anything (between|in) (your|those) ears",
-         r"shut it(?! (down|off|on|up|out|for))"),
+         r"shut it(?! (down|off|on|up|out|for))",
+         # mocking disbelief at being taken lightly: なめてんの, 舐めとんのか
+         "(なめ|舐め|ナメ)(てん|とん|てる|とる|くさって|やがって)(の|のか|んか|か|じゃ|ちゃう)",
+         r"you (useless |worthless |absolute |complete |stupid |pathetic |little )*(piece|pile|bag|sack) of (garbage|trash"
+         r"|shit|crap|rubbish|filth|dirt)",
+         r"(zip it|button it|pipe down|clam up)(?! up)"),
     ),
     "threat": (
         ("首を洗って", "首洗って", "夜道には気をつけ", "帰り道には気をつけ", "帰り道気をつけ", "i've got nothing to lose",
@@ -74,7 +79,10 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"(people|friends|contacts|someone|mates) (at|from|in) the (local )?(paper|papers|newspaper|news|press|tv|media)",
          r"(go|going|talk|talking|speak|speaking|call|calling|write|writing) to the (press|media|papers|newspapers"
          r"|local paper|news)",
-         r"(i'll|i will|i'm going to|i'm gonna|i am going to) (drive|come|head|get) (down|over|round|around) (there|to your)"),
+         r"(i'll|i will|i'm going to|i'm gonna|i am going to) (drive|come|head|get) (down|over|round|around) (there|to your)",
+         # ruin: 会社をつぶしてやる, "make your life hell"
+         "(つぶ|潰)し(てやる|たる|てやります|にかか|に行く|に行ったる)",
+         r"make (your|you) life (very |really |so |a )?(difficult|hell|miserable|misery|a misery|a living hell|hard)"),
     ),
     "intimidation": (
         ("身のため", "i dare you", "choose your words", "watch your mouth", "watch what you say", "i won't ask again",
@@ -93,7 +101,11 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"(i'm|i am) (about|this close to|nearly|just about) (done|finished) being (polite|nice|patient|reasonable)",
          r"(i'm|i am) asking (you )?(nicely|politely|one more time) for the last time",
          r"(don't|do not) make me (lose|get|come|raise)",
-         r"(this is|that's|that is|it's) your (last|final) (chance|warning)"),
+         r"(this is|that's|that is|it's) your (last|final) (chance|warning)",
+         # 調子に乗るな, "who you're messing with", "losing my patience with you"
+         "調子に(乗|の)(るな|んな|ってん(じゃ|の)|っとん|りやが|ってる(んじゃ|のか))",
+         r"(know|idea|realize|realise|forget) who (you're|you are) (messing|dealing|mucking|screwing|trifling) (with|about)",
+         r"(losing|running out of|about to lose|lost) (my )?(patience|temper) with you"),
     ),
     "personal_attack": (
         ("人として終わ", "人間として終わ", "人としておかしい", "人間としておかしい", "人として問題", "人間として最低",
@@ -112,7 +124,11 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"(don't|do not|can't|cannot) (know|understand|believe) how (you|someone|somebody|anyone|a person)( \w+){0,3} "
          r"(keeps|keep|kept|got|gets|holds|has|landed) (a|this|that|their|your|the) job",
          r"did (you|they) (even )?(finish|go to|pass|get through) (school|high school|training|the interview|kindergarten)",
-         r"did (they|anyone) (even )?(train|hire) you"),
+         r"did (they|anyone) (even )?(train|hire) you",
+         # too stupid for the job; what one's parents must think
+         r"(you're|you are) (too|so|far too|way too) (stupid|dumb|thick|incompetent|useless|slow|dim) (to|for)",
+         r"your (parents|mother|mum|mom|father|dad|family) (must|would|should)( \w+){0,2} (be )?(so |very |really )?"
+         r"(ashamed|disappointed|embarrassed)"),
     ),
     "long_restraint": (
         ("cancel your plans", "cancel your evening"),
@@ -137,7 +153,17 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"|all night|for hours|forever|till midnight|until midnight)",
          r"(nobody|no one|nobody's|no one's|you're not|you are not|you aren't|you ain't) (is )?(hanging|going to hang"
          r"|gonna hang|getting off|leaving|going anywhere|hanging up on me)( up)?( on me)? (until|till|before)",
-         r"(i'm|i am|we're|we are) not (letting|going to let|gonna let) you (go|off|hang up|leave)"),
+         r"(i'm|i am|we're|we are) not (letting|going to let|gonna let) you (go|off|hang up|leave)",
+         # not moving, holding out, calling again and again, the talk not ending: ここを動きません, 何度でもかけ直す
+         "(まで|ない限り|ないうちは).{0,12}(ここ|この場|電話口|受話器の前|ここから)(を|から|は)?(動か|動き|離れ|どか|どき|引か|引き)(ない|ん|へん|ません|ねー|ねえ)",
+         "(まで|とことん|いくらでも|何時間でも|何時まででも).{0,10}粘(る|り|らせ)",
+         "(何度|何回|何べん|なんべん|毎日|毎晩|一日中)でも.{0,6}(かけ直|掛け直|かけなお|電話)(し|す)(ます|る|たる|てやる)",
+         "(首を縦に振る|うんと言う|認める|折れる)(まで|までは).{0,12}(終わ|切ら|切り|帰ら|引か|やめ)",
+         "(まで|ない限り).{0,12}(話|この件|この話|この電話|これ)(は|を)?(終わり|終わら|終え|やめ)(ません|ない|へん|ん|させない|させません)",
+             r"(i'll|i will|i'm going to|i'm gonna|i am going to) keep (calling|ringing|phoning)( back| you)?( \w+){0,3} (until"
+         r"|till|every (hour|day|morning|ten minutes|five minutes))",
+         r"(don't|do not|dont) (even )?(think about|dare|try) (ending|hanging up|ending this call|putting the phone down"
+         r"|cutting me off)"),
     ),
     "dogeza_demand": (
         ("say sorry to my face", "apologize to my face", "apologise to my face"),
@@ -158,7 +184,11 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"|say sorry|beg)",
          r"(to|and) beg (me )?(for )?(my )?(forgiveness|mercy)",
          r"(at|to) my (door|doorstep|front door)( \w+){0,4} (apologi[sz]\w*|saying sorry|say sorry)",
-         r"(whole|entire) (team|department|staff|office)( \w+){0,6} (apologi[sz]\w*|saying sorry|say sorry)"),
+         r"(whole|entire) (team|department|staff|office)( \w+){0,6} (apologi[sz]\w*|saying sorry|say sorry)",
+         # a written apology demanded: 謝罪文を書いて送ってきなさい, 詫び状をよこせ; "at my house with an apology"
+         "(謝罪文|詫び状|わび状|お詫び状|始末書|反省文)(を)?.{0,8}(書|送|出|持って|よこ|寄越)(け|せ|れ|きなさい|いてこい|ってこい|って来|ってき|いてき|ってください|ってほしい|ってもら|いてもら|いてください|させ|しなさい|しろ)",
+         r"(at|to|round|over to) my (house|home|place|door|doorstep|flat)( \w+){0,4} (with|and) (an |a written |a formal "
+         r"|a proper |a personal )?(apology|apologi[sz]e|say sorry)"),
     ),
     "sns_exposure": (
         ("生配信", "ライブ配信", "配信してる", "配信中", "晒し上げ", "さらし上げ", "live streaming this call",
@@ -176,7 +206,17 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"|says|say|is watching|are watching)",
          r"(thousands|hundreds|millions|loads|lots) of (people|followers|viewers|subscribers)( online)?( \w+){0,4} (see"
          r"|hear|know|read|watch|find out)",
-         r"guess what (my |tomorrow's |tonight's |the |next )+(post|video|tweet|stream|upload|story|review)"),
+         r"guess what (my |tomorrow's |tonight's |the |next )+(post|video|tweet|stream|upload|story|review)",
+         # posting it anywhere, with or without a determiner: "on Reddit", 口コミサイトに実名で書かせてもらう, "going viral"
+         "(口コミ|クチコミ|レビュー|掲示板|評価サイト|ブログ|ネット|sns|ツイッター|twitter|インスタ|フェイスブック|facebook|ユーチューブ|youtube|tiktok|ティックトック|x)(サイト)?(に|で|へ|上で).{0,10}(書か|書き込ま|載せ|投稿さ|公開さ|アップさ|晒さ)せて(もら|いただ)",
+         "実名(で|を|も|入りで).{0,8}(書き込|書か|載せ|晒|さら|投稿|公開|アップ)",
+         r"(put|putting|post|posting|upload|uploading|share|sharing)( \w+){0,4} (on|to|all over) (reddit"
+         r"|yelp|trustpilot|google reviews|the internet|social media|every forum|x|whatsapp)",
+         r"(everyone|everybody|all)( \w+){0,4} (is going to|are going to|will|'ll|are gonna|is gonna) (know|hear|see|find out)"
+         r"( \w+){0,2} (your name|about (this|you|how you)|what you)",
+         r"(tell|tells|show|shows|let|lets) (everyone|everybody|the world|people|all of them)( \w+){0,2} (exactly )?(who you are|your name"
+         r"|what you (did|said|have done))",
+         r"(goes|going|gonna|will go|about to go|'ll go) viral"),
     ),
     "excessive_demand": (
         ("上乗せして", "上乗せしろ", "上乗せしなさい", "上乗せしてもら"),
@@ -194,7 +234,12 @@ ABUSE_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"(covering|cover|paying for|pay for|reimbursing|reimburse)( \w+){0,3} (lost wages|wages|time off|day off|taxi"
          r"|lost earnings|my time)",
          r"(plus|throw in|and also) (a|one|two|three|six|twelve) (free )?(years?|months?)( of free| free| for free)",
-         r"every (penny|cent|dime) (back )?(plus|and)"),
+         r"every (penny|cent|dime) (back )?(plus|and)",
+         # time, fares and distress paid for; double back; a year free: 交通費と時間を弁償しなさい, "refund me double"
+         "(時間|手間|交通費|精神的苦痛|精神的な苦痛|精神的ダメージ|休んだ分|仕事を休んだ).{0,10}(弁償|賠償|補償|払)(しなさい|しろ|せえ|え|いなさい|って(もら(う|います|うから|うで|うわ)|ちょうだい|よ)|うべき|うのが(筋|当然))",
+         r"(refund|pay|give|compensate) (me|us) (double|twice|triple|three times|ten times)",
+         r"(i want|i expect|i demand|you owe me|give me|i deserve)( \w+){0,2} (a|one|two|three|six|twelve) (free )?"
+         r"(years?|months?)( of)? (free|service free|for free|free service)"),
     ),
 }
 
@@ -210,7 +255,26 @@ MANAGER_FAMILIES: tuple[tuple[str, ...], tuple[str, ...]] = (
      r"(want|like|need) (this|it|my (complaint|case|issue|claim)) escalated",
      r"(speak|talk|speaking|talking) (to|with) (a|your|the) (team lead|team leader|line manager)",
      r"put (your|the|a) (boss|manager|supervisor|team lead|team leader|superior) on",
-     r"(get|find|give) me (someone|somebody|anyone|a person) (who|that) (can|actually can|has|is able)"),
+     r"(get|find|give) me (someone|somebody|anyone|a person) (who|that) (can|actually can|has|is able)",
+     # someone in charge by position or title, brought to the phone by any verb: 責任ある立場の方と話させて,
+     # センター長さん…呼んできて, 上のもん呼んできてや, 管理職の方に出ていただけませんか; the boss's name demanded
+     "(責任(の)?ある|上位の|しかるべき|権限(の)?ある|決裁権(の)?ある)(立場|役職|ポジション)(の)?(方|人|者|人間|もん)(と|に|を)?.{0,8}"
+     "(話さ|話し|代わ|替わ|かわ|回し|つない|繋い|呼ん|呼べ|出して|出せ|出て(いただ|もら|ください|ちょうだい|くれ))",
+     "上の(方|人|者|もん|人間)(に|を|と)?.{0,6}(回し|代わ|替わ|かわ|つない|繋い|話さ|呼ん|呼べ|出して|出せ|"
+     "出て(いただ|もら|ください|ちょうだい|くれ))",
+     "(センター長|室長|店長|支店長|所長|マネージャー|マネジャー|管理者|管理職|監督者|上司|上長|責任者|偉いさん)(さん|の方|の人|様)?"
+     "(を|に|と|は)?.{0,16}(呼んで(き|く|ください|ちょうだい|もら|ほしい|よ|や)|呼べ|出して(ください|ちょうだい|もら|ほしい|よ|や)|"
+     "出せ|出て(いただ|もら|ください|ちょうだい|くれ)|代わって|替わって|かわって|代われ|つないで|繋いで)",
+     "(上司|責任者|上の人|上の方|センター長|店長|管理職)の(名前|氏名|お名前|連絡先|直通|電話番号|番号)(と|を|も)?.{0,10}(教え|言え|出せ|よこせ)",
+     r"(pass|passing|send|sending|bump|bumping|kick|kicking|move|moving) (me|this|it|my call|my complaint) up the"
+     r" (chain|ladder|line)",
+     r"(transfer|put|pass|send|connect|get) me (through )?(to|on to|over to|with) (someone|somebody|anyone|a person"
+     r"|whoever)( \w+){0,2} (senior|more senior|higher up|above you|in charge|with (more )?authority)",
+     r"(is there|have you got|do you have|where is your|i need|i want|get me|i'd like|can i get|could i get)( a| an"
+     r"| the| your)? (duty|floor|shift|store|branch|office|call center|call centre|general|senior|line) (manager"
+     r"|supervisor)",
+     r"(have a word|speak|talk) with (your|a) (boss|manager|supervisor|superior|line manager|team lead"
+     r"|team leader)"),
 )
 
 CANCELLATION_FAMILIES: tuple[tuple[str, ...], tuple[str, ...]] = (
@@ -230,5 +294,11 @@ CANCELLATION_FAMILIES: tuple[tuple[str, ...], tuple[str, ...]] = (
      r"(pulling|pull|withdrawing|taking) (out )?(every penny|everything|(all )?(my|our) (money|savings|accounts))"
      r"( out)? (of|from) (this|your) (bank|company)",
      r"(i'm|i am|i'll|i will|i'm going to|i am going to|i'm gonna) (cutting|cut|chopping|chop) (this|the|my|your)"
-     r" (stupid |damn |bloody )?card (up|in half|into pieces|in two)"),
+     r" (stupid |damn |bloody )?card (up|in half|into pieces|in two)",
+     # ending the relationship itself: おたくとはもう取引しません, 契約を打ち切って, ほかの会社…そっちにします
+     "(おたく|お宅|御社|そちら|そっち|この会社|こちらの会社|あんたんとこ|あなたのところ)(と|とは)(もう|今後|二度と)?.{0,4}"
+     "(取引|付き合い|お付き合い|契約)(は|を|も)?(しない|しません|せん|しねー|やめ|終わり|おしまい|打ち切|切ら)",
+     "(契約|取引|口座|サービス|全部|すべて|全て)(を|は|も)?(全部|ぜんぶ|すべて|全て)?(打ち切|うちき)(る|り|って|らせ)",
+     "(他社|よそ|他所|ヨソ|(ほか|他|別)の.{0,4}(会社|銀行|キャリア|店|業者)).{0,24}(そっち|あっち|向こう|そちら)(に|へ|で)"
+     "(します|しよう|する(わ|から|ので|つもり)|替え|変え|移り|移る|乗り換え|決め)"),
 )

@@ -12,7 +12,9 @@ bait calls of ``eval/data/calm_bait.jsonl``.
 
 ``INQUIRY_JA`` / ``INQUIRY_EN`` mark a clause that *asks about* cancelling (手続きの方法を教えて, 解約すると違約金は,
 "how would I cancel") rather than threatening it, and a request made *on behalf of* one's boss (上司に代わって
-お電話しました): a manager or cancellation hit inside such a clause does not fire.
+お電話しました, 上司に代わって私が手続きに), a manager who already took over (店長さんに代わってもらったら), or a callback
+from one being awaited (責任者の方から折り返しいただけるなら): a manager or cancellation hit inside such a clause does not
+fire.
 """
 
 from __future__ import annotations
@@ -151,7 +153,9 @@ INQUIRY_JA = re.compile(
     "|手続き(の方法|方法|について|を教え|はどう|の流れ|の仕方)"
     "|(違約金|解約金|手数料|費用|解約料)(は|って|が|も)?(いくら|かかり|発生|どのくらい|どれくらい)"
     "|(解約|キャンセル)(する|した|になる)(と|ら|場合)"
-    "|に代わって(お?電話|ご?連絡|お?問い合わせ|参り|来)")
+    "|に代わって.{0,12}(お?電話|ご?連絡|お?問い合わせ|参り|来|手続き|伺)"
+    "|(代わって|替わって|かわって)(もらっ|いただい)た"
+    "|から(の)?(折り返し|ご?連絡|お?電話)(を|が)?(いただ|もら|待)")
 INQUIRY_EN = re.compile(
     r"\b(how (do|can|would|should|could) i (go about )?(cancel|close|terminate)|what's the process for"
     r"|what is the process for|process (for|of) (cancelling|canceling|closing)|is there (a|any) (fee|charge|penalty)"
