@@ -48,10 +48,12 @@ def raised(row: PhraseRow, rules: RuleSet, paraphraser: Paraphraser | None) -> l
     """The alerts one final raises on a fresh engine (lexicon rules, then paraphrases when a matcher is given)."""
     engine = AlertEngine("phrase")
     final = FinalTurn("c0", "customer", row.text, 0.0, 3.0, 0, row.language)
-    obs = engine.observe(rules, final)
+    obs = engine.observe(rules, final, paraphrases=paraphraser is not None)
     alerts = list(obs.alerts)
-    if paraphraser is not None and obs.paraphrase and (found := paraphraser.score(row.text)) is not None:
-        alerts += engine.paraphrased(rules, final, found, paraphraser.default_similarity, obs.paraphrase)
+    if paraphraser is not None and obs.paraphrase:
+        found = paraphraser.score(row.text)
+        alerts += (engine.unscored(rules, final) if found is None
+                   else engine.paraphrased(rules, final, found, paraphraser.default_similarity, obs.paraphrase))
     return alerts
 
 

@@ -4,7 +4,10 @@ No I/O and no clock: every time is the call's audio time (seconds from call star
 the same finals fire the same alerts live, in replays and in tests. A rule's cool-down is kept per rule and per
 category (an abuse rule that fired for 暴言 may still fire for 脅迫 at once). Paraphrase matching needs the
 embedder, so ``observe`` only says which rules want it (``Observation.paraphrase``); the caller runs the matcher
-off the event loop and hands its scores to ``paraphrased``.
+off the event loop and hands its scores to ``paraphrased`` (or says it could not score the final: ``unscored``). A
+negative-sentiment rule with ``paraphrase_share`` also counts a customer final as negative when its best カスハラ
+paraphrase score reaches that share of the calibrated threshold (hostile wording the sentiment lexicon scores 0): such
+a final's verdict waits for its scores, and the run is counted over verdicts in turn order, whenever they arrive.
 """
 
 from __future__ import annotations
@@ -67,6 +70,17 @@ class ParaphraseScore:
 
 
 @dataclass
+class _Verdict:
+    """One customer final's place in a negative-sentiment run: ``negative`` is None while its paraphrase scores
+    are awaited."""
+
+    final: FinalTurn
+    score: float
+    negative: bool | None
+    short: bool  # neutral and short (はい, okay): neither counts nor breaks the run
+
+
+@dataclass
 class Observation:
     alerts: list[AlertEvent] = field(default_factory=list)
     sentiment: Sentiment | None = None  # customer finals only
@@ -80,16 +94,19 @@ class AlertEngine:
         self.call_id = call_id
         self._fired: dict[tuple[str, str], float] = {}  # (rule id, category) -> audio time it last fired
         self._runs: dict[str, int] = {}  # negative-sentiment rule id -> consecutive negative turns
+        self._verdicts: dict[str, deque[_Verdict]] = {}  # negative-sentiment rule id -> verdicts not yet counted
         self._recent: dict[str, deque[FinalTurn]] = {"customer": deque(maxlen=_RECENT), "agent": deque(maxlen=_RECENT)}
         self._last_end: float | None = None
         self.fired_total = 0
 
-    def observe(self, rules: RuleSet, final: FinalTurn) -> Observation:
-        """Every rule against one (non-empty) final; updates the call's state."""
+    def observe(self, rules: RuleSet, final: FinalTurn, *, paraphrases: bool = False) -> Observation:
+        """Every rule against one (non-empty) final; updates the call's state. ``paraphrases``: the caller will
+        score the finals ``Observation.paraphrase`` names and report back (``paraphrased`` / ``unscored``)."""
         obs = Observation()
         if final.leg == "customer":
             obs.sentiment = score_sentiment(final.text)
         wants: list[str] = []
+        sentiment_rules: list[NegativeSentimentRule] = []
         for rule in rules.rules:
             if rule.languages is not None and final.language not in rule.languages:
                 continue
@@ -99,7 +116,7 @@ class AlertEngine:
             elif isinstance(rule, PhraseRule):
                 self._phrase(rule, rules, final, obs)
             elif isinstance(rule, NegativeSentimentRule):
-                self._sentiment(rule, final, obs)
+                sentiment_rules.append(rule)
             elif isinstance(rule, SilenceRule):
                 self._silence(rule, final, obs)
             elif isinstance(rule, OvertalkRule):
@@ -107,6 +124,8 @@ class AlertEngine:
             elif isinstance(rule, SpeakingRateRule):
                 self._rate(rule, final, obs)
         obs.paraphrase = tuple(wants) if len(compact_form(final.text)) >= 4 else ()
+        for rule in sentiment_rules:
+            self._sentiment(rule, final, obs, awaits=paraphrases and bool(obs.paraphrase))
         self._last_end = final.end if self._last_end is None else max(self._last_end, final.end)
         self._recent[final.leg].append(final)
         return obs
@@ -116,6 +135,8 @@ class AlertEngine:
         """Alerts of the abuse rules in ``rule_ids`` whose paraphrase similarity passed their threshold."""
         obs = Observation()
         by_id = {r.id: r for r in rules.rules}
+        self._resolve(rules, final, obs, best=max(found.scores.values(), default=None),
+                      default_similarity=default_similarity)
         for rid in rule_ids:
             rule = by_id.get(rid)
             if not isinstance(rule, AbuseRule):
@@ -129,6 +150,13 @@ class AlertEngine:
             score, category = max(passing)
             self._fire(rule, final, obs, category=category, matched=_clip(final.text), value=round(score, 3),
                        at=final.end, guess=True)
+        return obs.alerts
+
+    def unscored(self, rules: RuleSet, final: FinalTurn) -> list[AlertEvent]:
+        """The final named for paraphrase scoring could not be scored (too short, or the embedder failed): its
+        sentiment verdict falls back to the lexicon's."""
+        obs = Observation()
+        self._resolve(rules, final, obs, best=None, default_similarity=None)
         return obs.alerts
 
     # ------------------------------------------------------------ conditions
@@ -151,19 +179,40 @@ class AlertEngine:
         if hit is not None:
             self._fire(rule, final, obs, matched=hit.clause, at=final.end)
 
-    def _sentiment(self, rule: NegativeSentimentRule, final: FinalTurn, obs: Observation) -> None:
+    def _sentiment(self, rule: NegativeSentimentRule, final: FinalTurn, obs: Observation, *, awaits: bool) -> None:
         if final.leg != "customer" or obs.sentiment is None:
             return
         score = obs.sentiment.score
-        if score <= rule.threshold:
-            self._runs[rule.id] = self._runs.get(rule.id, 0) + 1
-        elif score <= 0 and len(compact_form(final.text)) < rule.ignore_below_chars:
-            return  # はい / okay: neither negative nor a break in the run
-        else:
-            self._runs[rule.id] = 0
-        if self._runs[rule.id] >= rule.turns and self._fire(rule, final, obs, value=score, at=final.end,
-                                                            turns=rule.turns):
-            self._runs[rule.id] = 0
+        negative = score <= rule.threshold
+        short = not negative and score <= 0 and len(compact_form(final.text)) < rule.ignore_below_chars
+        pending = awaits and rule.paraphrase_share is not None and not negative and not short
+        self._verdicts.setdefault(rule.id, deque()).append(_Verdict(final, score, None if pending else negative, short))
+        self._count(rule, obs)
+
+    def _resolve(self, rules: RuleSet, final: FinalTurn, obs: Observation, *, best: float | None,
+                 default_similarity: float | None) -> None:
+        """Settle ``final``'s pending verdicts with its best paraphrase score (``None``: the lexicon's alone)."""
+        for rule in rules.rules:
+            if not isinstance(rule, NegativeSentimentRule):
+                continue
+            for verdict in self._verdicts.get(rule.id, ()):
+                if verdict.final.utterance_id == final.utterance_id and verdict.negative is None:
+                    share = rule.paraphrase_share
+                    verdict.negative = (best is not None and share is not None and default_similarity is not None
+                                        and best >= share * default_similarity)
+            self._count(rule, obs)
+
+    def _count(self, rule: NegativeSentimentRule, obs: Observation) -> None:
+        """Count the settled verdicts at the front of the queue, in turn order."""
+        queue = self._verdicts.get(rule.id)
+        while queue and queue[0].negative is not None:
+            verdict = queue.popleft()
+            if verdict.short:
+                continue  # はい / okay: neither negative nor a break in the run
+            self._runs[rule.id] = self._runs.get(rule.id, 0) + 1 if verdict.negative else 0
+            if self._runs[rule.id] >= rule.turns and self._fire(rule, verdict.final, obs, value=verdict.score,
+                                                                at=verdict.final.end, turns=rule.turns):
+                self._runs[rule.id] = 0
 
     def _silence(self, rule: SilenceRule, final: FinalTurn, obs: Observation) -> None:
         if self._last_end is None:

@@ -65,7 +65,7 @@ class CallAlerts:
         """Evaluate one final (on the loop); never raises into the session."""
         try:
             rules = self.monitor.rules()
-            obs = self.engine.observe(rules, final)
+            obs = self.engine.observe(rules, final, paraphrases=self.monitor.paraphraser is not None)
         except Exception:
             log.exception("call %s: alert rules failed on %s", self.engine.call_id, final.utterance_id)
             return
@@ -86,8 +86,10 @@ class CallAlerts:
             found = await self._loop.run_in_executor(self._executor, paraphraser.score, final.text)
         except Exception:
             log.exception("call %s: paraphrase scoring failed on %s", self.engine.call_id, final.utterance_id)
-            return
-        if found is not None:
+            found = None
+        if found is None:  # the sentiment run waits for this final's verdict: settle it by the lexicon
+            self._send(self.engine.unscored(rules, final))
+        else:
             self._send(self.engine.paraphrased(rules, final, found, paraphraser.default_similarity, rule_ids))
 
     def _send(self, alerts: list[AlertEvent]) -> None:

@@ -186,6 +186,10 @@ class NegativeSentimentRule(_Rule):
     threshold: float = Field(-0.4, ge=-1.0, le=0.0, description="A turn scoring at or below this is negative")
     ignore_below_chars: int = Field(6, ge=0, le=100, description="Neutral turns shorter than this (はい, "
                                     "okay) neither count nor break the run")
+    paraphrase_share: float | None = Field(None, gt=0.0, le=1.0, description="Also negative: a customer final "
+                                           "whose best カスハラ paraphrase score reaches this share of the "
+                                           "embedder's calibrated threshold (needs the embedder); unset: the "
+                                           "sentiment lexicon alone")
 
 
 class SilenceRule(_Rule):
