@@ -104,3 +104,21 @@ id = "neg"
 condition = "negative_sentiment"
 paraphrase_share = {value}
 """)
+
+
+def test_a_rule_dropped_while_a_verdict_waits_does_not_block_its_queue() -> None:
+    engine = AlertEngine("c")
+    without = parse_rules("""
+[[rules]]
+id = "kasuhara-abuse"
+condition = "abuse"
+paraphrase = true
+""")
+    first, *rest = finals()
+    obs = engine.observe(RULES, first, paraphrases=True)
+    engine.paraphrased(without, first, score(0.05), THRESHOLD, obs.paraphrase)  # the rules file dropped the run rule
+    raised = []
+    for final in rest:  # the rule is back: three negative finals must still make a run
+        obs = engine.observe(RULES, final, paraphrases=True)
+        raised += engine.paraphrased(RULES, final, score(0.05), THRESHOLD, obs.paraphrase)
+    assert negative_rule_alerts(raised) == [("c3", 3)], "the stale verdict did not stall the queue"

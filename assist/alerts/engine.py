@@ -191,16 +191,18 @@ class AlertEngine:
 
     def _resolve(self, rules: RuleSet, final: FinalTurn, obs: Observation, *, best: float | None,
                  default_similarity: float | None) -> None:
-        """Settle ``final``'s pending verdicts with its best paraphrase score (``None``: the lexicon's alone)."""
-        for rule in rules.rules:
-            if not isinstance(rule, NegativeSentimentRule):
-                continue
-            for verdict in self._verdicts.get(rule.id, ()):
+        """Settle ``final``'s pending verdicts with its best paraphrase score (``None``: the lexicon's alone); a rule
+        the rules file dropped meanwhile settles them as not negative, so none blocks its queue if it comes back."""
+        current = {r.id: r for r in rules.rules if isinstance(r, NegativeSentimentRule)}
+        for rule_id, queue in self._verdicts.items():
+            rule = current.get(rule_id)
+            share = rule.paraphrase_share if rule is not None else None
+            for verdict in queue:
                 if verdict.final.utterance_id == final.utterance_id and verdict.negative is None:
-                    share = rule.paraphrase_share
                     verdict.negative = (best is not None and share is not None and default_similarity is not None
                                         and best >= share * default_similarity)
-            self._count(rule, obs)
+            if rule is not None:
+                self._count(rule, obs)
 
     def _count(self, rule: NegativeSentimentRule, obs: Observation) -> None:
         """Count the settled verdicts at the front of the queue, in turn order."""
