@@ -3,27 +3,11 @@ not written from, and the calm lookalikes it was guarded against stay silent; th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
+from support.alerts import text_alerts
 
-from assist.alerts.engine import AlertEngine, FinalTurn
 from assist.alerts.paraphrase import CALIBRATED_SIMILARITY, CALM_EXAMPLES, EXAMPLES
-from assist.alerts.rules import DEFAULT_RULES_FILE, load_rules
 from assist.alerts.sentiment import score_sentiment
-
-RULES = load_rules(DEFAULT_RULES_FILE)
-TIMING = ("silence", "overtalk", "speaking_rate")
-
-
-def text_alerts(turns: Sequence[tuple[str, str]], language: str = "ja") -> list[tuple[str, str | None, int]]:
-    """(rule, category, turn) of every text alert, turns 5 s apart (timing rules left out)."""
-    engine = AlertEngine("c")
-    out = []
-    for i, (leg, text) in enumerate(turns):
-        final = FinalTurn(f"u{i}", leg, text, i * 5.0, i * 5.0 + 4.0, i, language)
-        out += [(a.rule, a.category, i) for a in engine.observe(RULES, final).alerts if a.condition not in TIMING]
-    return out
 
 
 # Written for this test (not the dev calls' sentences): other members of each family.

@@ -27,6 +27,17 @@ def negative_rule_alerts(alerts: list) -> list[tuple[str, int]]:
     return [(a.utterance_id, a.turn) for a in alerts if a.rule == "negative-sentiment"]
 
 
+def scored(engine: AlertEngine, turns: list[FinalTurn], best: float,
+           similarity: float | None = THRESHOLD) -> list[tuple[str, int]]:
+    """Each final observed, then its paraphrase scores (best ``best``) handed back at once: the run alerts raised."""
+    raised = []
+    for final in turns:
+        obs = engine.observe(RULES, final, paraphrases=True)
+        raised += negative_rule_alerts(obs.alerts + engine.paraphrased(RULES, final, score(best), similarity,
+                                                                       obs.paraphrase))
+    return raised
+
+
 def test_the_default_rule_counts_paraphrases_at_a_third_of_the_threshold() -> None:
     rule = next(r for r in RULES.rules if r.id == "negative-sentiment")
     assert rule.paraphrase_share == pytest.approx(0.33) and rule.turns == 3
@@ -46,12 +57,7 @@ def test_three_hostile_finals_by_paraphrase_raise_the_run_alert() -> None:
 
 
 def test_scores_below_the_share_leave_the_run_unbroken_by_nothing() -> None:
-    engine = AlertEngine("c")
-    raised = []
-    for final in finals()[:3]:
-        obs = engine.observe(RULES, final, paraphrases=True)
-        raised += engine.paraphrased(RULES, final, score(0.015), THRESHOLD, obs.paraphrase)
-    assert negative_rule_alerts(raised) == [], "0.015 < 0.33 × 0.06"
+    assert scored(AlertEngine("c"), finals()[:3], 0.015) == [], "0.015 < 0.33 × 0.06"
 
 
 def test_verdicts_are_counted_in_turn_order_when_scores_arrive_out_of_order() -> None:
@@ -87,12 +93,7 @@ def test_without_paraphrase_scoring_the_lexicon_decides_at_once() -> None:
 
 
 def test_an_uncalibrated_embedder_counts_no_paraphrase() -> None:
-    engine = AlertEngine("c")
-    raised = []
-    for final in finals()[:3]:
-        obs = engine.observe(RULES, final, paraphrases=True)
-        raised += engine.paraphrased(RULES, final, score(0.9), None, obs.paraphrase)
-    assert negative_rule_alerts(raised) == []
+    assert scored(AlertEngine("c"), finals()[:3], 0.9, similarity=None) == []
 
 
 @pytest.mark.parametrize("value", ["0", "1.5", "-0.2"])
@@ -117,8 +118,5 @@ paraphrase = true
     first, *rest = finals()
     obs = engine.observe(RULES, first, paraphrases=True)
     engine.paraphrased(without, first, score(0.05), THRESHOLD, obs.paraphrase)  # the rules file dropped the run rule
-    raised = []
-    for final in rest:  # the rule is back: three negative finals must still make a run
-        obs = engine.observe(RULES, final, paraphrases=True)
-        raised += engine.paraphrased(RULES, final, score(0.05), THRESHOLD, obs.paraphrase)
-    assert negative_rule_alerts(raised) == [("c3", 3)], "the stale verdict did not stall the queue"
+    # the rule is back: three negative finals must still make a run
+    assert scored(engine, rest, 0.05) == [("c3", 3)], "the stale verdict did not stall the queue"

@@ -8,17 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from support.alerts import RULES, text_alerts
 
-from assist.alerts.engine import AlertEngine, FinalTurn
-from assist.alerts.rules import DEFAULT_RULES_FILE, load_rules
 from eval import alert_phrases
-
-RULES = load_rules(DEFAULT_RULES_FILE)
 
 
 def said(text: str, language: str) -> list[tuple[str, str | None]]:
-    final = FinalTurn("u0", "customer", text, 0.0, 4.0, 0, language)
-    return [(a.rule, a.category) for a in AlertEngine("c").observe(RULES, final).alerts]
+    return [(rule, category) for rule, category, _ in text_alerts([("customer", text)], language)]
 
 
 # Written for this test, not the dev rows' sentences: other members of each new family.

@@ -4,31 +4,18 @@ the calm bait calls, and the checklists file setting."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from support.alerts import RULES, text_alerts
 
 from assist.alerts.engine import AlertEngine, FinalTurn, ParaphraseScore
 from assist.alerts.lexicon import ABUSE, PhraseMatcher
-from assist.alerts.rules import DEFAULT_RULES_FILE, load_rules
 from assist.alerts.sentiment import score_sentiment
 from assist.checklist import DEFAULT_FILE, ChecklistError, load_checklists
 from config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-RULES = load_rules(DEFAULT_RULES_FILE)
-TIMING = ("silence", "overtalk", "speaking_rate")
-
-
-def text_alerts(turns: Sequence[tuple[str, str]], language: str = "ja") -> list[tuple[str, str | None, int]]:
-    """(rule, category, turn) of every text alert, turns 5 s apart (timing rules left out)."""
-    engine = AlertEngine("c")
-    out = []
-    for i, (leg, text) in enumerate(turns):
-        final = FinalTurn(f"u{i}", leg, text, i * 5.0, i * 5.0 + 4.0, i, language)
-        out += [(a.rule, a.category, i) for a in engine.observe(RULES, final).alerts if a.condition not in TIMING]
-    return out
 
 
 # Written for this test, not taken from any call script: the same intents as the dev calls in other words.

@@ -273,8 +273,7 @@ MANAGER_FAMILIES: tuple[tuple[str, ...], tuple[str, ...]] = (
      r"(is there|have you got|do you have|where is your|i need|i want|get me|i'd like|can i get|could i get)( a| an"
      r"| the| your)? (duty|floor|shift|store|branch|office|call center|call centre|general|senior|line) (manager"
      r"|supervisor)",
-     r"(have a word|speak|talk) with (your|a) (boss|manager|supervisor|superior|line manager|team lead"
-     r"|team leader)"),
+     r"have a word with (your|a) (boss|manager|supervisor|superior|line manager|team lead|team leader)"),
 )
 
 CANCELLATION_FAMILIES: tuple[tuple[str, ...], tuple[str, ...]] = (
