@@ -39,8 +39,22 @@ class PhraseRow:
         return "calm" if self.rule is None else f"{self.rule}/{self.category}" if self.category else self.rule
 
 
+class BadRow(ValueError):
+    """A row of the sentence list that is not {split, language, rule, category, text}."""
+
+
 def read_rows(path: Path, split: str) -> list[PhraseRow]:
-    rows = [PhraseRow(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = PhraseRow(**json.loads(line))
+        except (ValueError, TypeError) as exc:
+            raise BadRow(f"{path}:{n}: bad_phrase_row: {exc}") from exc
+        if row.split not in ("dev", "test") or row.language not in ("ja", "en") or not str(row.text).strip():
+            raise BadRow(f"{path}:{n}: bad_phrase_row: split dev|test, language ja|en and a text are required")
+        rows.append(row)
     return [r for r in rows if r.split == split]
 
 
@@ -71,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-misses", action="store_true", help="print each missed row and each false alert")
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
     args = parser.parse_args(argv)
+    try:
+        rows = read_rows(args.rows, args.split)
+    except (OSError, BadRow) as exc:
+        print(exc, file=sys.stderr)
+        return 2
     rules = load_rules(args.rules)
     paraphraser = None
     if args.paraphrase:
@@ -82,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
         embedder = build_embedder(settings.retrieval, ModelRegistry(settings.models_dir))
         embedder.load()
         paraphraser = Paraphraser(embedder)
-    rows = read_rows(args.rows, args.split)
     expected, caught, calm, false = Counter[str](), Counter[str](), 0, 0
     for row in rows:
         alerts = raised(row, rules, paraphraser)

@@ -97,3 +97,11 @@ def test_alert_phrase_rows_are_well_formed() -> None:
     texts = [r.text for r in rows]
     assert len(texts) == len(set(texts)), "a row in both splits would leak"
     assert Path(alert_phrases.DATA).stat().st_size < 50_000
+
+
+def test_a_bad_row_is_named_with_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"split": "dev", "language": "ja", "rule": null, "category": null, "text": "はい"}\n'
+                    '{"split": "dev", "language": "ja", "text": "ok", "speaker": "customer"}\n', encoding="utf-8")
+    assert alert_phrases.main(["--split", "dev", "--rows", str(rows)]) == 2
+    assert f"{rows}:2: bad_phrase_row" in capsys.readouterr().err
