@@ -110,9 +110,10 @@ class AsrEngine:
             self._legs[(call_id, leg)] = stream
         return stream
 
-    def set_glossary(self, terms: Sequence[str]) -> None:
-        """Domain terms for finals' prompt (knowledge-base titles, tags); bounded to the prompt budget."""
-        self.vocab.set_terms(terms)
+    def set_glossary(self, terms: Sequence[str], *, vocabulary: Sequence[str] = ()) -> None:
+        """Domain terms for finals' prompt (knowledge-base titles, tags); bounded to the prompt budget. Both they and
+        ``vocabulary`` (the articles' questions and answers: exact spellings only) feed the vocabulary correction."""
+        self.vocab.set_terms(terms, exact=vocabulary)
         if not self.settings.glossary:
             return
         count = getattr(self.recognizer, "count_tokens", approx_tokens)

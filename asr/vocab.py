@@ -13,7 +13,11 @@ by their Japanese readings: 5 → ご, 1000 → せん), and a span is replaced 
 
 and the span is not a lexicon term itself, the next word fits a noun (particle, noun, suffix, end),
 and no digit in it belongs to an amount, date or count (100円, 3万2千円, 5日, 2つ are never touched).
-Terms come from the knowledge base (the same list as the ASR glossary) plus ``BUILTIN``.
+Terms come from the knowledge base (the same list as the ASR glossary) plus ``BUILTIN``. The articles' own
+wording (questions and answers: 財布, 電気代, さくら銀行) adds *exact* terms, matched by their exact reading only:
+a knowledge base holds far more of them than the glossary, and a tolerant match against that many turns 業者
+into 当社; an exact one only respells what was heard (サイフ → 財布, 5本人確認 → ご本人確認). Yen heard as its
+near-homophone right after an amount is respelled too (30万年 → 30万円, 500英文 → 500円分).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from asr.base import Correction, Utterance
-from common.spoken_numbers import DIGIT_ALTS, HUNDREDS, ONES, TENS, THOUSANDS
+from asr.morae import Mora, distance, morae, number_readings, to_hiragana
 from common.text_ja import tokenize
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_DISTANCE = 0.25  # chosen on the dev split (docs/QUALITY.md)
 MAX_SPAN_WORDS = 4
 MAX_TERMS = 800
+MAX_EXACT_TERMS = 5000
 LONG_TERM_MORAE = 5  # real words are replaced by a near (not exact) reading only for terms this long
 
 # term -> cue words; a real word that only sounds like the term is replaced when one cue is in the utterance.
@@ -78,6 +83,9 @@ BUILTIN: dict[str, tuple[str, ...]] = {
 }
 
 # Words that are never worth proposing (titles yield them when split into nominal runs).
+# Yen written as its near-homophone right after an amount: 30万円 heard as 30万年 (まんえん → まんねん), 500円分 as
+# 500英文. No caller says thirty myriad years, and a year is written 2024年, never with 千, 万 or 億 (万年筆 stays).
+_COUNTER_SLIPS = re.compile(r"(?<=[0-9０-９])(?:(?P<unit>[千万億])年(?!筆)|英文)")
 _STOP_TERMS = frozenset({"場合", "方法", "こと", "もの", "ため", "とき", "際", "件", "等", "方", "について", "問い合わせ"})
 _NOMINAL = frozenset({"名詞", "接頭辞", "接尾辞"})
 _FOLLOW_OK = frozenset({"助詞", "助動詞", "補助記号", "名詞", "接尾辞", "空白"})
@@ -87,102 +95,9 @@ _LATIN = re.compile(r"^[\x00-\x7f]+$")
 _KANJI = re.compile(r"^[\u4e00-\u9fff々]$")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
-# ---- kana readings -------------------------------------------------------------------------------------
 # Counters read differently after digits than alone (Sudachi reads 月 as がつ): both readings are tried.
 _COUNTER_ALTS: dict[str, tuple[str, ...]] = {"月": ("がつ", "げつ"), "日": ("にち", "か", "ひ"), "年": ("ねん",)}
 _MONTH_MAX = 12
-
-
-def number_readings(digits: str) -> tuple[str, ...]:
-    """Kana readings of an ASCII digit string: the number (1000 → せん) and digit by digit (0120 → ぜろいち…)."""
-    out: list[str] = []
-    if len(digits) == 1:
-        out.extend(DIGIT_ALTS[digits])
-    elif not digits.startswith("0") and len(digits) <= 4:
-        n = int(digits)
-        parts = [THOUSANDS.get(n // 1000, ""), HUNDREDS.get(n // 100 % 10, ""), TENS.get(n // 10 % 10, "")]
-        out.append("".join(parts) + ONES[n % 10])
-    out.append("".join(DIGIT_ALTS[d][0] for d in digits))
-    return tuple(dict.fromkeys(out))
-
-
-def to_hiragana(text: str) -> str:
-    return "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
-
-
-_SMALL = set("ゃゅょぁぃぅぇぉゎ")
-_VOWELS = {"あ": "a", "い": "i", "う": "u", "え": "e", "お": "o"}
-_ROWS = {
-    "k": "かきくけこ", "g": "がぎぐげご", "s": "さ_すせそ", "sh": "_し___", "z": "ざ_ずぜぞ", "j": "_じ___",
-    "t": "た__てと", "ch": "_ち___", "ts": "__つ__", "d": "だぢづでど", "n": "なにぬねの", "h": "はひ_へほ",
-    "f": "__ふ__", "b": "ばびぶべぼ", "p": "ぱぴぷぺぽ", "m": "まみむめも", "y": "や_ゆ_よ", "r": "らりるれろ",
-    "w": "わ___を", "v": "__ゔ__",
-}
-_KANA: dict[str, tuple[str, str]] = {k: ("", v) for k, v in _VOWELS.items()}
-for _c, _row in _ROWS.items():
-    for _kana, _v in zip(_row, "aiueo", strict=True):
-        if _kana != "_":
-            _KANA[_kana] = (_c, _v)
-_KANA.update({"ん": ("N", ""), "っ": ("Q", "")})
-_SMALL_VOWEL = {"ゃ": "a", "ゅ": "u", "ょ": "o", "ぁ": "a", "ぃ": "i", "ぅ": "u", "ぇ": "e", "ぉ": "o", "ゎ": "a"}
-_VOICING = {frozenset(p) for p in (("k", "g"), ("s", "z"), ("sh", "j"), ("t", "d"), ("ch", "j"), ("ts", "z"),
-                                    ("h", "b"), ("h", "p"), ("b", "p"), ("f", "b"), ("f", "p"), ("ky", "gy"),
-                                    ("hy", "by"), ("hy", "py"), ("by", "py"), ("sh", "s"), ("ch", "t"))}
-
-Mora = tuple[str, str]
-
-
-def morae(reading: str) -> tuple[Mora, ...]:
-    """Kana → (consonant, vowel) units; long vowels (ー, おう, えい) become a plain vowel unit."""
-    units: list[Mora] = []
-    for ch in to_hiragana(unicodedata.normalize("NFKC", reading)):
-        if ch in _SMALL and units and units[-1][1]:
-            cons, _ = units[-1]
-            base = cons if cons in ("sh", "ch", "j", "f", "ts") else (cons + "y" if cons and cons != "y" else "y")
-            units[-1] = (base if ch in "ゃゅょ" else cons, _SMALL_VOWEL[ch])
-        elif ch == "ー" and units and units[-1][1]:
-            units.append(("", units[-1][1]))
-        elif ch in _KANA:
-            cons, vowel = _KANA[ch]
-            prev = units[-1][1] if units else ""
-            if cons == "" and ((vowel == "u" and prev == "o") or (vowel == "i" and prev == "e")):
-                vowel = prev  # こう = こお, せい = せえ: how they are pronounced
-            units.append((cons, vowel))
-    return tuple(units)
-
-
-def _sub_cost(a: Mora, b: Mora) -> float:
-    if a == b:
-        return 0.0
-    if a[1] and a[1] == b[1]:
-        return 0.35 if frozenset((a[0], b[0])) in _VOICING else 0.6
-    if a[0] == b[0] and a[1] and b[1]:  # same consonant (or both plain vowels: かい / かえ)
-        return 0.6
-    return 1.0
-
-
-def _indel_cost(u: Mora, prev: Mora | None) -> float:
-    """Dropping っ, ん or a long vowel is a small slip; any other mora is a full one."""
-    if u[0] in ("Q", "N") or (u[0] == "" and prev is not None and prev[1] == u[1]):
-        return 0.5
-    return 1.0
-
-
-def distance(a: Sequence[Mora], b: Sequence[Mora]) -> float:
-    """Weighted mora edit distance divided by the longer length (0 = same reading)."""
-    if not a or not b:
-        return 1.0
-    prev_row = [0.0]
-    for j in range(1, len(b) + 1):
-        prev_row.append(prev_row[-1] + _indel_cost(b[j - 1], b[j - 2] if j > 1 else None))
-    for i in range(1, len(a) + 1):
-        row = [prev_row[0] + _indel_cost(a[i - 1], a[i - 2] if i > 1 else None)]
-        for j in range(1, len(b) + 1):
-            row.append(min(prev_row[j] + _indel_cost(a[i - 1], a[i - 2] if i > 1 else None),
-                           row[j - 1] + _indel_cost(b[j - 1], b[j - 2] if j > 1 else None),
-                           prev_row[j - 1] + _sub_cost(a[i - 1], b[j - 1])))
-        prev_row = row
-    return prev_row[-1] / max(len(a), len(b))
 
 
 # ---- words ---------------------------------------------------------------------------------------------
@@ -276,8 +191,9 @@ def _reading(surface: str) -> str:
     return "".join(w.readings[0] for w in words(surface))
 
 
-def key_terms(raw: Iterable[str]) -> list[str]:
-    """Short Japanese terms from glossary entries: a tag as it is, a title's nominal runs (紛失, 盗難)."""
+def key_terms(raw: Iterable[str], *, parts: bool = False) -> list[str]:
+    """Short Japanese terms from glossary entries: a tag as it is, a title's nominal runs (紛失, 盗難); with
+    ``parts`` also each word of two or more characters inside a longer run (財布 of 財布ごと紛失)."""
     out: list[str] = []
     for item in raw:
         text = unicodedata.normalize("NFKC", str(item)).strip()
@@ -295,32 +211,42 @@ def key_terms(raw: Iterable[str]) -> list[str]:
             phrase = "".join(x.surface for x in run)
             if 2 <= len(phrase) <= 10:
                 out.append(phrase)
+            if parts and len(run) > 1:
+                out.extend(x.surface for x in run if len(x.surface) >= 2 and x.pos[0] == "名詞")
             run = []
     return [t for t in dict.fromkeys(out) if t not in _STOP_TERMS]
 
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
-    """Terms indexed for both kinds of match: by exact reading, and as a list for the tolerant one."""
+    """Terms indexed for both kinds of match: ``terms`` for the tolerant one, ``by_reading`` (those and the exact
+    terms, tolerant ones first) for the exact one."""
 
     terms: tuple[Term, ...]
     by_reading: dict[tuple[Mora, ...], tuple[Term, ...]]
     surfaces: frozenset[str]
 
 
-def build_lexicon(terms: Iterable[str], *, builtin: bool = True) -> Lexicon:
-    """Knowledge-base terms (cue-less) plus the built-in call-center words (with cues)."""
-    cues = dict(BUILTIN) if builtin else {}
-    surfaces = list(dict.fromkeys([*key_terms(terms), *cues]))[:MAX_TERMS]
+def _terms(surfaces: Iterable[str], cues: dict[str, tuple[str, ...]]) -> list[Term]:
     out: list[Term] = []
     for s in surfaces:
         units = morae(_reading(s))
         if len(units) >= 2 and not s.endswith("く"):  # verbs (届く) are cues only
             out.append(Term(s, units, cues.get(s, ())))
+    return out
+
+
+def build_lexicon(terms: Iterable[str], *, exact: Iterable[str] = (), builtin: bool = True) -> Lexicon:
+    """The built-in call-center words (with cues; first, so a large knowledge base never crowds them out) and
+    knowledge-base terms (cue-less) for both matches, plus ``exact`` texts' terms for the exact match only."""
+    cues = dict(BUILTIN) if builtin else {}
+    tolerant = _terms(list(dict.fromkeys([*cues, *key_terms(terms)]))[:MAX_TERMS], cues)
+    known = {t.surface for t in tolerant}
+    extra = _terms([t for t in key_terms(exact, parts=True) if t not in known][:MAX_EXACT_TERMS], {})
     by_reading: dict[tuple[Mora, ...], tuple[Term, ...]] = {}
-    for t in out:
+    for t in [*tolerant, *extra]:
         by_reading[t.morae] = (*by_reading.get(t.morae, ()), t)
-    return Lexicon(tuple(out), by_reading, frozenset(t.surface for t in out))
+    return Lexicon(tuple(tolerant), by_reading, frozenset(t.surface for t in [*tolerant, *extra]))
 
 
 # ---- correction ----------------------------------------------------------------------------------------
@@ -335,7 +261,7 @@ class _Candidate:
 class VocabCorrector:
     """Thread-safe; ``set_terms`` swaps the lexicon when the knowledge base changes."""
 
-    def __init__(self, terms: Iterable[str] = (), *, enabled: bool = True,
+    def __init__(self, terms: Iterable[str] = (), *, exact: Iterable[str] = (), enabled: bool = True,
                  max_distance: float = DEFAULT_MAX_DISTANCE, builtin: bool = True,
                  on_corrections: Callable[[int], None] | None = None) -> None:
         self.enabled = enabled
@@ -343,19 +269,26 @@ class VocabCorrector:
         self.max_distance = max_distance
         self.builtin = builtin
         self._terms = list(terms)
+        self._exact = list(exact)
         self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
 
-    def set_terms(self, terms: Iterable[str]) -> None:
+    def set_terms(self, terms: Iterable[str], *, exact: Iterable[str] = ()) -> None:
+        """New knowledge-base terms; ``exact``: texts (the articles' questions and answers) whose terms are matched
+        by exact reading only. The lexicon is built here, on the caller's thread (a large knowledge base's
+        answers take a second or so to tokenize), never on a decode worker."""
+        if not self.enabled:
+            return
+        terms, exact = list(terms), list(exact)
+        lexicon = build_lexicon(terms, exact=exact, builtin=self.builtin)
         with self._lock:
-            self._terms = list(terms)
-            self._lexicon = None  # rebuilt on the next final (tokenizing terms costs a few ms)
+            self._terms, self._exact, self._lexicon = terms, exact, lexicon
+        log.info("vocab correction: %d terms, %d spellings", len(lexicon.terms), len(lexicon.surfaces))
 
     def lexicon(self) -> Lexicon:
         with self._lock:
             if self._lexicon is None:
-                self._lexicon = build_lexicon(self._terms, builtin=self.builtin)
-                log.info("vocab correction: %d terms", len(self._lexicon.terms))
+                self._lexicon = build_lexicon(self._terms, exact=self._exact, builtin=self.builtin)
             return self._lexicon
 
     def correct(self, text: str) -> tuple[str, tuple[Correction, ...]]:
@@ -363,12 +296,14 @@ class VocabCorrector:
         if not self.enabled or not _JAPANESE.search(text):
             return text, ()
         ws = words(text)
+        spans = [(ws[c.start].start, ws[c.end - 1].end, c.term.surface) for c in self._choose(ws, text, self.lexicon())]
+        spans += [(m.start(), m.end(), f"{m.group('unit')}円" if m.group("unit") else "円分")
+                  for m in _COUNTER_SLIPS.finditer(text) if all(m.end() <= a or m.start() >= b for a, b, _ in spans)]
         out, corrections, shift, cursor = [], [], 0, 0
-        for c in self._choose(ws, text, self.lexicon()):
-            a, b = ws[c.start].start, ws[c.end - 1].end
-            out += [text[cursor:a], c.term.surface]
-            corrections.append(Correction(text[a:b], c.term.surface, a + shift, a + shift + len(c.term.surface)))
-            shift += len(c.term.surface) - (b - a)
+        for a, b, surface in sorted(spans):
+            out += [text[cursor:a], surface]
+            corrections.append(Correction(text[a:b], surface, a + shift, a + shift + len(surface)))
+            shift += len(surface) - (b - a)
             cursor = b
         out.append(text[cursor:])
         return "".join(out), tuple(corrections)
@@ -423,6 +358,9 @@ class VocabCorrector:
             readings = [r + x for r in readings for x in w.readings][:16]
         units = [morae(r) for r in readings]
         if _suspicious(span):
+            for u in units:  # an exact reading wins outright (the only match the exact terms take)
+                if same := lexicon.by_reading.get(u):
+                    return _Candidate(i, j, same[0], 0.0)
             best: _Candidate | None = None
             for term in lexicon.terms:
                 for u in units:

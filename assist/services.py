@@ -89,8 +89,8 @@ class Services:
         recognizer = self._timed(s.asr.model, lambda: recognizer_from_settings(
             s.asr, self.registry, allow_downloads=s.allow_downloads))
         asr = self.asr = AsrEngine(recognizer, s.asr, on_corrections=ASR_VOCAB_CORRECTIONS.inc)
-        asr.set_glossary(retrieval.glossary())
-        retrieval.add_listener(lambda: asr.set_glossary(retrieval.glossary()))
+        asr.set_glossary(retrieval.glossary(), vocabulary=retrieval.vocabulary())
+        retrieval.add_listener(lambda: asr.set_glossary(retrieval.glossary(), vocabulary=retrieval.vocabulary()))
         for fn in self._index_listeners:
             retrieval.add_listener(fn)
         # retrieval, drafts and notes: one worker per core the ASR does not hold busy

@@ -23,6 +23,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jiwer
 import numpy as np
@@ -65,11 +66,21 @@ def read_manifest(path: Path, split: str = "all") -> list[Item]:
     return items
 
 
+def _kb_rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def kb_glossary(path: Path) -> list[str]:
     """Tags first (short, specific), then titles: the order the prompt budget is spent in."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = _kb_rows(path)
     tags = [t for r in rows for t in (r.get("tags") or [])]
     return tags + [r["title"] for r in rows if r.get("title")]
+
+
+def kb_vocabulary(path: Path) -> list[str]:
+    """The articles' questions and answers, as the live service passes them (``RetrievalService.vocabulary``)."""
+    rows = _kb_rows(path)
+    return [*(q for r in rows for q in (r.get("questions") or [])), *(r["answer"] for r in rows if r.get("answer"))]
 
 
 def normalize_ja(text: str) -> str:
@@ -243,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         passes = {"plain": plain}
         final_hyps, elapsed = plain, plain_s
         if args.kb:
-            engine.set_glossary(kb_glossary(args.kb))
+            engine.set_glossary(kb_glossary(args.kb), vocabulary=kb_vocabulary(args.kb))
             final_hyps, elapsed = decode(engine, items, audio, "glossary")
             passes["glossary"] = final_hyps
     finally:

@@ -30,7 +30,7 @@ from asr.engine import AsrEngine
 from asr.glossary import build_prompts
 from asr.whisper import DEFAULT_CONTEXT_PAD_S, WhisperRecognizer
 from config import Settings, load_settings
-from eval.asr import kb_glossary, read_manifest
+from eval.asr import kb_glossary, kb_vocabulary, read_manifest
 from eval.callset import read_calls
 from eval.speech import speech_span
 from eval.stats import percentile
@@ -236,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     recognizer = WhisperRecognizer.from_settings(settings.asr, ModelRegistry(settings.models_dir),
                                                  allow_downloads=settings.allow_downloads)
     engine = AsrEngine(recognizer, settings.asr)
-    engine.set_glossary([] if args.no_glossary else kb_glossary(args.kb))
+    if not args.no_glossary:
+        engine.set_glossary(kb_glossary(args.kb), vocabulary=kb_vocabulary(args.kb))
     longs = [] if args.no_long_turns else long_turns(args.calls_file)
     load = os.getloadavg()[0]
     results = []

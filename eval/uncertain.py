@@ -24,7 +24,7 @@ from asr.audio import read_wav
 from asr.engine import AsrEngine, transcribe_stream
 from asr.whisper import WhisperRecognizer
 from config import load_settings
-from eval.asr import kb_glossary, read_manifest
+from eval.asr import kb_glossary, kb_vocabulary, read_manifest
 from models import ModelRegistry
 from summarize.masking import Masker
 from summarize.numbers import number_values
@@ -41,7 +41,7 @@ def scored_numbers(manifest: Path, kb: Path | None, config: Path | None) -> list
                                                        allow_downloads=settings.allow_downloads),
                        settings.asr.model_copy(update={"partial_interval_s": 0.0}))
     if kb is not None:
-        engine.set_glossary(kb_glossary(kb))
+        engine.set_glossary(kb_glossary(kb), vocabulary=kb_vocabulary(kb))
     masker = Masker(settings.privacy.mask_entities)
     rows: list[dict[str, Any]] = []
     try:

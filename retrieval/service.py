@@ -148,6 +148,12 @@ class RetrievalService:
         self._glossary = (snapshot.revision, terms)
         return list(terms)
 
+    def vocabulary(self) -> list[str]:
+        """The articles' questions and answers: the spellings the ASR's vocabulary correction may respell a misheard
+        word into (exact readings only, ``asr/vocab.py``)."""
+        articles = self._current().articles.values()
+        return [*(q for a in articles for q in a.questions), *(a.answer for a in articles)]
+
     def add_listener(self, fn: Callable[[], None]) -> None:
         self._listeners.append(fn)
 

@@ -110,3 +110,13 @@ def test_services_count_vocab_corrections_on_the_metric(services: tuple[Services
     assert svc.asr.vocab.on_corrections is not None
     svc.asr.vocab.on_corrections(2)
     assert REGISTRY.get_sample_value("assist_asr_vocab_corrections_total") == before + 2
+
+
+def test_the_articles_wording_reaches_the_vocabulary_correction(services: tuple[Services, PromptRecorder]) -> None:
+    """An answer's spelling (財布ごとカード) respells a final that reads exactly like it, once the article is in."""
+    svc, _ = services
+    heard = "サイフごとカードを落としました。"
+    assert svc.asr.vocab.correct(heard)[0] == heard
+    svc.retrieval.upsert(parse_article({"id": "wallet", "title": "財布を落とした場合",
+                                        "answer": "財布ごとカードを落とされた場合は、利用を停止します。"}))
+    assert svc.asr.vocab.correct(heard)[0] == "財布ごとカードを落としました。"
