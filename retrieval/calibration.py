@@ -35,4 +35,9 @@ RERANK_MODELS: dict[str, RerankModel] = {
         # 「もしもし、すみません、ちょっと聞きたいことがあって」, p 0.125) is the turn gate's now (a preamble alone is a
         # greeting): dev script 0.85/0.92, heard 0.73/0.85, finals 0.77/0.88, 0 junk; docs/QUALITY.md
         bias=-5.3116, high=0.8408, medium=0.1609, abstain=0.084),
+    # the opt-in model (Gemma terms): without a second stage no card of it was ever "high", so no reply draft
+    "embeddinggemma": RerankModel(
+        weights={"dense": 8.9215, "dense_gap": 20.95, "question_gap": 7.2379, "fused": -9.2708, "inv_rank": 2.136,
+                 "reading": 2.4512, "head": 2.8219, "title": 1.3494, "category": 0.4214, "lang": 0.5645},
+        bias=0.9501, high=0.6141, medium=0.4875, abstain=0.0597),
 }

@@ -94,8 +94,9 @@ def test_bands_cut_where_the_dev_precision_says() -> None:
     assert high == 0.80 and medium <= high and abstain <= medium
 
 
-@pytest.mark.parametrize("name", ["e5-small", "use-multilingual", "e5-small+use-multilingual"])
-def test_every_licence_clean_embedder_is_calibrated(name: str) -> None:
+@pytest.mark.parametrize("name", ["e5-small", "use-multilingual", "e5-small+use-multilingual", "embeddinggemma"])
+def test_every_registry_embedder_is_calibrated(name: str) -> None:
+    """The opt-in model too: without a second stage none of its cards could be "high" (no reply draft)."""
     model = RERANK_MODELS[name]
     assert 0.0 < model.abstain <= model.medium <= model.high < 1.0
     assert {"dense_gap", "question_gap", "reading", "head", "title", "category"} <= set(model.weights) <= set(
