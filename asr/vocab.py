@@ -82,10 +82,10 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "届く": (),
 }
 
-# Words that are never worth proposing (titles yield them when split into nominal runs).
 # Yen written as its near-homophone right after an amount: 30万円 heard as 30万年 (まんえん → まんねん), 500円分 as
 # 500英文. No caller says thirty myriad years, and a year is written 2024年, never with 千, 万 or 億 (万年筆 stays).
 _COUNTER_SLIPS = re.compile(r"(?<=[0-9０-９])(?:(?P<unit>[千万億])年(?!筆)|英文)")
+# Words that are never worth proposing (titles yield them when split into nominal runs).
 _STOP_TERMS = frozenset({"場合", "方法", "こと", "もの", "ため", "とき", "際", "件", "等", "方", "について", "問い合わせ"})
 _NOMINAL = frozenset({"名詞", "接頭辞", "接尾辞"})
 _FOLLOW_OK = frozenset({"助詞", "助動詞", "補助記号", "名詞", "接尾辞", "空白"})
