@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import pytest
-from support.wav import FIXTURES, read_wav
+from support.scripted_asr import scripted_finals
 
-from asr.base import Correction, Transcription, Utterance
-from asr.engine import AsrEngine, transcribe_stream
+from asr.base import Correction
 from asr.vocab import VocabCorrector, distance, key_terms, morae, number_readings
 from config import AsrSettings
 
@@ -100,39 +98,15 @@ def test_reading_helpers() -> None:
     assert distance(morae("ふんしつ"), morae("ぶんせき")) > 0.3  # 分析 is not a near miss of 紛失
 
 
-class ScriptedRecognizer:
-    name = "scripted"
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def transcribe(self, audio: np.ndarray, *, language: str | None, beam_size: int = 5,
-                   prompt: str | None = None) -> Transcription:
-        return Transcription(text=self.text, language=language or "ja", avg_logprob=-0.2)
-
-
-def _finals(settings: AsrSettings, text: str, terms: list[str] | None = None,
-            counts: list[int] | None = None) -> list[Utterance]:
-    speech = read_wav(FIXTURES / "audio" / "ja_lost_card.wav")
-    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
-    engine = AsrEngine(ScriptedRecognizer(text), settings, on_corrections=None if counts is None else counts.append)
-    try:
-        if terms is not None:
-            engine.set_glossary(terms)
-        return [e for e in transcribe_stream(engine, audio, 100, language="ja", timeout=30) if e.final]
-    finally:
-        engine.close()
-
-
 def test_engine_corrects_finals_counts_them_and_can_be_switched_off() -> None:
     counts: list[int] = []  # the service wires this hook to assist_asr_vocab_corrections_total
-    finals = _finals(AsrSettings(workers=1, partial_interval_s=0), "えーと、1000月の5成球が高くて", counts=counts)
+    finals = scripted_finals(AsrSettings(workers=1, partial_interval_s=0), "えーと、1000月の5成球が高くて", counts=counts)
     assert [e.text for e in finals] == ["えーと、先月のご請求が高くて"]
     assert finals[0].corrections == (Correction("1000月", "先月", 4, 6), Correction("5成球", "ご請求", 7, 10))
     assert counts == [2]
 
     off_counts: list[int] = []
-    off = _finals(AsrSettings(workers=1, partial_interval_s=0, vocab_correction=False), "えーと、1000月の5成球が高くて",
+    off = scripted_finals(AsrSettings(workers=1, partial_interval_s=0, vocab_correction=False), "えーと、1000月の5成球が高くて",
                   counts=off_counts)
     assert [(e.text, e.corrections) for e in off] == [("えーと、1000月の5成球が高くて", ())]
     assert off_counts == []
@@ -140,7 +114,7 @@ def test_engine_corrects_finals_counts_them_and_can_be_switched_off() -> None:
 
 def test_engine_takes_the_glossary_terms_and_survives_concurrent_updates() -> None:
     settings = AsrSettings(workers=1, partial_interval_s=0)
-    finals = _finals(settings, "ギガプラムに変えたい", terms=["ギガプラン"])
+    finals = scripted_finals(settings, "ギガプラムに変えたい", terms=["ギガプラン"])
     assert [e.text for e in finals] == ["ギガプランに変えたい"]
 
     corrector = VocabCorrector()

@@ -3,12 +3,9 @@ knowledge base writes is respelled when it reads exactly the same, never by a ne
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from support.wav import FIXTURES, read_wav
+from support.scripted_asr import scripted_finals
 
-from asr.base import Transcription
-from asr.engine import AsrEngine, transcribe_stream
 from asr.vocab import BUILTIN, MAX_TERMS, VocabCorrector, build_lexicon
 from config import AsrSettings
 
@@ -72,24 +69,7 @@ def test_built_in_words_survive_a_large_knowledge_base() -> None:
     assert next(t for t in lexicon.terms if t.surface == "口座").cues == BUILTIN["口座"]
 
 
-class ScriptedRecognizer:
-    name = "scripted"
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def transcribe(self, audio: np.ndarray, *, language: str | None, beam_size: int = 5,
-                   prompt: str | None = None) -> Transcription:
-        return Transcription(text=self.text, language=language or "ja", avg_logprob=-0.2)
-
-
 def test_the_engine_takes_the_vocabulary_with_the_glossary() -> None:
-    speech = read_wav(FIXTURES / "audio" / "ja_lost_card.wav")
-    audio = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(16000, np.float32)])
-    engine = AsrEngine(ScriptedRecognizer("サイフごとカードを落としました"), AsrSettings(workers=1, partial_interval_s=0))
-    try:
-        engine.set_glossary(["紛失"], vocabulary=ANSWERS)
-        finals = [e for e in transcribe_stream(engine, audio, 100, language="ja", timeout=30) if e.final]
-    finally:
-        engine.close()
+    finals = scripted_finals(AsrSettings(workers=1, partial_interval_s=0), "サイフごとカードを落としました",
+                             terms=["紛失"], vocabulary=ANSWERS)
     assert [e.text for e in finals] == ["財布ごとカードを落としました"]
