@@ -274,10 +274,8 @@ class VocabCorrector:
         self.on_corrections = on_corrections  # told how many words each final had replaced (the service's metric)
         self.max_distance = max_distance
         self.builtin = builtin
-        self._terms = list(terms)
-        self._exact = list(exact)
-        self._lexicon: Lexicon | None = None
         self._lock = threading.Lock()
+        self._lexicon = build_lexicon(terms, exact=exact, builtin=builtin) if enabled else None
 
     def set_terms(self, terms: Iterable[str], *, exact: Iterable[str] = ()) -> None:
         """New knowledge-base terms; ``exact``: texts (the articles' questions and answers) whose terms are matched
@@ -285,16 +283,15 @@ class VocabCorrector:
         answers take a second or so to tokenize), never on a decode worker."""
         if not self.enabled:
             return
-        terms, exact = list(terms), list(exact)
         lexicon = build_lexicon(terms, exact=exact, builtin=self.builtin)
         with self._lock:
-            self._terms, self._exact, self._lexicon = terms, exact, lexicon
+            self._lexicon = lexicon
         log.info("vocab correction: %d terms, %d spellings", len(lexicon.terms), len(lexicon.surfaces))
 
     def lexicon(self) -> Lexicon:
         with self._lock:
-            if self._lexicon is None:
-                self._lexicon = build_lexicon(self._terms, exact=self._exact, builtin=self.builtin)
+            if self._lexicon is None:  # switched off: only built if someone asks
+                self._lexicon = build_lexicon((), builtin=self.builtin)
             return self._lexicon
 
     def correct(self, text: str) -> tuple[str, tuple[Correction, ...]]:
